@@ -1,0 +1,7 @@
+"""``python -m candlewick``."""
+
+import sys
+
+from candlewick.cli import main
+
+sys.exit(main())

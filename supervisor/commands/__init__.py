@@ -1,0 +1,1 @@
+"""Subcommands of the ``candlewick`` CLI (one module each; heavy imports inside ``main``)."""

@@ -1,0 +1,243 @@
+"""Everything a plugin author imports: ``hookimpl``, the component ABCs and their context.
+
+A plugin is a module registered under the ``candlewick`` entry-point group. In its
+``pyproject.toml``::
+
+    [project.entry-points.candlewick]
+    ticker = "candlewick_ticker.plugin"
+
+and in ``candlewick_ticker/plugin.py``::
+
+    import anyio
+    from candlewick.plugin import ComponentSpec, Source, hookimpl
+
+    class TickerSource(Source):
+        async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED):
+            task_status.started()
+            while True:
+                await self.ctx.candles.send(make_candle())   # backpressure: this may wait
+                await self.ctx.clock.sleep(1)
+
+    @hookimpl
+    def candlewick_register_sources():
+        return [ComponentSpec(name="ticker", kind="source", factory=TickerSource)]
+
+Enable it with a ``[sources.ticker]`` section in ``candlewick.toml``. Give the spec a pydantic
+``config_model`` and that section is validated by it and handed over as ``self.ctx.config``.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+
+import anyio
+import pluggy
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pydantic import BaseModel
+
+from candlewick.model import Candle
+from candlewick.runtime.clock import Clock
+from candlewick.runtime.policy import RestartPolicy
+from candlewick.runtime.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from candlewick.config import Settings
+
+__all__ = [
+    "ALL_BACKENDS",
+    "Buffer",
+    "CandleOutlet",
+    "Component",
+    "ComponentContext",
+    "ComponentSpec",
+    "Kind",
+    "Service",
+    "Sink",
+    "Source",
+    "hookimpl",
+]
+
+PROJECT = "candlewick"
+#: Marks a function as a candlewick hook implementation.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: ``service`` is for the daemon's own children (control server, metrics), not plugins.
+Kind = Literal["source", "buffer", "sink", "service"]
+ALL_BACKENDS: frozenset[str] = frozenset({"asyncio", "trio"})
+
+ConfigT = TypeVar("ConfigT")
+
+
+class CandleOutlet:
+    """Where sources put candles: the shared, bounded stream into the buffer.
+
+    ``send`` waits while the buffer is full (backpressure); sources never close it, the
+    runtime does once every source has stopped.
+    """
+
+    def __init__(self, stream: MemoryObjectSendStream[Candle]) -> None:
+        self._stream = stream
+
+    async def send(self, candle: Candle) -> None:
+        """Hand one candle to the buffer, waiting while it is full."""
+        await self._stream.send(candle)
+
+    def send_nowait(self, candle: Candle) -> None:
+        """Hand one candle over now; raises ``anyio.WouldBlock`` when the buffer is full."""
+        self._stream.send_nowait(candle)
+
+    @property
+    def pending(self) -> int:
+        """Candles waiting in the stream."""
+        return self._stream.statistics().current_buffer_used
+
+
+class ComponentLookup(Protocol):
+    def __call__(self, name: str) -> Component: ...
+
+
+@dataclass
+class ComponentContext(Generic[ConfigT]):
+    """What the runtime hands a component: its config, telemetry, clock and data path."""
+
+    name: str
+    config: ConfigT
+    settings: Settings
+    telemetry: Telemetry
+    clock: Clock
+    log: logging.LoggerAdapter[logging.Logger]
+    #: Sources send candles here.
+    candles: CandleOutlet
+    #: The buffer reads candles here (``None`` for other kinds).
+    inbox: MemoryObjectReceiveStream[Candle] | None = None
+    #: Returns another running component by name (e.g. the buffer finds the sink).
+    lookup: ComponentLookup | None = None
+    #: Data directory for state files (spool, ledgers), created by the runtime.
+    data_dir: Path = field(default_factory=Path.cwd)
+
+    def component(self, name: str) -> Component:
+        if self.lookup is None:
+            raise LookupError(f"{self.name} cannot look up other components")
+        return self.lookup(name)
+
+
+class Component(ABC):
+    """A supervised unit of work. The runtime calls :meth:`run` and restarts it by policy.
+
+    ``run`` calls ``task_status.started()`` once it is ready (connected, listening), then
+    works until cancelled. Raising means a crash (restarted with backoff); returning means
+    the work is done (restarted only if the policy is ``permanent``).
+    """
+
+    kind: ClassVar[Kind]
+
+    def __init__(self, ctx: ComponentContext[Any]) -> None:
+        self.ctx = ctx
+
+    @property
+    def name(self) -> str:
+        return self.ctx.name
+
+    @abstractmethod
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Do the work until cancelled; call ``task_status.started()`` when ready."""
+
+    def describe(self) -> dict[str, Any]:
+        """Extra facts for ``status`` (e.g. the markets a source follows)."""
+        return {}
+
+
+class Source(Component):
+    """Produces candles into ``ctx.candles``.
+
+    A source that follows markets overrides :meth:`markets`, :meth:`add_market` and
+    :meth:`remove_market`; the control socket's ``markets.*`` methods call them.
+    """
+
+    kind: ClassVar[Kind] = "source"
+
+    def markets(self) -> list[tuple[str, str]]:
+        """The (coin, interval) pairs this source follows now."""
+        return []
+
+    async def add_market(self, coin: str, interval: str) -> None:
+        """Start following a market while running."""
+        raise NotImplementedError(f"source {self.name!r} has a fixed set of markets")
+
+    async def remove_market(self, coin: str, interval: str) -> None:
+        """Stop following a market while running."""
+        raise NotImplementedError(f"source {self.name!r} has a fixed set of markets")
+
+
+class Buffer(Component):
+    """Reads candles from ``ctx.inbox`` and delivers them to the sink.
+
+    When the inbox ends (every source stopped at shutdown) the buffer writes out what it
+    holds and returns: that is the drain step of a graceful shutdown.
+    """
+
+    kind: ClassVar[Kind] = "buffer"
+
+    def depth(self) -> int:
+        """Candles held in memory, not yet written."""
+        return 0
+
+
+class Sink(Component):
+    """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`."""
+
+    kind: ClassVar[Kind] = "sink"
+
+    @abstractmethod
+    async def write(self, batch: Sequence[Candle]) -> None:
+        """Upsert ``batch`` atomically; a closed row never becomes open again.
+
+        Raise :class:`candlewick.errors.SinkUnavailable` when the store cannot take it now;
+        the caller keeps the batch and retries.
+        """
+
+    @abstractmethod
+    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        """The newest ``limit`` candles of a market, oldest first."""
+
+    @abstractmethod
+    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
+        """Open times of the closed candles stored in ``[start, end]``, ascending (gap detection)."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A factory a plugin contributes, with what the runtime needs to know about it."""
+
+    name: str
+    kind: Kind
+    factory: Callable[[ComponentContext[Any]], Component]
+    #: Pydantic model validating this component's config section (``None``: no options).
+    config_model: type[BaseModel] | None = None
+    #: Async backends this component runs on.
+    backends: frozenset[str] = ALL_BACKENDS
+    #: Restart policy used unless ``[restart.<name>]`` overrides it.
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.backends) - ALL_BACKENDS
+        if unknown:
+            raise ValueError(f"component {self.name!r} declares unknown backends {sorted(unknown)}")
+
+
+class Service(Component):
+    """A child the daemon runs for itself (control socket, metrics endpoint)."""
+
+    kind: ClassVar[Kind] = "service"
+
+
+def components_of(specs: Sequence[ComponentSpec], kind: Kind) -> list[ComponentSpec]:
+    """The specs of one kind."""
+    return [s for s in specs if s.kind == kind]

@@ -1,0 +1,213 @@
+"""Builds the plugin manager: loads entry points, collects component specs, lists plugins.
+
+Built-in plugins load through the same ``candlewick`` entry-point group as third parties.
+A plugin that fails to load is reported once, by name and entry point, and the rest load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
+
+import pluggy
+
+from candlewick import hookspecs
+from candlewick.errors import PluginLoadError, UnknownComponent
+from candlewick.plugin import PROJECT, ComponentSpec, Kind
+
+if TYPE_CHECKING:
+    from candlewick.control.methods import ControlHost, Handler
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "candlewick"
+DISABLE_ENV = "CANDLEWICK_DISABLE_PLUGINS"
+TRACE_ENV = "CANDLEWICK_TRACE_HOOKS"
+BUILTIN_DIST = "candlewick"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One installed plugin as ``candlewick plugins`` shows it."""
+
+    name: str
+    entry_point: str
+    version: str
+    origin: str
+    components: tuple[ComponentSpec, ...] = ()
+    error: str | None = None
+    blocked: bool = False
+
+    @property
+    def kinds(self) -> str:
+        return ", ".join(sorted({c.kind for c in self.components})) or "-"
+
+
+@dataclass
+class PluginHooks:
+    """Typed wrappers around the hook calls, so mypy sees every call site."""
+
+    pm: pluggy.PluginManager
+    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    errors: list[PluginLoadError] = field(default_factory=list)
+
+    def _collect(self, kind: Kind) -> list[ComponentSpec]:
+        caller = {
+            "source": self.pm.hook.candlewick_register_sources,
+            "buffer": self.pm.hook.candlewick_register_buffers,
+            "sink": self.pm.hook.candlewick_register_sinks,
+        }[kind]
+        specs: list[ComponentSpec] = []
+        for result in caller():
+            for spec in result or ():
+                if spec.kind != kind:
+                    raise TypeError(f"{spec.name!r} was registered as a {kind} but declares kind={spec.kind!r}")
+                specs.append(spec)
+        return specs
+
+    def component_specs(self) -> dict[tuple[Kind, str], ComponentSpec]:
+        """Every registered component, keyed by (kind, name)."""
+        table: dict[tuple[Kind, str], ComponentSpec] = {}
+        kinds: tuple[Kind, ...] = ("source", "buffer", "sink")
+        for kind in kinds:
+            for spec in self._collect(kind):
+                if (kind, spec.name) in table:
+                    log.warning("two plugins register a %s named %r; the first one wins", kind, spec.name)
+                    continue
+                table[(kind, spec.name)] = spec
+        return table
+
+    def spec(self, kind: Kind, name: str) -> ComponentSpec:
+        """The spec of one component, or a clear error listing what is installed."""
+        table = self.component_specs()
+        try:
+            return table[(kind, name)]
+        except KeyError:
+            have = sorted(n for (k, n) in table if k == kind) or ["none"]
+            raise UnknownComponent(
+                f"no {kind} plugin named {name!r} is installed (installed {kind}s: {', '.join(have)})",
+                hint="install the plugin's distribution or fix the name in the config",
+            ) from None
+
+    def control_methods(self, host: ControlHost) -> dict[str, Handler[Any]]:
+        """Methods contributed by plugins, namespaced ``<plugin>.<method>``."""
+        methods: dict[str, Handler[Any]] = {}
+        impls = self.pm.hook.candlewick_control_methods.get_hookimpls()
+        for impl in impls:
+            result = cast("Mapping[str, Handler[Any]] | None", impl.function(host=host))
+            for method, handler in (result or {}).items():
+                methods[f"{impl.plugin_name}.{method}"] = handler
+        return methods
+
+
+def _origin(ep: metadata.EntryPoint) -> tuple[str, str]:
+    dist = ep.dist
+    if dist is None:
+        return ("unknown", "?")
+    name = dist.metadata["Name"] or "?"
+    origin = "built-in" if name == BUILTIN_DIST else name
+    return (origin, dist.version)
+
+
+def disabled_plugins(environ: Mapping[str, str] | None = None) -> set[str]:
+    """Plugin names blocked by ``CANDLEWICK_DISABLE_PLUGINS`` (comma or space separated)."""
+    raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
+    return {p for p in raw.replace(",", " ").split() if p}
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    seen: dict[str, metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        seen.setdefault(ep.name, ep)  # the first distribution on sys.path wins, like imports
+    return sorted(seen.values(), key=lambda e: e.name)
+
+
+def build_plugin_manager(
+    *,
+    extra: Iterable[tuple[str, ModuleType | object]] = (),
+    load_entry_points: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> PluginHooks:
+    """Create the plugin manager and load every plugin that is not blocked.
+
+    ``extra`` registers in-process plugins (name, module or object) beside the entry points.
+    """
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    env = environ if environ is not None else os.environ
+    if env.get(TRACE_ENV):
+        trace_log = logging.getLogger("candlewick.hooks")
+        pm.add_hookcall_monitoring(
+            lambda name, impls, kw: trace_log.info("hook %s -> %s", name, [i.plugin_name for i in impls]),
+            lambda outcome, name, impls, kw: trace_log.info("hook %s done", name),
+        )
+    hooks = PluginHooks(pm)
+    blocked = disabled_plugins(env)
+    for name in blocked:
+        pm.set_blocked(name)
+    candidates: list[tuple[str, str, str, str, Any]] = []
+    if load_entry_points:
+        for ep in _entry_points():
+            origin, version = _origin(ep)
+            candidates.append((ep.name, ep.value, origin, version, ep))
+    for name, obj in extra:
+        candidates.append((name, f"<in-process {name}>", "in-process", "-", obj))
+    for name, where, origin, version, target in candidates:
+        if name in blocked:
+            hooks.infos[name] = PluginInfo(name, where, version, origin, blocked=True)
+            log.info("plugin %r is disabled by %s", name, DISABLE_ENV)
+            continue
+        try:
+            module = target.load() if isinstance(target, metadata.EntryPoint) else target
+            pm.register(module, name=name)
+            components = _components_of(pm, name)
+        except Exception as exc:
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+            err = PluginLoadError(name, where, exc)
+            hooks.errors.append(err)
+            hooks.infos[name] = PluginInfo(name, where, version, origin, error=str(err))
+            log.error("%s", err)
+            continue
+        hooks.infos[name] = PluginInfo(name, where, version, origin, components=components)
+    pm.check_pending()
+    return hooks
+
+
+def _components_of(pm: pluggy.PluginManager, name: str) -> tuple[ComponentSpec, ...]:
+    """Call one plugin's registration hooks (validates them at load time)."""
+    plugin = pm.get_plugin(name)
+    specs: list[ComponentSpec] = []
+    for hook_name, kind in (
+        ("candlewick_register_sources", "source"),
+        ("candlewick_register_buffers", "buffer"),
+        ("candlewick_register_sinks", "sink"),
+    ):
+        fn = getattr(plugin, hook_name, None)
+        if fn is None:
+            continue
+        for spec in fn() or ():
+            if not isinstance(spec, ComponentSpec):
+                raise TypeError(f"{hook_name} returned {type(spec).__name__}, expected ComponentSpec")
+            if spec.kind != kind:
+                raise TypeError(f"{hook_name} returned {spec.name!r} with kind={spec.kind!r}")
+            specs.append(spec)
+    return tuple(specs)
+
+
+def format_plugin_table(infos: Sequence[PluginInfo]) -> str:
+    """The ``candlewick plugins`` table."""
+    rows = [("NAME", "KIND", "VERSION", "ORIGIN", "BACKENDS", "STATUS")]
+    for info in sorted(infos, key=lambda i: i.name):
+        backends = sorted(set().union(*(c.backends for c in info.components))) if info.components else []
+        status = "disabled" if info.blocked else ("error" if info.error else "ok")
+        rows.append((info.name, info.kinds, info.version, info.origin, ",".join(backends) or "-", status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    errors = [f"{i.name}: {i.error}" for i in infos if i.error]
+    return "\n".join([*lines, *(["", *errors] if errors else [])])

@@ -1,0 +1,1 @@
+"""The daemon's runtime: supervisor, restart policies, clocks, telemetry."""

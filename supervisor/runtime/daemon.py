@@ -1,0 +1,219 @@
+"""The daemon: builds components from config and plugins, supervises them, shuts down in order.
+
+Data path: sources -> bounded candle stream -> buffer -> sink. Graceful shutdown (SIGTERM,
+SIGINT, ``shutdown`` over the control socket): sources stop first, the candle stream is
+closed so the buffer drains into the sink and returns, then sinks and services stop. After
+``[daemon] shutdown_timeout`` what remains is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from candlewick._version import __version__
+from candlewick.config import Settings, validate_section
+from candlewick.errors import BackendNotSupported, ConfigError
+from candlewick.model import Candle
+from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind
+from candlewick.pluginmanager import PluginHooks
+from candlewick.runtime.clock import Clock, SystemClock
+from candlewick.runtime.policy import RestartPolicy
+from candlewick.runtime.supervisor import Child, Supervisor
+from candlewick.runtime.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+#: After the shutdown deadline, children get this long to honour cancellation before the
+#: process exits regardless (a child that ignores cancellation must not hang a container stop).
+KILL_GRACE = 3.0
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+@dataclass
+class ServiceFactory:
+    """A daemon-owned child (control server, metrics) built once the components exist."""
+
+    build: Callable[[Daemon], Component | None]
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+class Daemon:
+    """One running candlewick: settings, plugins, telemetry, supervisor and the data path."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        hooks: PluginHooks,
+        *,
+        clock: Clock | None = None,
+        backend: str | None = None,
+        services: Sequence[ServiceFactory] = (),
+    ) -> None:
+        self.settings = settings
+        self.hooks = hooks
+        self.clock: Clock = clock or SystemClock()
+        self.backend = backend or settings.daemon.backend
+        self.telemetry = Telemetry(self.clock)
+        self.supervisor = Supervisor(self.telemetry, on_fatal=self._fatal)
+        self.version = __version__
+        self.pid = os.getpid()
+        self.started_at = self.clock.time()
+        self.data_dir = settings.daemon.data_path()
+        self.components: dict[str, Component] = {}
+        self.exit_code = EXIT_OK
+        self._stop = anyio.Event()
+        self._services = list(services)
+        send, receive = anyio.create_memory_object_stream[Candle](max_buffer_size=settings.daemon.queue_size)
+        self._candle_send: MemoryObjectSendStream[Candle] = send
+        self._candle_receive: MemoryObjectReceiveStream[Candle] = receive
+        self.outlet = CandleOutlet(send)
+
+    @property
+    def config_path(self) -> Path | None:
+        return self.settings.source_path
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Validate every plugin section and create the components; raises ConfigError early."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        sink, buffer = self.settings.sink, self.settings.buffer
+        wanted: list[tuple[Kind, str, dict[str, Any], str]] = [
+            ("sink", sink.use, sink.plugin_options(sink.use), f"sink.{sink.use}"),
+            ("buffer", buffer.use, buffer.plugin_options(buffer.use), f"buffer.{buffer.use}"),
+        ]
+        for name, raw in self.settings.sources.items():
+            if not isinstance(raw, dict):
+                raise ConfigError(f"sources.{name}: expected a table of options, got {raw!r}")
+            wanted.append(("source", name, raw, f"sources.{name}"))
+        for kind, name, raw, prefix in wanted:
+            spec = self.hooks.spec(kind, name)
+            self._check_backend(spec)
+            config: Any = raw
+            if spec.config_model is not None:
+                config = validate_section(spec.config_model, raw, prefix=prefix)
+            elif raw:
+                raise ConfigError(f"{prefix}: {name} takes no options, got {', '.join(raw)}")
+            ctx = self.context(name, config)
+            component = spec.factory(ctx)
+            if component.kind != kind:
+                raise ConfigError(f"{prefix}: plugin built a {component.kind}, expected a {kind}")
+            self.add(component, self.settings.restart_policy(name, spec.restart))
+        for factory in self._services:
+            service = factory.build(self)
+            if service is not None:
+                self.add(service, self.settings.restart_policy(service.name, factory.policy))
+
+    def _check_backend(self, spec: ComponentSpec) -> None:
+        if self.backend not in spec.backends:
+            raise BackendNotSupported(
+                f"{spec.kind} {spec.name!r} runs on {', '.join(sorted(spec.backends))} only, not on {self.backend}",
+                hint=f'set [daemon] backend = "{sorted(spec.backends)[0]}" or pick another {spec.kind}',
+            )
+
+    def context(self, name: str, config: Any) -> ComponentContext[Any]:
+        """The context handed to component ``name``."""
+        return ComponentContext(
+            name=name,
+            config=config,
+            settings=self.settings,
+            telemetry=self.telemetry,
+            clock=self.clock,
+            log=logging.LoggerAdapter(logging.getLogger(f"candlewick.component.{name}"), {"component": name}),
+            candles=self.outlet,
+            inbox=self._candle_receive,
+            lookup=self.component,
+            data_dir=self.data_dir,
+        )
+
+    def add(self, component: Component, policy: RestartPolicy | None = None) -> Child:
+        """Supervise one more component."""
+        if component.name in self.components:
+            raise ConfigError(f"two components are named {component.name!r}")
+        self.components[component.name] = component
+        return self.supervisor.add(component, policy)
+
+    def component(self, name: str) -> Component:
+        try:
+            return self.components[name]
+        except KeyError:
+            raise LookupError(f"no component named {name!r}") from None
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [c for c in self.components.values() if c.kind == kind]
+
+    # -- running -----------------------------------------------------------------------------
+
+    def request_shutdown(self, reason: str = "requested") -> None:
+        """Begin a graceful shutdown (safe to call more than once)."""
+        if not self._stop.is_set():
+            log.info("shutting down (%s)", reason)
+            self.telemetry.publish("shutdown", "daemon", f"shutting down ({reason})", reason=reason)
+            self._stop.set()
+
+    def _fatal(self, child: Child) -> None:
+        self.exit_code = EXIT_FAILED
+        self.request_shutdown(f"critical component {child.name} failed")
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED, signals: bool = True) -> int:
+        """Run until shut down; returns the process exit code."""
+        log.info(
+            "candlewick %s starting on %s (pid %d, config %s, data %s)",
+            self.version, self.backend, self.pid, self.config_path or "built-in defaults", self.data_dir,
+        )  # fmt: skip
+        async with anyio.create_task_group() as tg:
+            if signals:
+                tg.start_soon(self._watch_signals)
+            await tg.start(self.supervisor.run)
+            task_status.started()
+            await self._stop.wait()
+            await self._shutdown()
+            tg.cancel_scope.cancel()
+        log.info("stopped (exit %d)", self.exit_code)
+        return self.exit_code
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                self.request_shutdown(signal.Signals(signum).name)
+
+    async def _shutdown(self) -> None:
+        sup = self.supervisor
+        sup.begin_shutdown()
+        timeout = self.settings.daemon.shutdown_timeout
+        with anyio.move_on_after(timeout) as scope:
+            await sup.stop_all(sup.of_kind("source"))
+            self._candle_send.close()  # the buffer sees end-of-input and drains
+            await sup.wait_finished(sup.of_kind("buffer"))
+            await sup.stop_all(sup.of_kind("sink"))
+            await sup.stop_all(sup.of_kind("service"))
+        if scope.cancelled_caught:
+            left = [c.name for c in sup.children.values() if c.active]
+            log.warning("shutdown took longer than %gs; cancelling %s", timeout, ", ".join(left) or "nothing")
+            watchdog = threading.Timer(KILL_GRACE, _hard_exit, args=(left, self.exit_code))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                await sup.stop_all(sup.children.values())
+            finally:
+                watchdog.cancel()
+
+
+def _hard_exit(names: list[str], code: int) -> None:
+    logging.getLogger(__name__).error(
+        "components ignored cancellation for %gs (%s); exiting anyway", KILL_GRACE, ", ".join(names)
+    )
+    logging.shutdown()
+    os._exit(code)

@@ -1,0 +1,50 @@
+"""Names of the metrics and event kinds shared by producers and every view.
+
+Producers (sources, buffer, sinks, gap repair) count under these names; ``stats``, the TUI
+and the Prometheus endpoint read them. Labels are given beside each name.
+"""
+
+from __future__ import annotations
+
+# -- sources (labels: source; per market also coin, interval) --------------------------------
+FRAMES = "candlewick_frames_total"  # (source) every frame received
+CANDLES_IN = "candlewick_candles_total"  # (source, coin, interval) candle updates received
+MALFORMED = "candlewick_malformed_frames_total"  # (source) frames that failed validation
+RECONNECTS = "candlewick_reconnects_total"  # (source) websocket reconnects
+LAST_FRAME = "candlewick_last_frame_timestamp_seconds"  # (source, coin, interval) wall time of last frame
+LAST_CANDLE = "candlewick_last_candle_open_timestamp_seconds"  # (coin, interval) open time of newest candle
+REST_WEIGHT_USED = "candlewick_rest_weight_used_total"  # () REST weight spent
+REST_WEIGHT_BUDGET = "candlewick_rest_weight_per_minute"  # () configured budget
+REST_REQUESTS = "candlewick_rest_requests_total"  # (status) REST requests by HTTP status or "error"
+
+# -- buffer, spool, sink ---------------------------------------------------------------------
+BUFFER_DEPTH = "candlewick_buffer_depth"  # () candles held in memory
+BUFFER_CAPACITY = "candlewick_buffer_capacity"  # () max candles held before backpressure
+COALESCED = "candlewick_coalesced_updates_total"  # () updates collapsed into a newer one
+SPOOL_BATCHES = "candlewick_spool_batches"  # () batches waiting on disk
+SPOOL_BYTES = "candlewick_spool_bytes"  # () bytes on disk
+SPOOL_OLDEST_AGE = "candlewick_spool_oldest_age_seconds"  # () age of the oldest spooled batch
+ROWS_WRITTEN = "candlewick_rows_written_total"  # (sink) rows upserted
+WRITE_LATENCY = "candlewick_write_latency_seconds"  # (sink) duration of the last batch write
+WRITE_ERRORS = "candlewick_write_errors_total"  # (sink) failed batch writes
+
+# -- gap repair and backfill (labels: coin, interval) ----------------------------------------
+GAPS_FOUND = "candlewick_gaps_found_total"
+GAPS_REPAIRED = "candlewick_gaps_repaired_total"
+PERMANENT_LOSSES = "candlewick_permanent_loss_candles_total"  # candles past the exchange's window
+BACKFILL_CANDLES = "candlewick_backfill_candles_total"
+
+# -- components (label: component) -----------------------------------------------------------
+COMPONENT_UP = "candlewick_component_up"
+COMPONENT_RESTARTS = "candlewick_component_restarts_total"
+
+# -- event kinds -----------------------------------------------------------------------------
+EV_STATE = "state"  # a component changed state
+EV_CONNECTED = "connected"  # a source (re)connected: gap repair checks its markets
+EV_DISCONNECTED = "disconnected"
+EV_GAP_FOUND = "gap.found"
+EV_GAP_REPAIRED = "gap.repaired"
+EV_GAP_LOST = "gap.lost"  # a hole passed the exchange's window: permanent loss
+EV_JOB = "job"  # a backfill job changed state or progressed
+EV_SPOOL = "spool"  # spooling started/stopped, cap reached, corrupt tail skipped
+EV_SHUTDOWN = "shutdown"
