@@ -95,6 +95,12 @@ class SpoolSection(Section):
     """Where batches go while the sink is down or slow (default: ``<data_dir>/spool``)."""
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     """Size cap of the spool; past it the daemon warns and applies backpressure instead."""
+    fsync: Literal["always", "interval", "never"] = "always"
+    """When spooled batches are forced to disk: ``always`` (every batch survives a power cut),
+    ``interval`` (at most once per ``fsync_interval``), ``never`` (the OS decides; a killed
+    daemon loses nothing, a power cut may lose the last seconds)."""
+    fsync_interval: float = Field(default=1.0, gt=0)
+    """Seconds between forced writes when ``fsync = "interval"``."""
 
 
 class ControlSection(Section):

@@ -23,6 +23,9 @@ class CandlewickError(Exception):
     """Base of every error candlewick raises for users to act on."""
 
     title = "candlewick error"
+    #: False when retrying cannot help (bad config, a schema from the future): a component
+    #: that raises it fails at once instead of being restarted.
+    retryable = True
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -37,6 +40,7 @@ class ConfigError(CandlewickError):
     """A configuration value is invalid; the message names the key, value and what is allowed."""
 
     title = "invalid configuration"
+    retryable = False
 
 
 class PluginError(CandlewickError):
@@ -82,6 +86,7 @@ class SchemaTooNew(CandlewickError):
     """The database schema is newer than this version of candlewick understands."""
 
     title = "database schema is newer than this candlewick"
+    retryable = False
 
 
 class SourceError(CandlewickError):

@@ -73,6 +73,7 @@ class Child:
         self._scope: anyio.CancelScope | None = None
         self._stop_requested = False
         self._restart_requested = False
+        self._last_exc: BaseException | None = None
 
     # -- views -------------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Child:
         self.running_since = self._sup.clock.monotonic()
 
     def _record_error(self, exc: BaseException) -> None:
-        leaf = _leaf(exc)
+        leaf = self._last_exc = _leaf(exc)
         self.last_error = ErrorInfo(type(leaf).__name__, str(leaf) or repr(leaf), self._sup.clock.time())
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s crashed:\n%s", self.name, "".join(traceback.format_exception(exc)))
@@ -149,6 +150,7 @@ class Child:
                 self._set(ChildState.STARTING)
                 started = sup.clock.monotonic()
                 crashed = False
+                self._last_exc = None
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     try:
@@ -165,6 +167,11 @@ class Child:
                     self.restarts += 1
                     self._count_restart()
                     continue
+                if crashed and not getattr(self._last_exc, "retryable", True):
+                    # Restarting cannot fix it (bad config, schema too new): fail now, no crash loop.
+                    self._set(ChildState.FAILED, self._error_note())
+                    sup._child_failed(self)
+                    return
                 if not self.policy.should_restart(crashed=crashed):
                     self._set(ChildState.FAILED if crashed else ChildState.STOPPED, self._error_note())
                     if crashed:
