@@ -43,7 +43,7 @@ from pydantic import BaseModel
 
 from candlewick.model import Candle
 from candlewick.runtime.clock import Clock
-from candlewick.runtime.policy import RestartPolicy
+from candlewick.runtime.policy import RestartPolicy, RestartType
 from candlewick.runtime.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ __all__ = [
     "ComponentContext",
     "ComponentSpec",
     "Kind",
+    "RestartPolicy",
+    "RestartType",
     "Service",
     "Sink",
     "Source",

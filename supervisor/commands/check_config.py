@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from candlewick.commands._common import EXIT_OK, EXIT_USAGE, load, report
+
+if TYPE_CHECKING:
+    from candlewick.config import Settings
+    from candlewick.pluginmanager import PluginHooks
 
 
 def register(sub: Any) -> None:
@@ -20,12 +24,10 @@ def main(args: argparse.Namespace) -> int:
     from candlewick.config import mask_secrets
     from candlewick.errors import CandlewickError
     from candlewick.pluginmanager import build_plugin_manager
-    from candlewick.runtime.daemon import Daemon
 
     try:
         settings = load(args)
-        daemon = Daemon(settings, build_plugin_manager())
-        effective = daemon_effective_config(daemon)
+        effective = effective_config(settings, build_plugin_manager())
     except CandlewickError as err:
         report(err)
         return EXIT_USAGE
@@ -38,13 +40,11 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def daemon_effective_config(daemon: Any) -> dict[str, Any]:
+def effective_config(settings: Settings, hooks: PluginHooks) -> dict[str, Any]:
     """Core sections plus every enabled plugin section validated by its own model."""
     from candlewick.config import validate_section
 
-    settings = daemon.settings
     data: dict[str, Any] = settings.model_dump(mode="json")
-    hooks = daemon.hooks
     for name, raw in settings.sources.items():
         spec = hooks.spec("source", name)
         if spec.config_model is not None:

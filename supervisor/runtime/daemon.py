@@ -27,6 +27,7 @@ from candlewick.errors import BackendNotSupported, ConfigError
 from candlewick.model import Candle
 from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind
 from candlewick.pluginmanager import PluginHooks
+from candlewick.runtime import names
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
@@ -73,7 +74,8 @@ class Daemon:
         self.data_dir = settings.daemon.data_path()
         self.components: dict[str, Component] = {}
         self.exit_code = EXIT_OK
-        self._stop = anyio.Event()
+        self._stop: anyio.Event | None = None  # created inside the event loop by run()
+        self._stop_reason: str | None = None
         self._services = list(services)
         send, receive = anyio.create_memory_object_stream[Candle](max_buffer_size=settings.daemon.queue_size)
         self._candle_send: MemoryObjectSendStream[Candle] = send
@@ -157,10 +159,13 @@ class Daemon:
     # -- running -----------------------------------------------------------------------------
 
     def request_shutdown(self, reason: str = "requested") -> None:
-        """Begin a graceful shutdown (safe to call more than once)."""
-        if not self._stop.is_set():
-            log.info("shutting down (%s)", reason)
-            self.telemetry.publish("shutdown", "daemon", f"shutting down ({reason})", reason=reason)
+        """Begin a graceful shutdown (safe to call more than once, and before ``run``)."""
+        if self._stop_reason is not None:
+            return
+        self._stop_reason = reason
+        log.info("shutting down (%s)", reason)
+        self.telemetry.publish(names.EV_SHUTDOWN, "daemon", f"shutting down ({reason})", reason=reason)
+        if self._stop is not None:
             self._stop.set()
 
     def _fatal(self, child: Child) -> None:
@@ -173,16 +178,27 @@ class Daemon:
             "candlewick %s starting on %s (pid %d, config %s, data %s)",
             self.version, self.backend, self.pid, self.config_path or "built-in defaults", self.data_dir,
         )  # fmt: skip
-        async with anyio.create_task_group() as tg:
-            if signals:
-                tg.start_soon(self._watch_signals)
-            await tg.start(self.supervisor.run)
-            task_status.started()
-            await self._stop.wait()
-            await self._shutdown()
-            tg.cancel_scope.cancel()
+        self._stop = anyio.Event()
+        if self._stop_reason is not None:
+            self._stop.set()
+        try:
+            async with anyio.create_task_group() as tg:
+                if signals:
+                    tg.start_soon(self._watch_signals)
+                await tg.start(self.supervisor.run)
+                task_status.started()
+                await self._stop.wait()
+                await self._shutdown()
+                tg.cancel_scope.cancel()
+        finally:
+            self.close()
         log.info("stopped (exit %d)", self.exit_code)
         return self.exit_code
+
+    def close(self) -> None:
+        """Release the candle stream (``run`` does this; call it for a daemon never run)."""
+        self._candle_send.close()
+        self._candle_receive.close()
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

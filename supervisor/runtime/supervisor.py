@@ -68,7 +68,7 @@ class Child:
         self.restarts = 0
         self.last_error: ErrorInfo | None = None
         self.running_since: float | None = None
-        self.done = anyio.Event()
+        self.done: anyio.Event | None = None  # created per run, inside the event loop
         self.active = False
         self._scope: anyio.CancelScope | None = None
         self._stop_requested = False
@@ -126,6 +126,11 @@ class Child:
 
     # -- control -----------------------------------------------------------------------------
 
+    async def wait(self) -> None:
+        """Return once the child's supervision loop has ended (at once if it is not running)."""
+        if self.active and self.done is not None:
+            await self.done.wait()
+
     def request_stop(self) -> None:
         self._stop_requested = True
         if self.active and self.state is not ChildState.STOPPED:
@@ -144,7 +149,7 @@ class Child:
         """Run, watch and restart the component until stopped, failed or shut down."""
         sup = self._sup
         self.active = True
-        self.done = anyio.Event()
+        self.done = done = anyio.Event()
         try:
             while True:
                 self._set(ChildState.STARTING)
@@ -204,7 +209,7 @@ class Child:
             self._scope = None
             if self.state not in (ChildState.STOPPED, ChildState.FAILED):
                 self._set(ChildState.STOPPED)
-            self.done.set()
+            done.set()
 
     def _stopping(self) -> bool:
         """A stop was requested (by an operator or the daemon's shutdown)."""
@@ -285,9 +290,8 @@ class Supervisor:
         """Stop one child and wait until it has stopped."""
         child = self.child(name)
         child.request_stop()
-        if child.active:
-            with anyio.move_on_after(timeout):
-                await child.done.wait()
+        with anyio.move_on_after(timeout):
+            await child.wait()
 
     def start(self, name: str) -> None:
         """Start a stopped or failed child again, with a fresh restart history."""
@@ -317,14 +321,12 @@ class Supervisor:
             child.request_stop()
         if wait:
             for child in children:
-                if child.active:
-                    await child.done.wait()
+                await child.wait()
 
     async def wait_finished(self, children: Iterable[Child]) -> None:
         """Wait until the given children return by themselves (a buffer draining)."""
         for child in list(children):
-            if child.active:
-                await child.done.wait()
+            await child.wait()
 
     def begin_shutdown(self) -> None:
         """From now on nothing restarts."""
