@@ -37,6 +37,11 @@ def scripted(child: Child) -> Scripted:
     return child.component
 
 
+def state_of(child: Child) -> ChildState:
+    """The child's state, read fresh (other tasks change it between asserts)."""
+    return child.state
+
+
 async def settle() -> None:
     for _ in range(50):
         await anyio.lowlevel.checkpoint()
@@ -58,7 +63,7 @@ async def test_running_child_reports_state_and_uptime(sup: Supervisor, clock: Ma
     async with anyio.create_task_group() as tg:
         await tg.start(sup.run)
         await settle()
-        assert child.state is ChildState.RUNNING
+        assert state_of(child) is ChildState.RUNNING
         await clock.advance(5)
         assert child.uptime() == pytest.approx(5)
         status = child.status()
@@ -76,16 +81,16 @@ async def test_crash_loop_backs_off_then_fails_while_others_run(sup: Supervisor,
     async with anyio.create_task_group() as tg:
         await tg.start(sup.run)
         await settle()
-        assert crasher.state is ChildState.BACKING_OFF
+        assert state_of(crasher) is ChildState.BACKING_OFF
         assert crasher.last_error is not None
         assert (crasher.last_error.type, crasher.last_error.message) == ("RuntimeError", "boom")
         for _ in range(3):
             await clock.advance(8)  # past any jittered delay (cap 8)
         await settle()
-        assert crasher.state is ChildState.FAILED
+        assert state_of(crasher) is ChildState.FAILED
         assert crasher.restarts == 3
         assert scripted(crasher).starts == 4
-        assert steady.state is ChildState.RUNNING
+        assert state_of(steady) is ChildState.RUNNING
         await clock.advance(100)
         assert scripted(crasher).starts == 4, "a failed child is not restarted"
         tg.cancel_scope.cancel()
@@ -131,7 +136,7 @@ async def test_backoff_resets_only_after_staying_up(sup: Supervisor, clock: Manu
         crash_now = anyio.Event()
         await clock.advance(1)  # ceiling 1: restarted
         await settle()
-        assert child.state is ChildState.RUNNING
+        assert state_of(child) is ChildState.RUNNING
         await clock.advance(31)  # stays up longer than reset_after
         crash_now.set()
         await settle()
@@ -161,7 +166,7 @@ async def test_restart_types_follow_otp(
         await settle()
         assert (scripted(child).starts > 1) is restarted
         if final is not None:
-            assert child.state is final
+            assert state_of(child) is final
         tg.cancel_scope.cancel()
 
 
@@ -187,16 +192,16 @@ async def test_operator_stop_start_and_restart(sup: Supervisor, clock: ManualClo
         await tg.start(sup.run)
         await settle()
         await sup.stop("c")
-        assert child.state is ChildState.STOPPED
+        assert state_of(child) is ChildState.STOPPED
         await clock.advance(100)
         assert scripted(child).starts == 1
         sup.start("c")
         await settle()
-        assert child.state is ChildState.RUNNING
+        assert state_of(child) is ChildState.RUNNING
         assert scripted(child).starts == 2
         await sup.restart("c")
         await settle()
-        assert child.state is ChildState.RUNNING
+        assert state_of(child) is ChildState.RUNNING
         assert scripted(child).starts == 3
         assert child.restarts == 1
         with pytest.raises(KeyError, match="no component named 'nope'"):
@@ -210,7 +215,7 @@ async def test_restart_during_backoff_skips_the_wait(sup: Supervisor, clock: Man
     async with anyio.create_task_group() as tg:
         await tg.start(sup.run)
         await settle()
-        assert child.state is ChildState.BACKING_OFF
+        assert state_of(child) is ChildState.BACKING_OFF
         await sup.restart("c")
         await settle()
         assert scripted(child).starts == 2
@@ -249,6 +254,6 @@ async def test_child_that_swallows_cancellation_is_still_stopped(sup: Supervisor
         await tg.start(sup.run)
         await settle()
         await sup.stop("c")
-        assert child.state is ChildState.STOPPED
+        assert state_of(child) is ChildState.STOPPED
         assert scripted(child).starts == 1
         tg.cancel_scope.cancel()
