@@ -38,6 +38,11 @@ BACKFILL_CANDLES = "candlewick_backfill_candles_total"
 COMPONENT_UP = "candlewick_component_up"
 COMPONENT_RESTARTS = "candlewick_component_restarts_total"
 
+# -- control socket ---------------------------------------------------------------------------
+CONTROL_CLIENTS = "candlewick_control_clients"  # () clients connected to the control socket
+CONTROL_REQUESTS = "candlewick_control_requests_total"  # (method) requests answered
+CONTROL_DROPPED = "candlewick_control_dropped_notifications_total"  # () pushes dropped for slow clients
+
 # -- event kinds -----------------------------------------------------------------------------
 EV_STATE = "state"  # a component changed state
 EV_CONNECTED = "connected"  # a source (re)connected: gap repair checks its markets
