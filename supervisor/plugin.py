@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import anyio
 import pluggy
@@ -62,6 +62,7 @@ __all__ = [
     "Service",
     "Sink",
     "Source",
+    "SupportsBackfill",
     "hookimpl",
 ]
 
@@ -238,6 +239,32 @@ class Service(Component):
     """A child the daemon runs for itself (control socket, metrics endpoint)."""
 
     kind: ClassVar[Kind] = "service"
+
+
+@runtime_checkable
+class SupportsBackfill(Protocol):
+    """A component that runs backfill jobs; the control socket's ``backfill.*`` methods use it.
+
+    A job is a dict: ``id`` (str), ``kind`` (``"user"`` or ``"repair"``), ``coin``,
+    ``interval``, ``start`` and ``end`` (open times, ms), ``state`` (``queued``, ``running``,
+    ``done``, ``failed`` or ``cancelled``), ``fetched`` and ``expected`` (candles), ``eta``
+    (seconds or None) and ``error`` (str or None).
+    """
+
+    async def backfill_start(self, coin: str, intervals: Sequence[str], days: int | None) -> list[dict[str, Any]]:
+        """Queue one job per interval covering the last ``days`` days (``None``: all the exchange has).
+
+        Raise ``ValueError`` for a bad coin or interval; returns the new jobs.
+        """
+        ...
+
+    def backfill_list(self) -> list[dict[str, Any]]:
+        """Every job, newest first (finished ones kept for a while)."""
+        ...
+
+    async def backfill_cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job and return it; raise ``LookupError`` for an unknown id."""
+        ...
 
 
 def components_of(specs: Sequence[ComponentSpec], kind: Kind) -> list[ComponentSpec]:
