@@ -276,9 +276,11 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
         except OSError as exc:
             raise ConfigError(f"{found}: cannot be read: {exc.strerror}") from exc
     secrets = _file_secrets(env)
-    patched = {**env, **secrets}
+    patched = {k: v for k, v in env.items() if not (k.startswith(ENV_PREFIX) and k.endswith("_FILE"))}
+    patched.update(secrets)
     saved = dict(os.environ)
     try:
+        # pydantic-settings reads os.environ; give it exactly the environment asked for.
         os.environ.clear()
         os.environ.update(patched)
         settings = Settings(**data)

@@ -1,0 +1,1 @@
+"""candlewick-ticker: a synthetic candle source plugin."""
