@@ -1,0 +1,207 @@
+"""packaging/docker-compose.yml: TimescaleDB pinned and healthy first, secrets, volumes, memory.
+
+Docker cannot run on the CI machines, so ``docker compose up`` is not run here; these tests read
+the file with PyYAML and check it against the Dockerfile, the config loader and the daemon.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from candlewick.config import DaemonSection, load_settings
+from candlewick.runtime.daemon import KILL_GRACE
+from tests.packaging import dockerfile_lint as dl
+from tests.packaging.conftest import COMPOSE_CONFIG, PACKAGING, ROOT
+from tests.packaging.unitfile import seconds
+
+SECRET_ENV = "CANDLEWICK_SINK__TIMESCALEDB__PASSWORD_FILE"
+MiB = 1024 * 1024
+_SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmg]?)i?b?$", re.IGNORECASE)
+#: What the whole stack may take of the DS218+'s 2 GB (DSM and its page cache need the rest).
+NAS_BUDGET = 1024 * MiB
+
+
+def size(text: str | int) -> int:
+    """``640m``, ``160MB``, ``1g`` (compose and PostgreSQL units, both base 1024) in bytes."""
+    match = _SIZE.match(str(text).strip())
+    if match is None:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group("n")) * {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}[match.group("unit").lower()])
+
+
+def pg_settings(service: dict[str, Any]) -> dict[str, str]:
+    """The ``-c key=value`` flags of the postgres command."""
+    command = service["command"]
+    assert command[0] == "postgres"
+    return dict(item.split("=", 1) for prev, item in itertools.pairwise(command) if prev == "-c")
+
+
+def mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """target -> (source, options) of a service's short-syntax volumes."""
+    out = {}
+    for entry in service["volumes"]:
+        source, target, *options = entry.split(":")
+        out[target] = (source, ",".join(options))
+    return out
+
+
+@pytest.fixture
+def db(compose: dict[str, Any]) -> dict[str, Any]:
+    return dict(compose["services"]["timescaledb"])
+
+
+@pytest.fixture
+def app(compose: dict[str, Any]) -> dict[str, Any]:
+    return dict(compose["services"]["candlewick"])
+
+
+def test_two_services(compose: dict[str, Any]) -> None:
+    """The stack is the database and the daemon, nothing else."""
+    assert set(compose["services"]) == {"timescaledb", "candlewick"}
+
+
+def test_database_is_the_official_image_pinned(db: dict[str, Any]) -> None:
+    """The official TimescaleDB image on a release tag naming its PostgreSQL major (no 'latest')."""
+    image = db["image"]
+    assert image.startswith("timescale/timescaledb:")
+    assert dl.is_pinned(image)
+    assert re.search(r"-pg1[4-9]$", image), "the tag must name the PostgreSQL major version"
+
+
+def test_database_healthcheck_waits_for_tcp(db: dict[str, Any]) -> None:
+    """pg_isready over TCP, as the configured user and database (init runs on the Unix socket only)."""
+    health = db["healthcheck"]
+    test = " ".join(health["test"][1:])
+    assert health["test"][0] == "CMD-SHELL"
+    assert "pg_isready" in test
+    assert "-h 127.0.0.1" in test
+    assert f"-U {db['environment']['POSTGRES_USER']}" in test
+    assert f"-d {db['environment']['POSTGRES_DB']}" in test
+    for key in ("interval", "timeout", "start_period"):
+        assert seconds(health[key]) > 0
+
+
+def test_database_data_is_on_a_named_volume(compose: dict[str, Any], db: dict[str, Any]) -> None:
+    """PGDATA lives on a declared named volume, not in the container layer or a host path."""
+    source, _ = mounts(db)["/var/lib/postgresql/data"]
+    assert source in compose["volumes"]
+
+
+def test_daemon_starts_once_the_database_is_healthy(app: dict[str, Any]) -> None:
+    """depends_on waits for the database healthcheck, not merely for its container."""
+    assert app["depends_on"] == {"timescaledb": {"condition": "service_healthy"}}
+
+
+@pytest.mark.parametrize("service", ["timescaledb", "candlewick"])
+def test_restart_policy(compose: dict[str, Any], service: str) -> None:
+    """Both restart after a crash and after the NAS reboots, but stay down when stopped by hand."""
+    assert compose["services"][service]["restart"] == "unless-stopped"
+
+
+def test_daemon_image_is_built_from_this_checkout(app: dict[str, Any]) -> None:
+    """The build context is the repository root and the Dockerfile path exists in it."""
+    context = (PACKAGING / app["build"]["context"]).resolve()
+    assert context == ROOT
+    assert (context / app["build"]["dockerfile"]).is_file()
+
+
+def test_daemon_volumes_match_the_image(app: dict[str, Any], compose: dict[str, Any]) -> None:
+    """The image's VOLUMEs get named volumes, and the compose config is mounted read-only."""
+    dockerfile = dl.parse((PACKAGING / "Dockerfile").read_text(encoding="utf-8"))
+    declared = [v for ins in dl.stages(dockerfile)[-1] if ins.keyword == "VOLUME" for v in dl.argv(ins.args)]
+    m = mounts(app)
+    for target in declared:
+        source, _ = m[target]
+        assert source in compose["volumes"], f"{target} is not on a named volume"
+    source, options = m["/etc/candlewick/candlewick.toml"]
+    assert (PACKAGING / source).resolve() == COMPOSE_CONFIG
+    assert options == "ro"
+
+
+def test_password_is_a_secret_for_both(compose: dict[str, Any], db: dict[str, Any], app: dict[str, Any]) -> None:
+    """One secret file feeds POSTGRES_PASSWORD_FILE and the daemon's *_FILE variable; no plain password."""
+    (name,) = compose["secrets"]
+    assert compose["secrets"][name]["file"].startswith("./secrets/")
+    ignored = (PACKAGING / ".gitignore").read_text(encoding="utf-8").split()
+    assert "secrets/" in ignored, "the secret's folder must never be committed"
+    path = f"/run/secrets/{name}"
+    assert db["secrets"] == [name]
+    assert app["secrets"] == [name]
+    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == path
+    assert app["environment"][SECRET_ENV] == path
+    for service in (db, app):
+        assert not any("PASSWORD" in k and not k.endswith("_FILE") for k in service.get("environment", {}))
+
+
+def test_stop_grace_lets_the_daemon_drain(app: dict[str, Any]) -> None:
+    """SIGTERM, then more time than the shutdown deadline plus the kill grace before SIGKILL."""
+    drain = DaemonSection().shutdown_timeout + KILL_GRACE
+    assert app["stop_signal"] == "SIGTERM"
+    assert seconds(app["stop_grace_period"]) >= 2 * drain
+    assert app["init"] is True
+
+
+def test_memory_limits_fit_a_2gb_nas(db: dict[str, Any], app: dict[str, Any]) -> None:
+    """Both services are capped, the total leaves DSM at least 1 GB, and the daemon has TUI headroom."""
+    db_limit, app_limit = size(db["mem_limit"]), size(app["mem_limit"])
+    assert db_limit + app_limit <= NAS_BUDGET
+    assert app_limit >= 2 * 80 * MiB, "the daemon (<= 80 MB) and `docker exec ... tui` share this limit"
+    for service in (db, app):
+        assert size(service["memswap_limit"]) == size(service["mem_limit"]), "no swap: a thrashing NAS stalls"
+
+
+def test_postgres_settings_fit_its_limit(db: dict[str, Any]) -> None:
+    """shared_buffers ~25 % of the limit, and buffers + maintenance + per-connection sorts stay under it."""
+    limit = size(db["mem_limit"])
+    pg = pg_settings(db)
+    shared = size(pg["shared_buffers"])
+    assert 0.15 * limit <= shared <= 0.3 * limit
+    worst = shared + size(pg["maintenance_work_mem"]) + int(pg["max_connections"]) * 2 * size(pg["work_mem"])
+    assert worst <= 0.8 * limit
+    assert size(pg["effective_cache_size"]) <= limit
+    needed = int(pg["timescaledb.max_background_workers"]) + int(pg["max_parallel_workers"]) + 2
+    assert int(pg["max_worker_processes"]) >= needed, "TimescaleDB jobs need launcher + scheduler + workers"
+    assert size(db["shm_size"]) >= 64 * MiB
+    assert db["environment"]["NO_TS_TUNE"] == "true", "timescaledb-tune would overwrite these for the host's RAM"
+
+
+def test_compose_config_loads_with_the_secret(
+    tmp_path: Path, db: dict[str, Any], app: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    """etc/candlewick.compose.toml plus the compose environment gives a TimescaleDB sink with its password."""
+    secret = tmp_path / "db_password"
+    secret.write_text("s3cret-from-file\n")
+    env = {**{k: str(v) for k, v in app["environment"].items()}, SECRET_ENV: str(secret)}
+    settings = load_settings(COMPOSE_CONFIG, environ=env)
+    assert settings.sink.use == "timescaledb"
+    options = settings.sink.plugin_options("timescaledb")
+    assert options["password"] == "s3cret-from-file"
+    dsn = urlsplit(options["dsn"])
+    assert dsn.hostname == "timescaledb"
+    assert "timescaledb" in compose["services"]
+    assert dsn.username == db["environment"]["POSTGRES_USER"]
+    assert dsn.path.lstrip("/") == db["environment"]["POSTGRES_DB"]
+    assert dsn.password is None, "the password comes from the secret, never from the file"
+    m = mounts(app)
+    assert str(settings.control.socket_path().parent) in m
+    assert str(settings.daemon.data_path()) in m
+    assert PurePosixPath(settings.daemon.data_path()).is_absolute()
+
+
+def test_compose_config_validates_with_the_timescaledb_plugin(tmp_path: Path, app: dict[str, Any]) -> None:
+    """The sink section, password included, passes the TimescaleDB plugin's own config model."""
+    from candlewick.config import validate_section
+    from candlewick.pluginmanager import build_plugin_manager
+
+    secret = tmp_path / "db_password"
+    secret.write_text("pw")
+    settings = load_settings(COMPOSE_CONFIG, environ={SECRET_ENV: str(secret)})
+    spec = build_plugin_manager().spec("sink", "timescaledb")
+    assert spec.config_model is not None
+    validate_section(spec.config_model, settings.sink.plugin_options("timescaledb"), prefix="sink.timescaledb")
