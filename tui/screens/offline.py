@@ -1,0 +1,70 @@
+"""The calm screen shown while no daemon answers: which socket, how to start one, and that we wait."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Center, Middle
+from textual.screen import Screen
+from textual.widgets import Static
+
+from candlewick.tui.state import DashboardState
+from candlewick.tui.widgets.header_line import HeaderLine
+from candlewick.tui.widgets.keys_line import KeysLine
+
+if TYPE_CHECKING:
+    from candlewick.tui.app import CandlewickApp
+
+
+def offline_text(state: DashboardState, retry_interval: float) -> Group:
+    """What to tell the operator; a pure function of the state."""
+    reason = state.link_error or "not attached yet"
+    lines = [
+        Text("No candlewick daemon is attached.", style="bold"),
+        Text(""),
+        Text.assemble(("Socket tried   ", "dim"), (state.socket, "bold")),
+        Text.assemble(("Answer         ", "dim"), reason),
+        Text(""),
+        Text("Start the daemon with one of:", style="dim"),
+        Text("  candlewick run                     (foreground)"),
+        Text("  systemctl start candlewick         (service)"),
+        Text("  docker start candlewick            (container)"),
+        Text("or point at its socket:  candlewick tui --socket PATH"),
+        Text(""),
+        Text(
+            f"◌ Trying again every {retry_interval:g} s: the dashboard attaches by itself "
+            "as soon as the daemon answers.",
+            style="cyan",
+        ),
+    ]
+    return Group(*lines)
+
+
+class OfflineScreen(Screen[None]):
+    """Shown whenever the link is down; the app switches back to the dashboard on re-attach."""
+
+    def compose(self) -> ComposeResult:
+        yield HeaderLine()
+        with Middle(), Center():
+            yield Static(id="offline-text")
+        yield KeysLine([("?", "keys"), ("q", "quit")])
+
+    @property
+    def dashboard(self) -> CandlewickApp:
+        from candlewick.tui.app import CandlewickApp
+
+        assert isinstance(self.app, CandlewickApp)
+        return self.app
+
+    def on_mount(self) -> None:
+        self.show(self.dashboard.state)
+
+    def on_screen_resume(self) -> None:
+        self.show(self.dashboard.state)
+
+    def show(self, state: DashboardState) -> None:
+        self.query_one(HeaderLine).show(state)
+        self.query_one("#offline-text", Static).update(offline_text(state, self.dashboard.retry_interval))

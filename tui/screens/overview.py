@@ -1,0 +1,134 @@
+"""The overview: the one screen an operator reads at a glance, and the keys that act on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+from candlewick.tui.state import DashboardState
+from candlewick.tui.widgets.components_table import ComponentsTable
+from candlewick.tui.widgets.events_log import EventsLog
+from candlewick.tui.widgets.gauges_line import GaugesLine
+from candlewick.tui.widgets.header_line import HeaderLine
+from candlewick.tui.widgets.jobs_table import JobsTable
+from candlewick.tui.widgets.keys_line import KeysLine
+from candlewick.tui.widgets.markets_table import MarketsTable
+
+if TYPE_CHECKING:
+    from candlewick.tui.app import CandlewickApp
+
+OVERVIEW_KEYS = [
+    ("r", "restart"),
+    ("s", "stop/start"),
+    ("b", "backfill"),
+    ("c", "cancel"),
+    ("a/x", "market"),
+    ("⏎", "chart"),
+    ("q", "quit"),
+]
+
+
+class OverviewScreen(Screen[None]):
+    """Components, markets, gauges, jobs and events; every action asks the app to send it."""
+
+    BINDINGS = [
+        Binding("r", "restart", "Restart component"),
+        Binding("s", "stop_start", "Stop/start component"),
+        Binding("b", "backfill", "Backfill"),
+        Binding("c", "cancel_job", "Cancel job"),
+        Binding("a", "add_market", "Add market"),
+        Binding("x", "remove_market", "Remove market"),
+    ]
+
+    @property
+    def dashboard(self) -> CandlewickApp:
+        from candlewick.tui.app import CandlewickApp
+
+        assert isinstance(self.app, CandlewickApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield HeaderLine()
+        with Vertical(id="components-box", classes="box") as box:
+            box.border_title = "Components"
+            yield ComponentsTable(id="components")
+        with Vertical(id="markets-box", classes="box") as box:
+            box.border_title = "Markets"
+            yield MarketsTable(id="markets")
+        yield GaugesLine(id="gauges")
+        with Horizontal(id="bottom"):
+            with Vertical(id="jobs-box", classes="box") as box:
+                box.border_title = "Jobs"
+                yield JobsTable(id="jobs")
+            with Vertical(id="events-box", classes="box") as box:
+                box.border_title = "Events"
+                yield EventsLog(id="events")
+        yield KeysLine(OVERVIEW_KEYS)
+
+    def on_mount(self) -> None:
+        self.query_one(MarketsTable).focus()
+        self.show(self.dashboard.state)
+
+    def on_screen_resume(self) -> None:
+        self.show(self.dashboard.state)
+
+    def show(self, state: DashboardState) -> None:
+        """Render every pane from ``state``."""
+        self.query_one(HeaderLine).show(state)
+        self.query_one(ComponentsTable).show(state)
+        self.query_one(MarketsTable).show(state)
+        self.query_one(GaugesLine).show(state)
+        self.query_one(JobsTable).show(state)
+        self.query_one(EventsLog).show(state)
+
+    # -- selections --------------------------------------------------------------------------
+
+    def selected_component(self) -> str | None:
+        return self.query_one(ComponentsTable).selected_key()
+
+    def selected_market(self) -> tuple[str, str] | None:
+        return self.query_one(MarketsTable).selected_market()
+
+    def selected_job(self) -> str | None:
+        return self.query_one(JobsTable).selected_key()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#markets")
+    def _open_chart(self, event: DataTable.RowSelected) -> None:
+        market = self.query_one(MarketsTable).market_of(event.row_key.value)
+        if market is not None:
+            self.dashboard.open_market(*market)
+
+    def action_restart(self) -> None:
+        name = self.selected_component()
+        if name is not None:
+            self.dashboard.confirm_component("restart", name)
+
+    def action_stop_start(self) -> None:
+        name = self.selected_component()
+        component = self.dashboard.state.component(name) if name else None
+        if component is not None:
+            self.dashboard.confirm_component("stop" if component.active else "start", component.name)
+
+    def action_backfill(self) -> None:
+        self.dashboard.open_backfill(self.selected_market())
+
+    def action_cancel_job(self) -> None:
+        job_id = self.selected_job()
+        if job_id is not None:
+            self.dashboard.confirm_cancel(job_id)
+
+    def action_add_market(self) -> None:
+        self.dashboard.open_add_market(self.selected_market())
+
+    def action_remove_market(self) -> None:
+        market = self.selected_market()
+        if market is not None:
+            self.dashboard.confirm_remove_market(*market)

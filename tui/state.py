@@ -1,0 +1,403 @@
+"""The dashboard's view-model: what the daemon last told us, folded into one state object.
+
+Everything here is pure: results and notifications from the control socket go in, a new
+:class:`DashboardState` comes out. Widgets render from the state alone (see
+:mod:`candlewick.tui.view`), so a screenshot depends only on the state it was given.
+Parsing is tolerant: a missing or mistyped field shows as "-" rather than crashing the
+dashboard, because a newer daemon may add or drop fields.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+#: How many frames/s samples a market's sparkline keeps.
+RATE_HISTORY = 16
+#: How many events the events pane keeps.
+EVENT_HISTORY = 200
+
+Link = Literal["connecting", "attached", "detached"]
+
+
+def _str(raw: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = raw.get(key)
+    return default if value is None else str(value)
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return int(value)
+
+
+def _float(raw: Mapping[str, Any], key: str) -> float | None:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _map(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _maps(raw: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+# -- what the daemon reports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """The ``daemon`` part of ``status``."""
+
+    version: str = ""
+    pid: int = 0
+    started_at: float | None = None
+    uptime: float | None = None
+    backend: str = ""
+    socket: str = ""
+    config_path: str = ""
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> DaemonInfo:
+        return cls(
+            version=_str(raw, "version"),
+            pid=_int(raw, "pid"),
+            started_at=_float(raw, "started_at"),
+            uptime=_float(raw, "uptime"),
+            backend=_str(raw, "backend"),
+            socket=_str(raw, "socket"),
+            config_path=_str(raw, "config_path"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    """One supervised component as ``status`` lists it."""
+
+    name: str
+    kind: str = ""
+    state: str = "unknown"
+    restarts: int = 0
+    last_error: str = ""
+    uptime: float | None = None
+    critical: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ComponentView:
+        error = _map(raw, "last_error")
+        message = _str(error, "message") or _str(error, "type")
+        return cls(
+            name=_str(raw, "name", "?"),
+            kind=_str(raw, "kind"),
+            state=_str(raw, "state", "unknown"),
+            restarts=_int(raw, "restarts"),
+            last_error=message,
+            uptime=_float(raw, "uptime"),
+            critical=bool(raw.get("critical", False)),
+        )
+
+    @property
+    def active(self) -> bool:
+        """Whether ``stop`` (rather than ``start``) is the action that makes sense."""
+        return self.state in {"starting", "running", "backing_off"}
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """One market's numbers from ``stats``."""
+
+    coin: str
+    interval: str
+    source: str = ""
+    last_candle_time: int | None = None
+    last_frame_time: float | None = None
+    lag: float | None = None
+    frames: int = 0
+    candles: int = 0
+    gaps_found: int = 0
+    gaps_repaired: int = 0
+    permanent_losses: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.coin, self.interval)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> MarketView:
+        last = _float(raw, "last_candle_time")
+        return cls(
+            coin=_str(raw, "coin", "?"),
+            interval=_str(raw, "interval", "?"),
+            source=_str(raw, "source"),
+            last_candle_time=None if last is None else int(last),
+            last_frame_time=_float(raw, "last_frame_time"),
+            lag=_float(raw, "lag"),
+            frames=_int(raw, "frames"),
+            candles=_int(raw, "candles"),
+            gaps_found=_int(raw, "gaps_found"),
+            gaps_repaired=_int(raw, "gaps_repaired"),
+            permanent_losses=_int(raw, "permanent_losses"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """One ``stats`` sample (the daemon pushes one per second)."""
+
+    time: float
+    frames_in: int = 0
+    candles_in: int = 0
+    malformed: int = 0
+    reconnects: int = 0
+    rows_written: int = 0
+    permanent_losses: int = 0
+    buffer_depth: int = 0
+    buffer_capacity: int = 0
+    spool_batches: int = 0
+    spool_bytes: int = 0
+    spool_oldest_age: float | None = None
+    rest_weight_used: int = 0
+    rest_budget: int = 0
+    sink_name: str = ""
+    sink_rows_written: int = 0
+    sink_write_latency: float | None = None
+    sink_errors: int = 0
+    markets: tuple[MarketView, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Stats:
+        buffer, spool, rest, sink = (_map(raw, k) for k in ("buffer", "spool", "rest", "sink"))
+        return cls(
+            time=_float(raw, "time") or 0.0,
+            frames_in=_int(raw, "frames_in"),
+            candles_in=_int(raw, "candles_in"),
+            malformed=_int(raw, "malformed"),
+            reconnects=_int(raw, "reconnects"),
+            rows_written=_int(raw, "rows_written"),
+            permanent_losses=_int(raw, "permanent_losses"),
+            buffer_depth=_int(buffer, "depth"),
+            buffer_capacity=_int(buffer, "capacity"),
+            spool_batches=_int(spool, "batches"),
+            spool_bytes=_int(spool, "bytes"),
+            spool_oldest_age=_float(spool, "oldest_age"),
+            rest_weight_used=_int(rest, "weight_used"),
+            rest_budget=_int(rest, "budget_per_minute"),
+            sink_name=_str(sink, "name"),
+            sink_rows_written=_int(sink, "rows_written"),
+            sink_write_latency=_float(sink, "write_latency"),
+            sink_errors=_int(sink, "errors"),
+            markets=tuple(MarketView.parse(m) for m in _maps(raw, "markets")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One backfill or repair job from ``backfill.list``."""
+
+    id: str
+    ref: int | str = ""
+    kind: str = "user"
+    coin: str = ""
+    interval: str = ""
+    state: str = "queued"
+    fetched: int = 0
+    expected: int = 0
+    eta: float | None = None
+    error: str = ""
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Job:
+        raw_id = raw.get("id")
+        ref = raw_id if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else _str(raw, "id", "?")
+        return cls(
+            id=_str(raw, "id", "?"),
+            ref=ref,
+            kind=_str(raw, "kind", "user"),
+            coin=_str(raw, "coin"),
+            interval=_str(raw, "interval"),
+            state=_str(raw, "state", "queued"),
+            fetched=_int(raw, "fetched"),
+            expected=_int(raw, "expected"),
+            eta=_float(raw, "eta"),
+            error=_str(raw, "error"),
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {"done", "failed", "cancelled"}
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction done in 0..1, or None while the size is unknown."""
+        if self.state == "done":
+            return 1.0
+        if self.expected <= 0:
+            return None
+        return min(1.0, self.fetched / self.expected)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One notification on the ``events`` topic."""
+
+    seq: int
+    time: float
+    kind: str
+    source: str
+    message: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Event:
+        return cls(
+            seq=_int(raw, "seq"),
+            time=_float(raw, "time") or 0.0,
+            kind=_str(raw, "kind"),
+            source=_str(raw, "source"),
+            message=_str(raw, "message"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CandleBar:
+    """One candle from ``candles.recent``, prices as floats for charting."""
+
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    closed: bool
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> CandleBar | None:
+        """Parse one candle; None when a price is missing or not a number."""
+        try:
+            return cls(
+                time=int(raw["time"]),
+                open=float(raw["open"]),
+                high=float(raw["high"]),
+                low=float(raw["low"]),
+                close=float(raw["close"]),
+                volume=float(raw.get("volume", 0) or 0),
+                closed=bool(raw.get("closed", True)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def parse_candles(result: Mapping[str, Any]) -> tuple[CandleBar, ...]:
+    """The candles of a ``candles.recent`` result, oldest first, unparseable ones dropped."""
+    bars = (CandleBar.parse(raw) for raw in _maps(result, "candles"))
+    return tuple(sorted((b for b in bars if b is not None), key=lambda b: b.time))
+
+
+# -- the state --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardState:
+    """Everything the dashboard shows; replaced (never mutated in place) on each update."""
+
+    socket: str
+    link: Link = "connecting"
+    link_error: str = ""
+    daemon: DaemonInfo = field(default_factory=DaemonInfo)
+    health: str = ""
+    health_detail: tuple[str, ...] = ()
+    components: tuple[ComponentView, ...] = ()
+    stats: Stats | None = None
+    rates: Mapping[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    sink_rate: float | None = None
+    jobs: tuple[Job, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    def market(self, coin: str, interval: str) -> MarketView | None:
+        if self.stats is None:
+            return None
+        return next((m for m in self.stats.markets if m.key == (coin, interval)), None)
+
+    def component(self, name: str) -> ComponentView | None:
+        return next((c for c in self.components if c.name == name), None)
+
+    def job(self, job_id: str) -> Job | None:
+        return next((j for j in self.jobs if j.id == job_id), None)
+
+    @property
+    def uptime(self) -> float | None:
+        """Daemon uptime as of the last stats sample (so it advances with the stream)."""
+        if self.stats is not None and self.daemon.started_at is not None:
+            return max(0.0, self.stats.time - self.daemon.started_at)
+        return self.daemon.uptime
+
+
+def attached(state: DashboardState) -> DashboardState:
+    return replace(state, link="attached", link_error="")
+
+
+def detached(state: DashboardState, error: str) -> DashboardState:
+    """The daemon went away: keep the last numbers (they are shown dimmed), note why."""
+    return replace(state, link="detached", link_error=error)
+
+
+def with_status(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
+    daemon = _map(result, "daemon")
+    components = tuple(ComponentView.parse(c) for c in _maps(result, "components"))
+    health = _str(daemon, "health") or state.health
+    return replace(state, daemon=DaemonInfo.parse(daemon), components=components, health=health)
+
+
+def with_health(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
+    failing = tuple(
+        f"{_str(c, 'name')}: {_str(c, 'detail')}".rstrip(": ") for c in _maps(result, "checks") if not c.get("ok", True)
+    )
+    return replace(state, health=_str(result, "status", state.health), health_detail=failing)
+
+
+def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
+    """Fold one stats sample in; frames/s per market comes from the difference to the last one."""
+    new = Stats.parse(result)
+    old = state.stats
+    rates = dict(state.rates)
+    sink_rate = state.sink_rate
+    if old is not None and new.time > old.time:
+        span = new.time - old.time
+        sink_rate = max(0, new.sink_rows_written - old.sink_rows_written) / span
+        before = {m.key: m.frames for m in old.markets}
+        for m in new.markets:
+            if m.key in before:
+                rate = max(0, m.frames - before[m.key]) / span
+                rates[m.key] = (*rates.get(m.key, ()), rate)[-RATE_HISTORY:]
+    live = {m.key for m in new.markets}
+    rates = {k: v for k, v in rates.items() if k in live}
+    return replace(state, stats=new, rates=rates, sink_rate=sink_rate)
+
+
+def with_jobs(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
+    jobs = tuple(Job.parse(j) for j in _maps(result, "jobs"))
+    # running and queued first, then the most recent finished ones
+    order = {"running": 0, "queued": 1}
+    return replace(state, jobs=tuple(sorted(jobs, key=lambda j: order.get(j.state, 2))))
+
+
+def with_events(state: DashboardState, raws: Iterable[Mapping[str, Any]]) -> DashboardState:
+    """Append events, skipping ones already shown (a re-attach replays recent events)."""
+    events: deque[Event] = deque(state.events, maxlen=EVENT_HISTORY)
+    seen = {(e.seq, e.time) for e in events}
+    for raw in raws:
+        event = Event.parse(raw)
+        if (event.seq, event.time) not in seen:
+            events.append(event)
+            seen.add((event.seq, event.time))
+    return replace(state, events=tuple(events))

@@ -1,0 +1,23 @@
+"""The jobs pane: backfill and repair jobs with a progress bar and ETA."""
+
+from __future__ import annotations
+
+from candlewick.tui.state import DashboardState
+from candlewick.tui.view import job_cells
+from candlewick.tui.widgets.state_table import StateTable
+
+
+class JobsTable(StateTable):
+    """Running and queued jobs first; the cursor picks the job ``c`` cancels."""
+
+    CELL_PADDING = 0
+    COLUMNS = (
+        ("JOB", "id", 4),
+        ("KIND", "kind", 7),
+        ("MARKET", "market", 7),
+        ("PROGRESS", "progress", 11),
+        ("ETA", "eta", 5),
+    )
+
+    def show(self, state: DashboardState) -> None:
+        self.show_rows([(job.id, job_cells(job)) for job in state.jobs])
