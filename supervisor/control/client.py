@@ -198,6 +198,9 @@ class ControlClient:
         except BaseExceptionGroup as group:
             # The reader task never raises: an error here is the caller's own, re-raised as is.
             raise _single(group) from None
+        finally:
+            client._notes_send.close()
+            client._notes_receive.close()
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -244,10 +247,9 @@ class ControlClient:
         result = await self.call("unsubscribe", {"topics": list(topics)})
         return list(result.get("topics", [])) if isinstance(result, dict) else []
 
-    async def notifications(self) -> AsyncIterator[Notification]:
-        """Every notification as it arrives; ends when the connection closes."""
-        async for note in self._notes_receive:
-            yield note
+    def notifications(self) -> AsyncIterator[Notification]:
+        """Every notification as it arrives (``async for``); ends when the connection closes."""
+        return self._notes_receive
 
     async def aclose(self) -> None:
         await self._stream.aclose()

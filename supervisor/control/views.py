@@ -1,0 +1,229 @@
+"""Views of the daemon for ``status``, ``stats`` and ``health``: read-only, no I/O.
+
+Everything is read from the supervisor (component states) and the one telemetry registry
+(counters and gauges named in :mod:`candlewick.runtime.names`); a value nobody produced yet
+is 0 or ``None``. Nothing here keeps state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from candlewick.plugin import Source
+from candlewick.runtime import names
+from candlewick.runtime.policy import ChildState
+
+if TYPE_CHECKING:
+    from candlewick.control.methods import ControlHost
+    from candlewick.runtime.telemetry import Metrics
+
+__all__ = ["STALE_AFTER", "health_view", "markets_view", "stats_view", "status_view"]
+
+#: A market without a frame for this long is stale (health ``degraded``).
+STALE_AFTER: Final = 120.0
+
+HEALTHY, DEGRADED, FAILING = "healthy", "degraded", "failing"
+_OK_STATES = (ChildState.RUNNING, ChildState.STARTING)
+
+
+# -- metric reading --------------------------------------------------------------------------
+
+
+def _sum(metrics: Metrics, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels match ``labels`` (0 when absent).
+
+    A family lacking one of the labels cannot be attributed and counts 0.
+    """
+    family = metrics.get(name)
+    if family is None:
+        return 0.0
+    if not labels:
+        return sum(family.samples().values())
+    try:
+        index = [(family.labelnames.index(k), v) for k, v in labels.items()]
+    except ValueError:
+        return 0.0
+    return sum(value for key, value in family.samples().items() if all(key[i] == v for i, v in index))
+
+
+def _latest(metrics: Metrics, name: str, **labels: str) -> float | None:
+    """Largest matching sample (timestamps), ``None`` when there is none."""
+    family = metrics.get(name)
+    if family is None:
+        return None
+    try:
+        index = [(family.labelnames.index(k), v) for k, v in labels.items()]
+    except ValueError:
+        return None
+    found = [value for key, value in family.samples().items() if all(key[i] == v for i, v in index)]
+    return max(found) if found else None
+
+
+def _int(value: float) -> int:
+    return int(value)
+
+
+# -- markets ---------------------------------------------------------------------------------
+
+
+def markets_view(host: ControlHost) -> list[dict[str, str]]:
+    """Every market a running source follows: ``{source, coin, interval}``."""
+    out: list[dict[str, str]] = []
+    for name, component in host.components.items():
+        if isinstance(component, Source):
+            out.extend({"source": name, "coin": coin, "interval": iv} for coin, iv in component.markets())
+    return out
+
+
+def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
+    m = host.telemetry.metrics
+    rows = []
+    for market in markets_view(host):
+        source, coin, iv = market["source"], market["coin"], market["interval"]
+        last_candle = _latest(m, names.LAST_CANDLE, coin=coin, interval=iv)
+        last_frame = _latest(m, names.LAST_FRAME, source=source, coin=coin, interval=iv)
+        rows.append({
+            "coin": coin,
+            "interval": iv,
+            "source": source,
+            "last_candle_time": int(last_candle * 1000) if last_candle is not None else None,
+            "last_frame_time": last_frame,
+            "lag": max(0.0, now - last_frame) if last_frame is not None else None,
+            "frames": _int(_sum(m, names.FRAMES, source=source, coin=coin, interval=iv)),
+            "candles": _int(_sum(m, names.CANDLES_IN, source=source, coin=coin, interval=iv)),
+            "gaps_found": _int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
+            "gaps_repaired": _int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
+            "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
+        })  # fmt: skip
+    return rows
+
+
+# -- stats -----------------------------------------------------------------------------------
+
+
+def stats_view(host: ControlHost) -> dict[str, Any]:
+    """The ``stats`` result (also the params of each ``stats`` notification)."""
+    m = host.telemetry.metrics
+    now = host.clock.time()
+    sink = host.settings.sink.use
+    spool_batches = _int(_sum(m, names.SPOOL_BATCHES))
+    latency = _latest(m, names.WRITE_LATENCY, sink=sink)
+    budget = _latest(m, names.REST_WEIGHT_BUDGET)
+    return {
+        "time": now,
+        "frames_in": _int(_sum(m, names.FRAMES)),
+        "candles_in": _int(_sum(m, names.CANDLES_IN)),
+        "malformed": _int(_sum(m, names.MALFORMED)),
+        "reconnects": _int(_sum(m, names.RECONNECTS)),
+        "rows_written": _int(_sum(m, names.ROWS_WRITTEN)),
+        "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES)),
+        "buffer": {"depth": _int(_sum(m, names.BUFFER_DEPTH)), "capacity": _int(_sum(m, names.BUFFER_CAPACITY))},
+        "spool": {
+            "batches": spool_batches,
+            "bytes": _int(_sum(m, names.SPOOL_BYTES)),
+            "oldest_age": _latest(m, names.SPOOL_OLDEST_AGE) if spool_batches else None,
+        },
+        "rest": {"weight_used": _int(_sum(m, names.REST_WEIGHT_USED)), "budget_per_minute": _int(budget or 0)},
+        "sink": {
+            "name": sink,
+            "rows_written": _int(_sum(m, names.ROWS_WRITTEN, sink=sink)),
+            "write_latency": latency,
+            "errors": _int(_sum(m, names.WRITE_ERRORS, sink=sink)),
+        },
+        "markets": _market_stats(host, now),
+    }
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
+    return {"name": name, "ok": ok, "detail": detail}
+
+
+def health_view(host: ControlHost) -> dict[str, Any]:
+    """``healthy``, ``degraded`` (something needs attention) or ``failing`` (data is at risk).
+
+    Degraded: a component not running (backing off, failed, stopped), a non-empty spool, or a
+    stale market. Failing: a critical component failed, or the sink is down while the spool is
+    at its cap.
+    """
+    m = host.telemetry.metrics
+    checks: list[dict[str, Any]] = []
+    degraded = failing = False
+    for child in host.supervisor.children.values():
+        state = child.state
+        ok = state in _OK_STATES
+        detail = str(state)
+        if child.last_error is not None and not ok:
+            detail += f": {child.last_error.type}: {child.last_error.message}"
+        if not ok:
+            degraded = True
+            if state is ChildState.FAILED and child.policy.critical:
+                failing = True
+                detail += " (critical)"
+        checks.append(_check(f"component:{child.name}", ok, detail))
+
+    batches = _int(_sum(m, names.SPOOL_BATCHES))
+    spooled = _int(_sum(m, names.SPOOL_BYTES))
+    cap = host.settings.spool.max_bytes
+    if batches:
+        degraded = True
+        age = _latest(m, names.SPOOL_OLDEST_AGE)
+        detail = f"{batches} batches ({spooled} bytes of {cap}) waiting" + (f", oldest {age:.0f}s" if age else "")
+    else:
+        detail = "empty"
+    checks.append(_check("spool", batches == 0, detail))
+
+    sink_child = host.supervisor.children.get(host.settings.sink.use)
+    sink_up = sink_child is not None and sink_child.state is ChildState.RUNNING
+    if not sink_up and spooled >= cap:
+        failing = True
+        checks.append(_check("sink", False, f"sink down and spool at its cap ({spooled} >= {cap} bytes)"))
+    else:
+        checks.append(_check("sink", sink_up, "up" if sink_up else "down; batches are spooled"))
+
+    checks.extend(_stale_checks(host, _market_stats(host, host.clock.time())))
+    if any(not c["ok"] for c in checks if c["name"].startswith("market:")):
+        degraded = True
+    status = FAILING if failing else DEGRADED if degraded else HEALTHY
+    return {"status": status, "checks": checks}
+
+
+def _stale_checks(host: ControlHost, markets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in markets:
+        name = f"market:{row['source']}:{row['coin']}:{row['interval']}"
+        lag = row["lag"]
+        if lag is None:
+            child = host.supervisor.children.get(row["source"])
+            up = child.uptime() if child is not None else None
+            ok = up is None or up < STALE_AFTER
+            out.append(_check(name, ok, "no data yet" if ok else f"no data in {up:.0f}s since start"))
+        else:
+            ok = lag <= STALE_AFTER
+            out.append(_check(name, ok, f"last frame {lag:.0f}s ago" + ("" if ok else " (stale)")))
+    return out
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def status_view(host: ControlHost, *, socket: str | None = None) -> dict[str, Any]:
+    """The ``status`` result: the daemon and every supervised component."""
+    now = host.clock.time()
+    health = health_view(host)["status"]
+    return {
+        "daemon": {
+            "version": host.version,
+            "pid": host.pid,
+            "uptime": max(0.0, now - host.started_at),
+            "started_at": host.started_at,
+            "config_path": str(host.config_path) if host.config_path else None,
+            "backend": host.backend,
+            "socket": socket,
+            "health": health,
+        },
+        "components": [child.status() for child in host.supervisor.children.values()],
+    }
