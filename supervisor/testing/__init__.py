@@ -1,1 +1,31 @@
-"""TODO"""
+"""Testing helpers shipped with candlewick: a fake Hyperliquid exchange and a fast clock.
+
+A plugin author or user can test offline::
+
+    from candlewick.testing import FakeExchange
+
+    async with FakeExchange(seed=1) as exchange:
+        config = {"ws_url": exchange.ws_url, "rest_url": exchange.rest_url}
+        exchange.faults.duplicates = True          # switch faults at runtime
+        exchange.drop_connections()
+        closed = exchange.truth("BTC", "1m", start_ms, end_ms)
+
+``candlewick simulate`` runs the same exchange in the foreground. pytest users can load the
+fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
+"""
+
+from __future__ import annotations
+
+from candlewick.testing._exchange import ExchangeStats, FakeExchange, Faults
+from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
+from candlewick.testing.clock import ScaledClock
+
+__all__ = [
+    "DEFAULT_COINS",
+    "CoinSpec",
+    "ExchangeStats",
+    "FakeExchange",
+    "Faults",
+    "MarketModel",
+    "ScaledClock",
+]

@@ -1,0 +1,130 @@
+"""The ``[sources.hyperliquid]`` config section.
+
+Public contract keys: ``ws_url``, ``rest_url``, ``coins``, ``intervals``, ``backfill_on_start``,
+``rest_weight_per_minute``. The others tune timings and limits; their defaults follow the
+exchange reference (ping every 20 s, pong within 10 s, 1000 subscriptions per connection).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from candlewick.model import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, check_interval
+
+__all__ = ["HyperliquidConfig", "parse_backfill"]
+
+#: The documented per-IP subscription limit.
+MAX_SUBSCRIPTIONS = 1000
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
+_UNIT_MS = {"m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": WEEK_MS}
+
+
+def parse_backfill(value: str) -> int | str | None:
+    """``"max"`` stays ``"max"``, ``"none"`` is ``None``, a duration like ``"7d"`` becomes ms."""
+    v = value.strip().lower()
+    if v in ("max", "none"):
+        return None if v == "none" else "max"
+    m = _DURATION.match(v)
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not 'max', 'none' or a duration like '90m', '12h', '7d', '2w'")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+class HyperliquidConfig(BaseModel):
+    """Options of the Hyperliquid live source."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    ws_url: str = "wss://api.hyperliquid.xyz/ws"
+    """Websocket endpoint (``ws://`` or ``wss://``); ``candlewick simulate`` prints a local one."""
+    rest_url: str = "https://api.hyperliquid.xyz"
+    """REST base URL; requests go to ``<rest_url>/info``."""
+    coins: list[str] = Field(default_factory=lambda: ["BTC"])
+    """Coins as the exchange names them: perps as in ``meta`` (``BTC``), spot as ``@N`` or ``PURR/USDC``."""
+    intervals: list[str] = Field(default_factory=lambda: ["1m", "1h"])
+    """Candle intervals to follow for every coin (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 8h, 12h, 1d, 3d, 1w, 1M)."""
+    backfill_on_start: str = "max"
+    """History fetched over REST at start: ``max`` (the newest 5000 candles the exchange keeps),
+    a duration such as ``7d``/``12h``, or ``none``."""
+    rest_weight_per_minute: int = Field(default=1200, gt=0)
+    """REST weight budget per minute shared by every REST caller of this daemon (the exchange allows 1200 per IP)."""
+    validate_coins: bool = True
+    """Check the coins against ``meta``/``spotMeta`` at start-up and refuse unknown ones."""
+    close_grace: float = Field(default=3.0, ge=0)
+    """Seconds after a candle's close time ``T`` before a candle without a successor is declared closed."""
+    ping_interval: float = Field(default=20.0, gt=0)
+    """Seconds between application pings (the server drops connections silent for 60 s)."""
+    pong_timeout: float = Field(default=10.0, gt=0)
+    """Reconnect when neither a pong nor any other frame arrives this many seconds after a ping."""
+    open_timeout: float = Field(default=10.0, gt=0)
+    """Seconds allowed for TCP, TLS and the websocket handshake."""
+    reconnect_initial: float = Field(default=1.0, gt=0)
+    """First reconnect backoff ceiling in seconds (full jitter: the delay is uniform in [0, ceiling])."""
+    reconnect_max: float = Field(default=60.0, gt=0)
+    """Largest reconnect backoff ceiling, seconds."""
+    healthy_after: float = Field(default=60.0, ge=0)
+    """A connection that stayed up this long resets the reconnect backoff."""
+    rest_timeout: float = Field(default=15.0, gt=0)
+    """Seconds allowed for one REST request."""
+    rest_retries: int = Field(default=6, ge=0)
+    """Retries of one REST request after a 429, a 5xx, a timeout or a dropped connection."""
+    max_subscriptions_per_connection: int = Field(default=MAX_SUBSCRIPTIONS, gt=0, le=MAX_SUBSCRIPTIONS)
+    """Subscriptions per websocket connection; more markets open another connection."""
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"{v!r} is not a ws:// or wss:// URL")
+        return v
+
+    @field_validator("rest_url")
+    @classmethod
+    def _rest_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("coins")
+    @classmethod
+    def _coins(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for coin in v:
+            if not coin or coin != coin.strip():
+                raise ValueError(f"{coin!r} is not a coin name (empty or surrounding spaces)")
+            if coin not in out:
+                out.append(coin)
+        if not out:
+            raise ValueError('list at least one coin, e.g. coins = ["BTC"]')
+        return out
+
+    @field_validator("intervals")
+    @classmethod
+    def _intervals(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for interval in v:
+            check_interval(interval)
+            if interval not in out:
+                out.append(interval)
+        if not out:
+            raise ValueError('list at least one interval, e.g. intervals = ["1m"]')
+        return out
+
+    @field_validator("backfill_on_start")
+    @classmethod
+    def _backfill(cls, v: str) -> str:
+        parse_backfill(v)
+        return v.strip().lower()
+
+    def markets(self) -> list[tuple[str, str]]:
+        """Every configured (coin, interval) pair."""
+        return [(c, i) for c in self.coins for i in self.intervals]
+
+    def backfill(self) -> int | str | None:
+        """``"max"``, a window in ms, or ``None`` for no start-up backfill."""
+        return parse_backfill(self.backfill_on_start)

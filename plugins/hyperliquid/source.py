@@ -1,0 +1,470 @@
+"""The ``hyperliquid`` live source: websocket candles plus REST catch-up, self-healing.
+
+Lifecycle of :class:`HyperliquidSource`:
+
+1. Check the configured coins against ``meta``/``spotMeta`` (an unknown coin raises
+   :class:`~candlewick.errors.SourceError` listing close matches; transient REST failures are
+   retried with backoff). Then ``task_status.started()``.
+2. Open one websocket per block of ``max_subscriptions_per_connection`` markets (one connection
+   for any realistic setup) and run each as a :class:`Link`:
+
+   - subscribe every market, then publish ``EV_CONNECTED`` (event ``source`` = this
+     component's name; data ``markets`` as ``[coin, interval]`` pairs and ``disconnected_since``
+     ms or ``None``) so gap repair can check the stored history;
+   - fetch over REST what the websocket cannot replay: ``backfill_on_start`` on the first
+     connect, the period since the newest candle seen after a reconnect. Subscribing first
+     means no hole opens between history and live data;
+   - ping every ``ping_interval`` seconds; reconnect when neither a pong nor any frame arrives
+     within ``pong_timeout`` (silent stalls happen);
+   - reconnect with exponential backoff and full jitter, reset only after the connection stayed
+     healthy ``healthy_after`` seconds, and resubscribe everything.
+3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
+   which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes, and never
+   lets a candle go backwards.
+
+Markets can be added and removed while running. Telemetry (names from
+:mod:`candlewick.runtime.names`): frames, candle updates, malformed frames, reconnects, last
+frame time per market, newest candle per market, REST weight and requests.
+
+Logging: WARNING for disconnects and retries, ERROR for refused subscriptions, DEBUG per
+frame event; nothing per message at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from candlewick.errors import SourceError
+from candlewick.model import Candle, check_interval
+from candlewick.plugin import ComponentContext, Source
+from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
+from candlewick.plugins.hyperliquid.closing import ClosingTracker
+from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
+from candlewick.plugins.hyperliquid.protocol import (
+    PING_FRAME,
+    CandleUpdate,
+    Greeting,
+    Malformed,
+    Pong,
+    ServerError,
+    SubscriptionAck,
+    UnknownChannel,
+    parse_frame,
+    subscribe_frame,
+    unsubscribe_frame,
+)
+from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
+from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, WebSocket, connect
+from candlewick.runtime import names
+
+__all__ = ["MAX_CONNECTIONS", "HyperliquidSource", "Link"]
+
+log = logging.getLogger(__name__)
+
+Market = tuple[str, str]
+#: The documented per-IP connection limit.
+MAX_CONNECTIONS = 10
+#: Longest sleep of the clock-closing loop (it also wakes at the next known deadline).
+CLOSER_MAX_SLEEP = 1.0
+#: Log a malformed frame at WARNING the first time and then every this many.
+MALFORMED_LOG_EVERY = 100
+
+
+class _Lost(Exception):
+    """Internal: why a session ended."""
+
+
+class Link:
+    """One websocket connection carrying a set of subscriptions, reconnecting forever."""
+
+    def __init__(self, source: HyperliquidSource, index: int, markets: list[Market]) -> None:
+        self.source = source
+        self.index = index
+        self.markets: dict[Market, str] = dict.fromkeys(markets, "new")
+        self.ws: WebSocket | None = None
+        self.connected = False
+        self.connected_at: float | None = None
+        self.disconnected_since_ms: int | None = None
+        self.sessions = 0
+        self.last_error: str | None = None
+        self._waiting_since: float | None = None
+        self._tg: TaskGroup | None = None
+        self._lost_reason: str | None = None
+        self._rng = random.Random()
+
+    @property
+    def room(self) -> int:
+        return self.source.config.max_subscriptions_per_connection - len(self.markets)
+
+    def status(self) -> dict[str, Any]:
+        states = list(self.markets.values())
+        return {
+            "connected": self.connected,
+            "subscribed": states.count("subscribed"),
+            "pending": states.count("pending"),
+            "rejected": [f"{c}/{i}" for (c, i), s in self.markets.items() if s == "rejected"],
+            "sessions": self.sessions,
+            "last_error": self.last_error,
+        }
+
+    # -- runtime market changes --------------------------------------------------------------
+
+    async def add(self, market: Market) -> None:
+        self.markets[market] = "new"
+        ws, tg = self.ws, self._tg
+        if ws is not None and tg is not None and self.connected:
+            try:
+                self.markets[market] = "pending"
+                await ws.send_text(subscribe_frame(*market))
+            except ConnectionLost as exc:
+                self._lose(f"subscribe failed: {exc}")
+                return
+            tg.start_soon(self._catch_up, [market], None, True)
+
+    async def remove(self, market: Market) -> None:
+        self.markets.pop(market, None)
+        ws = self.ws
+        if ws is not None and self.connected:
+            try:
+                await ws.send_text(unsubscribe_frame(*market))
+            except ConnectionLost as exc:
+                self._lose(f"unsubscribe failed: {exc}")
+
+    # -- the reconnect loop ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        src = self.source
+        cfg = src.config
+        clock = src.ctx.clock
+        attempt = 0
+        while True:
+            self._lost_reason = None
+            try:
+                await self._session()
+                reason = self._lost_reason or "session ended"
+            except (ConnectionLost, OSError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConnectionLost) else str(exc)
+            except Exception as exc:  # a bug must not end the feed for good: log it and reconnect
+                reason = f"{type(exc).__name__}: {exc}"
+                log.exception("%s connection %d failed unexpectedly", src.name, self.index)
+            self.last_error = reason
+            now = clock.monotonic()
+            if self.connected_at is not None:
+                if now - self.connected_at >= cfg.healthy_after:
+                    attempt = 0
+                if self.disconnected_since_ms is None:
+                    self.disconnected_since_ms = src.now_ms()
+                src.ctx.telemetry.publish(
+                    names.EV_DISCONNECTED, src.name, f"{src.name} disconnected: {reason}",
+                    reason=reason,
+                )  # fmt: skip
+            self.connected = False
+            self.connected_at = None
+            ceiling = min(cfg.reconnect_max, cfg.reconnect_initial * 2**attempt)
+            attempt += 1
+            delay = self._rng.uniform(0.0, ceiling)
+            log.warning("%s connection %d lost (%s); reconnecting in %.1fs", src.name, self.index, reason, delay)
+            src.reconnects.inc()
+            await clock.sleep(delay)
+
+    def _lose(self, reason: str) -> None:
+        """End the current session (any task of it may call this)."""
+        if self._lost_reason is None:
+            self._lost_reason = reason
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    async def _session(self) -> None:
+        src = self.source
+        cfg = src.config
+        ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout)
+        try:
+            self.ws = ws
+            self.sessions += 1
+            first = self.sessions == 1
+            self.connected = True
+            self.connected_at = src.ctx.clock.monotonic()
+            since = self.disconnected_since_ms
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._reader, ws)
+                markets = list(self.markets)
+                try:
+                    for market in markets:
+                        self.markets[market] = "pending"
+                        await ws.send_text(subscribe_frame(*market))
+                except ConnectionLost as exc:
+                    self._lose(f"subscribe failed: {exc}")
+                    return
+                src.ctx.telemetry.publish(
+                    names.EV_CONNECTED, src.name,
+                    f"{src.name} connected, {len(markets)} markets"
+                    + ("" if since is None else " (catching up since the disconnect)"),
+                    markets=[[c, i] for c, i in markets], disconnected_since=since,
+                )  # fmt: skip
+                self.disconnected_since_ms = None
+                tg.start_soon(self._keepalive, ws)
+                tg.start_soon(self._catch_up, markets, since, first)
+        finally:
+            self._tg = None
+            self.ws = None
+            self.connected = False
+            await ws.aclose()
+
+    # -- session tasks -----------------------------------------------------------------------
+
+    async def _reader(self, ws: WebSocket) -> None:
+        src = self.source
+        clock = src.ctx.clock
+        try:
+            while True:
+                self._waiting_since = clock.monotonic()
+                text = await ws.recv()
+                self._waiting_since = None
+                await src.on_frame(self, text)
+        except ConnectionLost as exc:
+            self._lose(str(exc))
+        finally:
+            self._waiting_since = None
+
+    async def _keepalive(self, ws: WebSocket) -> None:
+        cfg = self.source.config
+        clock = self.source.ctx.clock
+        try:
+            while True:
+                await clock.sleep(cfg.ping_interval)
+                sent = clock.monotonic()
+                await ws.send_text(PING_FRAME)
+                await clock.sleep(cfg.pong_timeout)
+                waiting = self._waiting_since
+                if waiting is not None and waiting <= sent:
+                    self._lose(f"stalled: no pong or frame within {cfg.pong_timeout:g}s of a ping")
+                    return
+        except ConnectionLost as exc:
+            self._lose(str(exc))
+
+    async def _catch_up(self, markets: list[Market], since: int | None, first: bool) -> None:
+        """REST history for what the websocket cannot replay (runs after subscribing)."""
+        src = self.source
+        for market in markets:
+            if market not in self.markets:
+                continue
+            try:
+                await src.catch_up(market, since=since, first=first)
+            except RestError as exc:
+                log.warning("%s: REST catch-up of %s/%s failed: %s", src.name, *market, exc)
+
+
+class HyperliquidSource(Source):
+    """Live Hyperliquid candles over one multiplexed websocket, with REST catch-up."""
+
+    def __init__(self, ctx: ComponentContext[HyperliquidConfig]) -> None:
+        super().__init__(ctx)
+        self.config: HyperliquidConfig = ctx.config
+        self.tracker = ClosingTracker(int(self.config.close_grace * 1000))
+        self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
+        self.rest: HyperliquidRest | None = None
+        self.links: list[Link] = []
+        self._wanted: list[Market] = self.config.markets()
+        self._tg: TaskGroup | None = None
+        self._closer_wakeup = anyio.Event()
+        m = ctx.telemetry.metrics
+        label = {"source": ctx.name}
+        self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
+        self.malformed = m.counter(names.MALFORMED, "Frames that failed validation", ("source",)).labels(**label)
+        self.reconnects = m.counter(names.RECONNECTS, "Websocket reconnects", ("source",)).labels(**label)
+        self._candles_in = m.counter(names.CANDLES_IN, "Candle updates received", ("source", "coin", "interval"))
+        self._last_frame = m.gauge(names.LAST_FRAME, "Wall time of the last frame", ("source", "coin", "interval"))
+        self._last_candle = m.gauge(names.LAST_CANDLE, "Open time of the newest candle", ("coin", "interval"))
+
+    # -- Source API --------------------------------------------------------------------------
+
+    def markets(self) -> list[Market]:
+        return list(self._wanted)
+
+    async def add_market(self, coin: str, interval: str) -> None:
+        """Follow one more market now (validated like the configured ones)."""
+        check_interval(interval)
+        market = (coin, interval)
+        if market in self._wanted:
+            return
+        if len(self._wanted) >= MAX_SUBSCRIPTIONS:
+            raise SourceError(
+                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
+                hint="remove a market first",
+            )
+        if self.rest is not None and self.config.validate_coins:
+            await self.rest.check_coins([coin])
+        self._wanted.append(market)
+        if self._tg is None:
+            return
+        link = next((lk for lk in self.links if lk.room > 0), None)
+        if link is None:
+            if len(self.links) >= MAX_CONNECTIONS:
+                raise SourceError(f"cannot open more than {MAX_CONNECTIONS} websocket connections per IP")
+            link = Link(self, len(self.links), [market])
+            self.links.append(link)
+            self._tg.start_soon(link.run)
+            return
+        await link.add(market)
+
+    async def remove_market(self, coin: str, interval: str) -> None:
+        """Stop following a market now."""
+        market = (coin, interval)
+        if market not in self._wanted:
+            raise SourceError(f"{self.name} does not follow {coin}/{interval}")
+        self._wanted.remove(market)
+        for link in self.links:
+            if market in link.markets:
+                await link.remove(market)
+        self.tracker.forget(coin, interval)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "markets": [f"{c}/{i}" for c, i in self._wanted],
+            "connections": [lk.status() for lk in self.links],
+            "rest_weight_available": round(self.budget.level(), 1),
+        }
+
+    def now_ms(self) -> int:
+        return int(self.ctx.clock.time() * 1000)
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        async with HyperliquidRest(
+            cfg.rest_url,
+            budget=self.budget,
+            clock=self.ctx.clock,
+            telemetry=self.ctx.telemetry,
+            timeout=cfg.rest_timeout,
+            retries=cfg.rest_retries,
+        ) as rest:
+            self.rest = rest
+            try:
+                if cfg.validate_coins:
+                    await self._validate_coins(rest)
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    per = cfg.max_subscriptions_per_connection
+                    self.links = [
+                        Link(self, k, self._wanted[start : start + per])
+                        for k, start in enumerate(range(0, len(self._wanted), per))
+                    ]
+                    for link in self.links:
+                        tg.start_soon(link.run)
+                    tg.start_soon(self._closer)
+                    task_status.started()
+            finally:
+                self._tg = None
+                self.rest = None
+
+    async def _validate_coins(self, rest: HyperliquidRest) -> None:
+        """Refuse unknown coins (SourceError); retry while the exchange cannot be reached."""
+        attempt = 0
+        while True:
+            try:
+                await rest.check_coins(self.config.coins)
+                return
+            except RestUnavailable as exc:
+                ceiling = min(self.config.reconnect_max, self.config.reconnect_initial * 2**attempt)
+                attempt += 1
+                delay = random.uniform(ceiling / 2, ceiling)
+                log.warning("%s: cannot check coins yet (%s); retry in %.1fs", self.name, exc, delay)
+                await self.ctx.clock.sleep(delay)
+
+    async def _closer(self) -> None:
+        """Close open candles whose ``T + close_grace`` has passed."""
+        clock = self.ctx.clock
+        while True:
+            now = self.now_ms()
+            await self.emit(self.tracker.tick(now))
+            deadline = self.tracker.next_deadline_ms()
+            wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
+            await clock.sleep(max(wait, 0.001))
+
+    async def emit(self, candles: list[Candle]) -> None:
+        """Hand candles to the buffer (waits while it is full)."""
+        for candle in candles:
+            await self.ctx.candles.send(candle)
+            self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
+
+    async def on_frame(self, link: Link, text: str) -> None:
+        """Handle one websocket text frame."""
+        self.frames.inc()
+        event = parse_frame(text)
+        if isinstance(event, CandleUpdate):
+            now_s = self.ctx.clock.time()
+            now = int(now_s * 1000)
+            out: list[Candle] = []
+            for candle in event.candles:
+                market = candle.market
+                if market not in link.markets:
+                    continue  # a late frame of a market just removed
+                self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
+                self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
+                if link.markets.get(market) == "pending":
+                    link.markets[market] = "subscribed"
+                out.extend(self.tracker.offer(candle, now))
+            if event.errors:
+                self._count_malformed("; ".join(event.errors), text)
+            await self.emit(out)
+        elif isinstance(event, SubscriptionAck):
+            acked = event.market
+            if acked is not None and acked in link.markets and event.method == "subscribe":
+                link.markets[acked] = "subscribed"
+        elif isinstance(event, ServerError):
+            self._on_error(link, event)
+        elif isinstance(event, Malformed):
+            self._count_malformed(event.reason, event.raw)
+        elif isinstance(event, Pong | Greeting | UnknownChannel) and log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %r", self.name, event)
+
+    def _count_malformed(self, reason: str, raw: str) -> None:
+        self.malformed.inc()
+        count = int(self.malformed.get())
+        level = logging.WARNING if count == 1 or count % MALFORMED_LOG_EVERY == 0 else logging.DEBUG
+        log.log(level, "%s: malformed frame #%d (%s): %.200s", self.name, count, reason, raw)
+
+    def _on_error(self, link: Link, event: ServerError) -> None:
+        market = event.market
+        if event.kind == "already_subscribed" and market in link.markets:
+            link.markets[market] = "subscribed"
+            log.debug("%s: %s (harmless)", self.name, event.message)
+        elif event.harmless:
+            log.debug("%s: %s (harmless)", self.name, event.message)
+        elif market is not None and market in link.markets:
+            link.markets[market] = "rejected"
+            log.error("%s: the exchange refused %s/%s: %s", self.name, *market, event.message)
+            self.ctx.telemetry.publish(
+                "subscription.rejected", self.name, f"{self.name}: {market[0]}/{market[1]} refused: {event.message}",
+                coin=market[0], interval=market[1], error=event.message,
+            )  # fmt: skip
+        else:
+            log.warning("%s: server error: %s", self.name, event.message)
+
+    async def catch_up(self, market: Market, *, since: int | None, first: bool) -> None:
+        """Fetch over REST what live data cannot give: start-up history or the disconnected period."""
+        rest = self.rest
+        if rest is None:
+            return
+        coin, interval = market
+        now = self.now_ms()
+        newest = self.tracker.market(coin, interval).last_open_time
+        start: int | None
+        if not first and (newest is not None or since is not None):
+            start = newest if newest is not None else since
+        else:
+            policy = self.config.backfill()
+            if policy is None:
+                return
+            start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
+        assert start is not None
+        async for page in rest.iter_range(coin, interval, start, now, priority=Priority.LIVE):
+            await self.emit(self.tracker.offer_many(page, self.now_ms()))
