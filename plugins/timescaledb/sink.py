@@ -1,0 +1,200 @@
+"""The TimescaleDB/PostgreSQL sink (asyncpg; asyncio only).
+
+:meth:`TimescaleSink.run` keeps a small connection pool healthy: it connects, applies the
+migrations, makes ``candles`` a hypertable where the ``timescaledb`` extension exists, and
+when a write finds the server gone it closes the pool and reconnects with backoff. While
+it is away, :meth:`TimescaleSink.write` raises :class:`SinkUnavailable` at once and the
+buffer spools; a batch that meets a single dead connection (a terminated backend) is retried
+once on a fresh one before that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import asyncpg
+from anyio.abc import TaskStatus
+
+from candlewick.errors import SinkUnavailable
+from candlewick.model import Candle
+from candlewick.plugin import ComponentContext, Sink
+from candlewick.plugins._storage.backoff import Backoff
+from candlewick.plugins._storage.rows import candle_from_row, rows_of
+from candlewick.plugins._storage.stats import SinkStats
+from candlewick.plugins.timescaledb import schema, write_paths
+from candlewick.plugins.timescaledb.config import TimescaleConfig
+from candlewick.runtime import names
+
+__all__ = ["CONNECTION_ERRORS", "TimescaleSink"]
+
+#: Errors that mean "the server is not reachable now", not "this batch is bad".
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, terminated backend, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # disk full, too many connections
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+)
+
+
+def _dsn_for_log(dsn: str) -> str:
+    head, sep, tail = dsn.rpartition("@")
+    if not sep:
+        return dsn
+    scheme, _, userinfo = head.partition("://")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}@{tail}"
+
+
+class TimescaleSink(Sink):
+    """Stores candles in PostgreSQL, as a TimescaleDB hypertable where the extension exists."""
+
+    def __init__(self, ctx: ComponentContext[TimescaleConfig]) -> None:
+        super().__init__(ctx)
+        self.config = ctx.config
+        self.stats = SinkStats(ctx.telemetry, ctx.name)
+        self.where = _dsn_for_log(self.config.dsn)
+        self.hypertable: bool | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._lost: anyio.Event | None = None
+        self._said_plain = False
+
+    def describe(self) -> dict[str, object]:
+        return {"database": self.where, "connected": self._pool is not None, "hypertable": self.hypertable}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        backoff = Backoff(maximum=self.config.reconnect_max)
+        started = False
+        while True:
+            try:
+                pool = await self._connect()
+            except CONNECTION_ERRORS as exc:
+                delay = backoff.next()
+                self.ctx.log.warning("cannot reach %s: %s; retrying in %.1fs", self.where, _why(exc), delay)
+                await self.ctx.clock.sleep(delay)
+                continue
+            backoff.reset()
+            self._lost = anyio.Event()
+            self._pool = pool
+            self.ctx.log.info("connected to %s", self.where)
+            self.ctx.telemetry.publish(names.EV_CONNECTED, self.name, f"{self.name}: connected to {self.where}")
+            if not started:
+                task_status.started()
+                started = True
+            try:
+                await self._lost.wait()
+                self.ctx.log.warning("lost the connection to %s; reconnecting", self.where)
+                self.ctx.telemetry.publish(
+                    names.EV_DISCONNECTED, self.name, f"{self.name}: lost {self.where}; reconnecting"
+                )
+            finally:
+                self._pool = None
+                with anyio.move_on_after(5, shield=True):
+                    await pool.close()
+                pool.terminate()
+
+    async def _connect(self) -> asyncpg.Pool:
+        cfg = self.config
+        pool = await asyncpg.create_pool(
+            cfg.dsn,
+            password=cfg.password.get_secret_value() if cfg.password else None,
+            min_size=min(cfg.pool_min_size, cfg.pool_max_size),
+            max_size=cfg.pool_max_size,
+            timeout=cfg.connect_timeout,
+            command_timeout=cfg.command_timeout,
+            max_inactive_connection_lifetime=300.0,
+            server_settings={"application_name": f"candlewick:{self.name}"},
+            init=write_paths.create_staging,
+        )
+        try:
+            async with pool.acquire(timeout=cfg.connect_timeout) as conn:
+                applied = await schema.migrate(conn, database=f"PostgreSQL database {self.where}")
+                if applied:
+                    self.ctx.log.info("%s migrated to schema version %d", self.where, applied[-1])
+                await self._ensure_timescale(conn)
+        except BaseException:
+            pool.terminate()
+            raise
+        return pool
+
+    async def _ensure_timescale(self, conn: Any) -> None:
+        if not await schema.timescale_available(conn):
+            self.hypertable = False
+            if not self._said_plain:
+                self._said_plain = True
+                self.ctx.log.info(
+                    "the timescaledb extension is not installed on %s; using plain PostgreSQL tables", self.where
+                )
+            return
+        cfg = self.config
+        await schema.apply_timescale(
+            conn,
+            schema.timescale_statements(
+                chunk_time_interval=cfg.chunk_time_interval, compress_after=cfg.compress_after, retention=cfg.retention
+            ),
+        )
+        self.hypertable = True
+
+    def _mark_lost(self) -> None:
+        if self._lost is not None:
+            self._lost.set()
+
+    # -- Sink --------------------------------------------------------------------------------
+
+    async def write(self, batch: Sequence[Candle]) -> None:
+        if not batch:
+            return
+        rows = rows_of(batch)
+        path = write_paths.upsert_copy if len(rows) >= self.config.copy_min_rows else write_paths.upsert_unnest
+        start = self.ctx.clock.monotonic()
+        for attempt in (1, 2):
+            pool = self._pool
+            if pool is None:
+                self.stats.failed()
+                raise SinkUnavailable(
+                    f"{self.name}: not connected to {self.where}", hint="the batch is kept and retried"
+                )
+            try:
+                async with pool.acquire(timeout=self.config.connect_timeout) as conn:
+                    await path(conn, rows)
+            except CONNECTION_ERRORS as exc:
+                if attempt == 1 and not isinstance(exc, (OSError, TimeoutError)):
+                    continue  # one dead pooled connection: retry on a fresh one
+                self.stats.failed()
+                self._mark_lost()
+                raise SinkUnavailable(
+                    f"{self.name}: writing to {self.where} failed: {_why(exc)}", hint="the batch is kept and retried"
+                ) from exc
+            except Exception:
+                self.stats.failed()
+                raise
+            break
+        self.stats.written(len(rows), self.ctx.clock.monotonic() - start)
+
+    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        records = await self._fetch(schema.RECENT, coin, interval, limit)
+        return [candle_from_row(*r) for r in reversed(records)]
+
+    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
+        records = await self._fetch(schema.OPEN_TIMES, coin, interval, start, end)
+        return [int(r[0]) for r in records]
+
+    async def _fetch(self, sql: str, *args: object) -> list[Any]:
+        pool = self._pool
+        if pool is None:
+            raise SinkUnavailable(f"{self.name}: not connected to {self.where}")
+        try:
+            async with pool.acquire(timeout=self.config.connect_timeout) as conn:
+                return list(await conn.fetch(sql, *args))
+        except CONNECTION_ERRORS as exc:
+            self._mark_lost()
+            raise SinkUnavailable(f"{self.name}: reading from {self.where} failed: {_why(exc)}") from exc
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,78 @@
+"""The ways a batch of rows can be upserted into ``candles``, measured by
+``benchmarks/sink_write_paths.py``.
+
+Every path applies the same never-backwards rule (:data:`ON_CONFLICT`, see
+:mod:`candlewick.plugins._storage.rows`) and expects one row per key (``rows_of`` dedupes).
+The sink uses :func:`upsert_unnest` for live-sized batches and :func:`upsert_copy` for
+backfill-sized ones; :func:`upsert_executemany` is the baseline the benchmark compares against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from candlewick.plugins._storage.rows import Row
+
+__all__ = ["ON_CONFLICT", "STAGING_TABLE", "create_staging", "upsert_copy", "upsert_executemany", "upsert_unnest"]
+
+_TARGET = 'INSERT INTO candles ("time", coin, "interval", open, high, low, close, volume, trades, closed)'
+
+#: The never-backwards rule in SQL.
+ON_CONFLICT = """
+ON CONFLICT (coin, "interval", "time") DO UPDATE SET
+    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+    volume = EXCLUDED.volume, trades = EXCLUDED.trades, closed = EXCLUDED.closed, updated_at = now()
+WHERE (EXCLUDED.closed AND NOT candles.closed)
+   OR (EXCLUDED.closed = candles.closed
+       AND (EXCLUDED.trades, EXCLUDED.volume) >= (candles.trades, candles.volume))
+"""
+
+_CONVERT = """timestamptz 'epoch' + {p}t * interval '1 millisecond', {p}coin, {p}iv,
+    {p}o::numeric, {p}h::numeric, {p}l::numeric, {p}c::numeric, {p}v::numeric, {p}n, {p}closed"""
+
+EXECUTEMANY = f"""{_TARGET}
+SELECT {_CONVERT.format(p="")} FROM (VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text,
+    $7::text, $8::text, $9::integer, $10::boolean)) AS u(t, coin, iv, o, h, l, c, v, n, closed)
+{ON_CONFLICT}"""
+
+UNNEST = f"""{_TARGET}
+SELECT {_CONVERT.format(p="u.")}
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::integer[], $10::boolean[]) AS u(t, coin, iv, o, h, l, c, v, n, closed)
+{ON_CONFLICT}"""
+
+#: Per-connection staging table for the COPY path (emptied at every commit).
+STAGING_TABLE = "candlewick_staging"
+CREATE_STAGING = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
+    t bigint, coin text, iv text, o text, h text, l text, c text, v text, n integer, closed boolean
+) ON COMMIT DELETE ROWS
+"""
+FROM_STAGING = f"""{_TARGET}
+SELECT {_CONVERT.format(p="s.")} FROM {STAGING_TABLE} AS s
+{ON_CONFLICT}"""
+
+
+async def create_staging(conn: Any) -> None:
+    """Create the COPY staging table on a new connection (used as the pool's ``init``)."""
+    await conn.execute(CREATE_STAGING)
+
+
+async def upsert_executemany(conn: Any, rows: Sequence[Row]) -> None:
+    """One prepared INSERT per row, pipelined by asyncpg (the baseline)."""
+    async with conn.transaction():
+        await conn.executemany(EXECUTEMANY, rows)
+
+
+async def upsert_unnest(conn: Any, rows: Sequence[Row]) -> None:
+    """One statement: the batch travels as ten arrays and is unnested server-side."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
+    await conn.execute(UNNEST, *(list(col) for col in columns))
+
+
+async def upsert_copy(conn: Any, rows: Sequence[Row]) -> None:
+    """COPY the batch into the staging table, then one ``INSERT ... SELECT ... ON CONFLICT``."""
+    async with conn.transaction():
+        await conn.copy_records_to_table(STAGING_TABLE, records=rows)
+        await conn.execute(FROM_STAGING)

@@ -1,0 +1,97 @@
+"""Pure logic of the storage layer: batch winners, migration planning, coalescing, spool records."""
+
+from __future__ import annotations
+
+import pytest
+
+from candlewick.errors import SchemaTooNew
+from candlewick.plugins._storage.migrations import Migration, plan
+from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
+from candlewick.plugins.memory_buffer import spool_format as fmt
+from candlewick.plugins.memory_buffer.coalescer import Coalescer
+
+from .helpers import candle
+
+STEPS = (Migration(1, "one", ("a",)), Migration(2, "two", ("b",)))
+
+
+def test_winners_keep_one_version_per_key_by_the_supersedes_rule() -> None:
+    """Within a batch the closed version wins over any open one, then more trades."""
+    batch = [candle(0, trades=5), candle(0, trades=3, closed=True), candle(0, trades=9), candle(1, trades=2)]
+    out = winners(batch)
+    assert out == [candle(0, trades=3, closed=True), candle(1, trades=2)]
+
+
+def test_winners_tie_goes_to_the_newer_version() -> None:
+    """Equal rank: the later arrival wins (mirrors Candle.supersedes)."""
+    a, b = candle(0, trades=2, close="1.0"), candle(0, trades=2, close="2.0")
+    assert winners([a, b]) == [b]
+
+
+def test_rows_round_trip() -> None:
+    """A row rebuilds the same candle (close time derived from interval)."""
+    c = candle(3, trades=7, closed=True)
+    assert candle_from_row(*row_of(c)) == c
+
+
+def test_plan_applies_missing_steps_in_order() -> None:
+    """A new database gets every step; a current one none; an old one the rest."""
+    assert [m.version for m in plan(0, STEPS, database="db")] == [1, 2]
+    assert [m.version for m in plan(1, STEPS, database="db")] == [2]
+    assert plan(2, STEPS, database="db") == []
+
+
+def test_plan_refuses_a_schema_from_the_future() -> None:
+    """A version past the newest known step raises SchemaTooNew naming both versions."""
+    with pytest.raises(SchemaTooNew, match="schema version 3, but this candlewick knows versions up to 2"):
+        plan(3, STEPS, database="db")
+    assert SchemaTooNew.retryable is False
+
+
+def test_coalescer_collapses_updates_and_never_goes_backwards() -> None:
+    """Many open updates become one; a stale or open update never replaces a closed one."""
+    co = Coalescer()
+    assert co.add(candle(0, trades=1), 0.0) is False
+    for n in range(2, 50):
+        assert co.add(candle(0, trades=n), 0.1) is True
+    assert co.add(candle(0, trades=10), 0.2) is True  # stale: fewer trades
+    assert co.add(candle(0, trades=60, closed=True), 0.3) is True
+    assert co.add(candle(0, trades=70), 0.4) is True  # open after closed
+    assert co.closed == 1
+    assert co.closed_since == 0.3
+    assert co.since == 0.0
+    assert co.take(10) == [candle(0, trades=60, closed=True)]
+    assert (len(co), co.closed, co.since, co.closed_since) == (0, 0, None, None)
+
+
+def test_coalescer_takes_oldest_keys_first() -> None:
+    """take(n) hands out keys in first-arrival order and keeps the rest."""
+    co = Coalescer()
+    for i in range(5):
+        co.add(candle(i), float(i))
+    co.add(candle(0, trades=4), 9.0)
+    assert [c.open_time for c in co.take(2)] == [candle(0).open_time, candle(1).open_time]
+    assert co.take(2)[0] == candle(2)
+    assert len(co) == 1
+
+
+def test_spool_records_round_trip_exactly() -> None:
+    """Encoded batches decode to equal candles; created time and sizes are kept."""
+    batch = [candle(i, trades=i + 1, closed=i % 2 == 0) for i in range(20)]
+    rec = fmt.encode_record(fmt.encode_batch(batch), 1234)
+    found = fmt.scan(rec + rec)
+    assert [(r.offset, r.created_ms) for r in found.records] == [(0, 1234), (len(rec), 1234)]
+    assert found.corrupt == []
+    assert fmt.decode_batch(rec[fmt.HEADER.size :]) == batch
+
+
+def test_spool_scan_skips_damage_and_resynchronises() -> None:
+    """A flipped byte costs only its record; a torn tail is reported, never raised."""
+    recs = [fmt.encode_record(fmt.encode_batch([candle(i)]), i) for i in range(3)]
+    data = bytearray(b"".join(recs))
+    data[len(recs[0]) + fmt.HEADER.size + 3] ^= 0xFF  # inside record 1's payload
+    torn = bytes(data) + recs[0][:-5]
+    found = fmt.scan(torn)
+    assert [r.created_ms for r in found.records] == [0, 2]
+    assert [c.reason for c in found.corrupt] == ["checksum mismatch", "truncated payload"]
+    assert found.corrupt[1].size == len(recs[0]) - 5
