@@ -35,6 +35,8 @@ DEFAULT_RETRY_INTERVAL = 1.0
 DEFAULT_CALL_TIMEOUT = 10.0
 #: Topics the dashboard listens to.
 TOPICS = ("stats", "events")
+#: Recent events replayed on attach, so the events pane is not empty after a (re-)attach.
+EVENT_REPLAY = 50
 
 
 class Client(Protocol):
@@ -110,7 +112,7 @@ class DaemonLink:
                     await self._session(client)
                 error = "the daemon closed the connection"
             except ControlError as err:
-                error = str(err)
+                error = err.message  # the hint is what the disconnected screen explains
             except OSError as err:  # a connector other than ours may let these through
                 error = f"{type(err).__name__}: {err}"
             finally:
@@ -126,7 +128,7 @@ class DaemonLink:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._first_stats, client)
             await self.poll()
-            await client.subscribe(list(TOPICS))
+            await client.subscribe(list(TOPICS), history=EVENT_REPLAY)
             async for note in client.notifications():
                 self._dispatch(note.method, note.params)
 

@@ -42,13 +42,13 @@ JOB_STYLES: dict[str, str] = {
 }
 EVENT_STYLES: dict[str, str] = {
     "state": "cyan",
-    "error": "red",
-    "crash": "red",
+    "connected": "green",
     "disconnected": "yellow",
-    "reconnect": "yellow",
-    "gap": "yellow",
-    "loss": "bold red",
+    "gap.found": "yellow",
+    "gap.repaired": "green",
+    "gap.lost": "bold red",
     "job": "blue",
+    "spool": "yellow",
     "shutdown": "magenta",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
@@ -21,12 +22,15 @@ if TYPE_CHECKING:
 
 def offline_text(state: DashboardState, retry_interval: float) -> Group:
     """What to tell the operator; a pure function of the state."""
-    reason = state.link_error or "not attached yet"
-    lines = [
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    facts.add_row("Socket tried", Text(state.socket, style="bold"))
+    facts.add_row("Answer", state.link_error or "not attached yet")
+    return Group(
         Text("No candlewick daemon is attached.", style="bold"),
         Text(""),
-        Text.assemble(("Socket tried   ", "dim"), (state.socket, "bold")),
-        Text.assemble(("Answer         ", "dim"), reason),
+        facts,
         Text(""),
         Text("Start the daemon with one of:", style="dim"),
         Text("  candlewick run                     (foreground)"),
@@ -39,8 +43,7 @@ def offline_text(state: DashboardState, retry_interval: float) -> Group:
             "as soon as the daemon answers.",
             style="cyan",
         ),
-    ]
-    return Group(*lines)
+    )
 
 
 class OfflineScreen(Screen[None]):
