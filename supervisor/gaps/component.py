@@ -1,0 +1,201 @@
+"""The gap repair component: checks stored coverage and runs backfill jobs inside the daemon.
+
+It is a ``source``-kind component: fetched candles go out through ``ctx.candles`` like any
+source's, so they take the one path buffer -> sink, and at shutdown it stops with the
+sources, before the buffer drains. A source plugin that can fetch history registers a
+companion spec named ``<source>-backfill`` whose factory builds :class:`GapRepair` around its
+:class:`~candlewick.gaps.history.History`; the daemon builds it beside the source
+(:func:`candlewick.gaps.services.backfill_services`) with the options of
+``[sources.<source>-backfill]`` if that table exists, else the defaults.
+
+When it checks (each check reads the sink's open times over the exchange's window):
+
+- at start, ``startup_delay`` after the sink answers, including the span ``backfill_on_start``
+  of the live source asks for;
+- ``reconnect_settle`` seconds after every ``EV_CONNECTED`` of its live source;
+- every ``check_every`` seconds, and when a recent empty span falls due for its re-check.
+
+It implements :class:`~candlewick.plugin.SupportsBackfill` for the control socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from pydantic import BaseModel, ConfigDict, Field
+
+from candlewick.gaps.engine import EngineSettings, GapEngine
+from candlewick.gaps.history import History
+from candlewick.gaps.store import FILENAME
+from candlewick.plugin import ComponentContext, Sink, Source
+from candlewick.runtime import names
+
+__all__ = ["GapRepair", "GapRepairConfig"]
+
+
+class GapRepairConfig(BaseModel):
+    """Options of gap repair (``[sources.<source>-backfill]``, all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detect: bool = True
+    """Look for holes by itself (at start, after reconnects, periodically); off: run only jobs asked for."""
+    check_every: float = Field(default=600.0, gt=0)
+    """Seconds between periodic checks of every market."""
+    startup_delay: float = Field(default=15.0, ge=0)
+    """Seconds after start before the first check, so the live source's own catch-up lands first."""
+    reconnect_settle: float = Field(default=5.0, ge=0)
+    """Seconds after a websocket (re)connect before its markets are checked."""
+    grace: float = Field(default=10.0, ge=0)
+    """A closed candle counts as missing only this many seconds after its close (live closing and flush)."""
+    horizon_warning: float = Field(default=3600.0, ge=0)
+    """Warn, and repair first, when a hole leaves the exchange's window within this many seconds."""
+    verify_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a finished job waits for the sink to show its candles committed before it fails."""
+    recheck_after: float = Field(default=180.0, ge=0)
+    """Recent spans the exchange returned empty are fetched once more this many seconds later (late flat rows)."""
+    late_window: float = Field(default=900.0, ge=0)
+    """Empty spans that ended within this many seconds count as recent."""
+    state_file: str = FILENAME
+    """Job queue and coverage ledger file, relative to ``[daemon] data_dir``."""
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(
+            grace=self.grace,
+            horizon_warning=self.horizon_warning,
+            verify_timeout=self.verify_timeout,
+            recheck_after=self.recheck_after,
+            late_window=self.late_window,
+        )
+
+
+class GapRepair(Source):
+    """Runs the gap engine: periodic and event-driven checks plus the job runner."""
+
+    def __init__(self, ctx: ComponentContext[GapRepairConfig], history: History) -> None:
+        super().__init__(ctx)
+        self.config = ctx.config
+        self.history = history
+        self.engine: GapEngine | None = None
+        self._check_due: float | None = None
+        self._wake: anyio.Event | None = None
+
+    def describe(self) -> dict[str, Any]:
+        engine = self.engine
+        if engine is None:
+            return {"source": self.history.source}
+        active = engine.active_jobs()
+        return {
+            "source": self.history.source,
+            "jobs_queued": sum(1 for j in active if j.state == "queued"),
+            "jobs_running": sum(1 for j in active if j.state == "running"),
+            "permanent_losses": engine.lost_total(),
+        }
+
+    def _engine(self) -> GapEngine:
+        if self.engine is None:
+            raise ValueError(f"{self.name} is not running; start it (or the daemon) and try again")
+        return self.engine
+
+    # -- SupportsBackfill --------------------------------------------------------------------
+
+    async def backfill_start(self, coin: str, intervals: Sequence[str], days: int | None) -> list[dict[str, Any]]:
+        engine = self._engine()
+        jobs = await engine.backfill(coin, intervals, days)
+        now = self.ctx.clock.monotonic()
+        return [j.to_dict(now) for j in jobs]
+
+    def backfill_list(self) -> list[dict[str, Any]]:
+        return self.engine.job_list() if self.engine is not None else []
+
+    async def backfill_cancel(self, job_id: str) -> dict[str, Any]:
+        job = await self._engine().cancel(job_id)
+        return job.to_dict(self.ctx.clock.monotonic())
+
+    # -- running -----------------------------------------------------------------------------
+
+    def build_engine(self) -> GapEngine:
+        ctx = self.ctx
+        sink = ctx.component(ctx.settings.sink.use)
+        if not isinstance(sink, Sink):
+            raise TypeError(f"component {ctx.settings.sink.use!r} is not a sink")
+        return GapEngine(
+            name=self.name,
+            history=self.history,
+            stored=sink,
+            emit=ctx.candles.send,
+            clock=ctx.clock,
+            telemetry=ctx.telemetry,
+            state_path=ctx.data_dir / self.config.state_file,
+            settings=self.config.engine_settings(),
+        )
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        engine = self.build_engine()
+        await engine.open()
+        self._wake = anyio.Event()
+        try:
+            self.engine = engine
+            async with anyio.create_task_group() as tg:
+                await tg.start(engine.run)
+                if self.config.detect:
+                    tg.start_soon(self._listen)
+                    tg.start_soon(self._checker)
+                task_status.started()
+        finally:
+            self.engine = None
+            await engine.close()
+            with anyio.CancelScope(shield=True):
+                await self.history.aclose()
+
+    def _schedule(self, delay: float) -> None:
+        due = self.ctx.clock.monotonic() + delay
+        if self._check_due is None or due < self._check_due:
+            self._check_due = due
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _listen(self) -> None:
+        """Schedule a check ``reconnect_settle`` after every (re)connect of the live source."""
+        with self.ctx.telemetry.events.subscribe() as sub:
+            async for event in sub:
+                if event.kind == names.EV_CONNECTED and event.source == self.history.source:
+                    self._schedule(self.config.reconnect_settle)
+
+    async def _checker(self) -> None:
+        engine = self.engine
+        assert engine is not None
+        clock = self.ctx.clock
+        await engine.wait_sink()
+        await self.history.ready()
+        await clock.sleep(self.config.startup_delay)
+        await engine.check_all("start", startup=True)
+        self._check_due = clock.monotonic() + self.config.check_every
+        while True:
+            now = clock.monotonic()
+            recheck = engine.ledger.next_recheck(engine.now_ms())
+            due = self._check_due if self._check_due is not None else now + self.config.check_every
+            if recheck is not None:
+                due = min(due, now + max(0.0, recheck / 1000 - clock.time()) + 0.001)
+            if due > now:
+                await self._sleep_or_wake(due - now)
+                continue
+            self._check_due = None
+            await engine.check_all("reconnect or periodic")
+            if self._check_due is None:
+                self._check_due = clock.monotonic() + self.config.check_every
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        wake = self._wake = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def _timer() -> None:
+                await self.ctx.clock.sleep(seconds)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(_timer)
+            await wake.wait()
+            tg.cancel_scope.cancel()
