@@ -209,11 +209,11 @@ class MemoryBuffer(Buffer):
                 continue
             await self._sleep(self._next_deadline(now, spool))
 
-    def _flush_due(self, now: float) -> bool:
+    def _flush_due(self, now: float, *, by_size: bool = True) -> bool:
         p, cfg = self._pending, self.config
         if not p:
             return False
-        if self._inbox_done or len(p) >= cfg.max_batch:
+        if self._inbox_done or (by_size and len(p) >= cfg.max_batch):
             return True
         if p.since is not None and now - p.since >= cfg.flush_interval:
             return True
@@ -250,10 +250,13 @@ class MemoryBuffer(Buffer):
             tg.cancel_scope.cancel()
 
     async def _flush(self, sink: Sink, spool: Spool) -> None:
-        """Write what is held now, in batches of at most ``max_batch``."""
-        left = len(self._pending)
-        while left > 0 and self._pending:
-            batch = self._pending.take(min(left, self.config.max_batch))
+        """Write what is held now in batches of ``max_batch``; only full batches when the
+        flush was triggered by size alone (the rest keeps coalescing until its time)."""
+        size = self.config.max_batch
+        everything = self._flush_due(self.ctx.clock.monotonic(), by_size=False)
+        left = len(self._pending)  # what arrives meanwhile waits for the next round
+        while left > 0 and (everything or len(self._pending) >= size):
+            batch = self._pending.take(min(left, size) if everything else size)
             left -= len(batch)
             self._inflight = len(batch)
             if self._space is not None:
