@@ -1,0 +1,61 @@
+"""The state file: pending jobs and ledger entries survive a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from candlewick.gaps.jobs import STARTUP, USER, Job
+from candlewick.gaps.ledger import Ledger
+from candlewick.gaps.store import Store, StateTooNew
+
+
+def test_jobs_and_ledger_round_trip(tmp_path: Path) -> None:
+    """A running job comes back queued; finished ones stay finished; spans come back as stored."""
+    store = Store(tmp_path / "state.sqlite")
+    store.open()
+    jobs = [
+        Job("1", "repair", "BTC", "1m", 0, 60_000, priority=STARTUP, state="running", fetched=3, expected=9),
+        Job("2", "user", "BTC", "1h", 0, 3_600_000, priority=USER, state="done", fetched=2, expected=2),
+    ]
+    store.save_jobs(jobs)
+    ledger = Ledger(window=5000)
+    cov = ledger.market("BTC", "1m")
+    cov.empty = [(0, 60_000)]
+    cov.lost = [(120_000, 180_000)]
+    cov.tentative = [((240_000, 240_000), 99)]
+    store.save_market("BTC", "1m", cov)
+    store.close()
+
+    again = Store(tmp_path / "state.sqlite")
+    again.open()
+    loaded = {j.id: j for j in again.load_jobs()}
+    assert loaded["1"].state == "queued"
+    assert (loaded["1"].fetched, loaded["1"].expected) == (3, 9)
+    assert loaded["2"].state == "done"
+    assert again.next_id() == 3
+    fresh = Ledger(window=5000)
+    again.load_ledger(fresh)
+    got = fresh.market("BTC", "1m")
+    assert (got.empty, got.lost, got.tentative) == (cov.empty, cov.lost, cov.tentative)
+    again.close()
+
+
+def test_finished_jobs_are_pruned(tmp_path: Path) -> None:
+    """Only the newest ``keep_finished`` finished jobs are kept."""
+    store = Store(tmp_path / "state.sqlite", keep_finished=2)
+    store.open()
+    store.save_jobs([Job(str(i), "user", "BTC", "1m", 0, 0, state="done") for i in range(1, 6)])
+    assert [j.id for j in store.load_jobs()] == ["4", "5"]
+    store.close()
+
+
+def test_a_newer_state_file_is_refused(tmp_path: Path) -> None:
+    """A file from a newer version is not touched; the message says what to do."""
+    store = Store(tmp_path / "state.sqlite")
+    store.open()
+    store.conn.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    store.close()
+    with pytest.raises(StateTooNew, match="schema 99"):
+        Store(tmp_path / "state.sqlite").open()
