@@ -61,10 +61,9 @@ class Feed(Source):
             for coin, interval in list(self._markets):
                 t = open_time(interval, int(now * 1000))
                 price += 0.5 if int(now * 10) % 3 else -0.7
-                candle = Candle(
-                    coin, interval, t, t + INTERVAL_MS[interval] - 1,
-                    f"{price:.1f}", f"{price + 1:.1f}", f"{price - 1:.1f}", f"{price + 0.3:.1f}", "1.5", 3, False, "live",
-                )  # fmt: skip
+                high, low, close = f"{price + 1:.1f}", f"{price - 1:.1f}", f"{price + 0.3:.1f}"
+                end = t + INTERVAL_MS[interval] - 1
+                candle = Candle(coin, interval, t, end, f"{price:.1f}", high, low, close, "1.5", 3, False, "live")
                 await self.ctx.candles.send(candle)
                 labels = {"source": self.name, "coin": coin, "interval": interval}
                 self._frames.inc(**labels)

@@ -6,7 +6,7 @@ from typing import Any
 
 from candlewick.tui import state as st
 
-#: 2026-11-25 12:14:30 UTC
+#: 2026-11-28 12:14:30 UTC
 NOW = 1_795_868_070.0
 STARTED = NOW - (3 * 86_400 + 4 * 3600 + 12 * 60 + 5)
 MINUTE_MS = 60_000
@@ -33,7 +33,9 @@ def status() -> dict[str, Any]:
     }
 
 
-def _component(name: str, kind: str, state: str, restarts: int, uptime: float | None, error: str | None) -> dict:
+def _component(
+    name: str, kind: str, state: str, restarts: int, uptime: float | None, error: str | None
+) -> dict[str, Any]:
     return {
         "name": name,
         "kind": kind,

@@ -46,7 +46,7 @@ async def attached(pilot: Pilot[None]) -> CandlewickApp:
     app = pilot.app
     assert isinstance(app, CandlewickApp)
     await until(pilot, lambda: app.state.components and app.state.stats and len(app.state.stats.markets) >= 2)
-    await until(pilot, lambda: app.overview() is not None and app.overview().selected_market() is not None)
+    await until(pilot, lambda: (o := app.overview()) is not None and o.selected_market() is not None)
     return app
 
 
@@ -331,4 +331,3 @@ async def test_redraws_at_most_refresh_rate(running: Running) -> None:
         await pilot.pause(2.5)
         elapsed = anyio.current_time() - start
         assert app.paints - paints <= 2.0 * elapsed + 1
-
