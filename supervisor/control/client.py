@@ -26,6 +26,7 @@ from anyio.abc import ByteStream, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from candlewick._version import __version__
+from candlewick.control import sockstream
 from candlewick.control.protocol import (
     CLIENT_MAX_LINE_BYTES,
     PROTOCOL_VERSION,
@@ -121,7 +122,7 @@ class ControlClient:
         sock = resolve_socket_path(path)
         try:
             with anyio.fail_after(timeout):
-                stream = await anyio.connect_unix(sock)
+                stream: ByteStream = await sockstream.connect(sock)
         except (OSError, TimeoutError) as exc:
             raise _unreachable(str(sock), exc) from None
         async with cls._session(
@@ -150,7 +151,7 @@ class ControlClient:
         address = f"{host}:{port}"
         try:
             with anyio.fail_after(timeout):
-                stream = await anyio.connect_tcp(host, port)
+                stream: ByteStream = await anyio.connect_tcp(host, port)
         except (OSError, TimeoutError) as exc:
             raise _unreachable(address, exc) from None
         async with cls._session(

@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -27,9 +28,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import anyio
-from anyio.abc import ByteStream, Listener, SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
+from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskGroup, TaskStatus
 
 from candlewick.control import protocol as p
+from candlewick.control import sockstream
 from candlewick.control.builtin import CONTROL_SERVICE, builtin_methods
 from candlewick.control.dispatch import MethodTable
 from candlewick.control.methods import ControlHost, Handler
@@ -61,14 +63,35 @@ FLUSH_TIMEOUT: Final = 2.0
 #: How long requests still running may take once the peer stopped sending.
 HANDLER_GRACE: Final = 30.0
 READ_SIZE: Final = 65536
+#: How long a closing connection waits for the peer to read its last answer and close.
+LINGER: Final = 1.0
+#: Most bytes discarded from a peer while lingering.
+LINGER_MAX_BYTES: Final = 4 * 1024 * 1024
 _LEVELS: Final = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+async def linger_close(stream: ByteStream, *, timeout: float = LINGER) -> None:
+    """Close after the peer had a chance to read our last answer.
+
+    Closing with unread input makes the kernel reset the connection, which can destroy the
+    answer in flight (the error explaining why we close). So: send EOF, discard what the
+    peer still sends until it closes too (or ``timeout``), then close.
+    """
+    with anyio.CancelScope(shield=True):
+        with anyio.move_on_after(timeout), contextlib.suppress(Exception):
+            await stream.send_eof()
+            discarded = 0
+            while discarded < LINGER_MAX_BYTES:
+                discarded += len(await stream.receive(READ_SIZE))
+        with anyio.move_on_after(1):
+            await stream.aclose()
 
 
 def parse_listen(value: str, *, key: str) -> tuple[str, int]:
     """``"127.0.0.1:9464"`` -> ``("127.0.0.1", 9464)``; only loopback addresses are allowed."""
     host, sep, port_s = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not port_s.isdigit() or not 0 < int(port_s) < 65536:
+    if not sep or not port_s.isdigit() or not 0 <= int(port_s) < 65536:
         raise ConfigError(f"{key}: {value!r} is not HOST:PORT", hint='e.g. "127.0.0.1:9465"')
     if host == "localhost":
         host = "127.0.0.1"
@@ -155,11 +178,12 @@ class Session:
                 self.outbox.close()
                 with anyio.move_on_after(FLUSH_TIMEOUT):
                     await writer_done.wait()
+                if not writer_done.is_set():
+                    await self._abort()  # wakes the writer instead of cancelling it (see _abort)
                 tg.cancel_scope.cancel()
         finally:
             self.outbox.closed = True
-            with anyio.move_on_after(1, shield=True):
-                await self.stream.aclose()
+            await linger_close(self.stream)
             self._log.debug("client gone: %s (%d notifications dropped)", self.peer, self.outbox.dropped)
 
     async def _write_loop(self, scope: anyio.CancelScope, done: anyio.Event) -> None:
@@ -167,9 +191,19 @@ class Session:
             while data := await self.outbox.take():
                 await self.stream.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            scope.cancel()
+            await self._abort()  # the reader then sees the stream closed and returns
         finally:
             done.set()
+
+    async def _abort(self) -> None:
+        """Close the stream under the other task's feet.
+
+        Closing wakes a task blocked on the socket with an error; cancelling it instead can
+        race the socket's readiness callback on asyncio (an ``InvalidStateError`` logged by
+        the event loop), so a connection is closed, not cancelled, wherever it can be.
+        """
+        with anyio.CancelScope(shield=True):
+            await self.stream.aclose()
 
     async def _read_loop(self, tg: TaskGroup) -> None:
         while True:
@@ -343,13 +377,11 @@ class ControlServer(Service):
         try:
             sock = bind_unix(self.socket_path)
             inode = os.stat(self.socket_path).st_ino
-            listener = await SocketListener.from_socket(sock)
-            sock = None
             root = logging.getLogger()
             root.addHandler(self._tap)
             try:
-                async with listener, anyio.create_task_group() as tg:
-                    tg.start_soon(self._serve, listener, True)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._serve_unix, sock)
                     if self._tcp is not None:
                         self.token = self._read_token()
                         tcp = await anyio.create_tcp_listener(local_host=self._tcp[0], local_port=self._tcp[1])
@@ -365,6 +397,8 @@ class ControlServer(Service):
                 root.removeHandler(self._tap)
         finally:
             if sock is not None:
+                if sock.fileno() >= 0:
+                    anyio.notify_closing(sock)
                 sock.close()
             self._remove_socket(inode)
             self._lock.release()
@@ -379,15 +413,17 @@ class ControlServer(Service):
         except OSError:
             pass
 
-    async def _serve_closing(self, listener: Listener[SocketStream]) -> None:
-        async with listener:
-            await self._serve(listener, False)
-
-    async def _serve(self, listener: Listener[SocketStream], unix: bool) -> None:
+    async def _serve_unix(self, sock: socket.socket) -> None:
         async with anyio.create_task_group() as tg:
-            await listener.serve(partial(self._connection, unix=unix), task_group=tg)
+            while True:
+                stream = await sockstream.accept(sock)
+                tg.start_soon(partial(self._connection, stream, unix=True))
 
-    async def _connection(self, stream: SocketStream, *, unix: bool) -> None:
+    async def _serve_closing(self, listener: Listener[SocketStream]) -> None:
+        async with listener, anyio.create_task_group() as tg:
+            await listener.serve(partial(self._connection, unix=False), task_group=tg)
+
+    async def _connection(self, stream: ByteStream, *, unix: bool) -> None:
         raw = stream.extra(SocketAttribute.raw_socket, None)
         if unix:
             uid = peer_uid(raw) if raw is not None else None
@@ -413,10 +449,10 @@ class ControlServer(Service):
             self.sessions.discard(session)
             self.subscriptions_changed()
 
-    async def _refuse(self, stream: Any, code: int, message: str) -> None:
+    async def _refuse(self, stream: ByteStream, code: int, message: str) -> None:
         with anyio.move_on_after(1), contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             await stream.send(p.encode_error(None, code, message))
-        await stream.aclose()
+        await linger_close(stream)
 
     # -- requests --------------------------------------------------------------------------
 
