@@ -59,6 +59,9 @@ class GapRepairConfig(BaseModel):
     """Recent spans the exchange returned empty are fetched once more this many seconds later (late flat rows)."""
     late_window: float = Field(default=900.0, ge=0)
     """Empty spans that ended within this many seconds count as recent."""
+    window: int | None = Field(default=None, gt=0)
+    """Candles the exchange keeps per market (default: what the source plugin says, 5000 for Hyperliquid);
+    holes older than that are reported as permanent losses."""
     state_file: str = FILENAME
     """Job queue and coverage ledger file, relative to ``[daemon] data_dir``."""
 
@@ -131,6 +134,7 @@ class GapRepair(Source):
             telemetry=ctx.telemetry,
             state_path=ctx.data_dir / self.config.state_file,
             settings=self.config.engine_settings(),
+            window=self.config.window,
         )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -41,8 +41,8 @@ __all__ = ["EngineSettings", "GapEngine", "NotCommitted"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds a job waits before trying again when the sink cannot answer.
-SINK_RETRY = 5.0
+#: Seconds between looks at a sink that does not answer yet.
+SINK_POLL = 0.5
 
 Market = tuple[str, str]
 Emit = Callable[[Candle], Awaitable[None]]
@@ -69,6 +69,11 @@ class EngineSettings:
     late_window: float = 900.0
     #: Seconds between job progress events.
     progress_every: float = 2.0
+    #: A job failing with a transient error (rate limits, outages, sink down) is queued again after
+    #: ``retry_initial`` seconds, doubling up to ``retry_max``, and fails after ``max_attempts``.
+    retry_initial: float = 5.0
+    retry_max: float = 300.0
+    max_attempts: int = 12
     #: Finished jobs kept in memory for ``backfill.list``.
     keep_finished: int = 100
 
@@ -87,6 +92,7 @@ class GapEngine:
         telemetry: Telemetry,
         state_path: Path | None,
         settings: EngineSettings | None = None,
+        window: int | None = None,
     ) -> None:
         self.name = name
         self.history = history
@@ -97,8 +103,10 @@ class GapEngine:
         self.settings = settings or EngineSettings()
         self.store = Store(state_path) if state_path is not None else None
         s = self.settings
+        #: Candles the exchange keeps per market.
+        self.window = window or history.window
         self.ledger = Ledger(
-            window=history.window, late_ms=int(s.late_window * 1000), recheck_ms=int(s.recheck_after * 1000)
+            window=self.window, late_ms=int(s.late_window * 1000), recheck_ms=int(s.recheck_after * 1000)
         )
         self.jobs: dict[str, Job] = {}
         self._next_id = 1
@@ -166,7 +174,7 @@ class GapEngine:
         )  # fmt: skip
         self._next_id += 1
         if not job.horizon:
-            job.horizon = grid.horizon(interval, start, self.history.window)
+            job.horizon = grid.horizon(interval, start, self.window)
         return job
 
     async def submit(self, jobs: Sequence[Job]) -> None:
@@ -189,7 +197,7 @@ class GapEngine:
         grace = int(self.settings.grace * 1000)
         jobs = []
         for interval in dict.fromkeys(intervals):
-            first = grid.window_start(interval, now, self.history.window)
+            first = grid.window_start(interval, now, self.window)
             if days is not None:
                 first = max(first, open_time(interval, max(0, now - days * DAY_MS)))
             last = grid.newest_closed(interval, now, grace)
@@ -247,7 +255,7 @@ class GapEngine:
         policy = self.history.backfill_on_start()
         if policy is None:
             return None
-        window_first = grid.window_start(interval, now_ms, self.history.window)
+        window_first = grid.window_start(interval, now_ms, self.window)
         if policy == "max":
             return window_first
         return max(window_first, open_time(interval, max(0, now_ms - int(policy))))
@@ -274,7 +282,7 @@ class GapEngine:
                 self._since[market] = since
         since = self._since.get(market)
         if since is not None:
-            since = max(since, grid.window_start(interval, now, self.history.window))
+            since = max(since, grid.window_start(interval, now, self.window))
         first = self.ledger.check_start(interval, now)
         present = await self.stored.open_times(coin, interval, first, now)
         found = self.ledger.assess(coin, interval, present, now, grace_ms=int(self.settings.grace * 1000), since=since)
@@ -301,7 +309,7 @@ class GapEngine:
         for req in plan_requests(
             interval, holes, base_weight=h.base_weight, items_per_weight=h.items_per_weight, page_size=h.page_size
         ):
-            horizon = grid.horizon(interval, req.first, h.window)
+            horizon = grid.horizon(interval, req.first, self.window)
             urgent = horizon - now <= warn_ms
             if urgent:
                 self._warn_horizon(coin, interval, req.first, horizon, now)
@@ -357,7 +365,7 @@ class GapEngine:
                 await self.stored.open_times("", "1m", 0, 0)
                 return
             except SinkUnavailable:
-                await self.clock.sleep(SINK_RETRY / 10)
+                await self.clock.sleep(SINK_POLL)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run queued jobs one at a time, forever."""
@@ -411,6 +419,8 @@ class GapEngine:
                 outcome, error = "retry", str(exc)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                if self.history.transient(exc) and job.attempts < self.settings.max_attempts:
+                    outcome = "retry"
             finally:
                 self._running = None
         if scope.cancelled_caught:
@@ -418,10 +428,14 @@ class GapEngine:
         if outcome in ("preempted", "retry"):
             job.pause(self.clock.monotonic())
             job.state = "queued"
+            why = "for a more urgent job"
             if outcome == "retry":
-                job.not_before = self.clock.time() + SINK_RETRY
-                log.info("%s: job %s waits for the sink (%s)", self.name, job.id, error)
-            why = "for a more urgent job" if outcome == "preempted" else "until the sink answers"
+                delay = min(self.settings.retry_max, self.settings.retry_initial * 2**job.attempts)
+                job.attempts += 1
+                job.error = error
+                job.not_before = self.clock.time() + delay
+                why = f"for {delay:.0f}s after a failure that may pass ({error})"
+                log.warning("%s: job %s (%s %s) paused %s", self.name, job.id, job.coin, job.interval, why)
             self._publish_job(job, f"job {job.id} paused {why}")
         else:
             if outcome == "failed":
@@ -434,7 +448,7 @@ class GapEngine:
         h = self.history
         await h.ready()
         now = self.now_ms()
-        first = max(job.start, grid.window_start(interval, now, h.window))
+        first = max(job.start, grid.window_start(interval, now, self.window))
         if first > job.end:
             return "done"
         present = await self.stored.open_times(coin, interval, first, job.end)

@@ -50,6 +50,10 @@ class History(Protocol):
         """
         ...
 
+    def transient(self, exc: Exception) -> bool:
+        """True when a request that raised ``exc`` may succeed later (rate limits, outages)."""
+        ...
+
     def weight_used(self) -> float:
         """Request weight spent so far (for progress figures)."""
         ...

@@ -59,6 +59,8 @@ class Job:
     horizon: int = 0
     #: Not to start before this wall time (s): lets the live source's own catch-up land first.
     not_before: float = 0.0
+    #: Transient failures so far (rate limits, outages); not persisted.
+    attempts: int = 0
     #: Monotonic seconds the job has been running, and the fetched count at the last resume.
     _run_seconds: float = field(default=0.0, repr=False)
     _resumed_at: float | None = field(default=None, repr=False)

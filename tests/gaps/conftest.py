@@ -74,12 +74,14 @@ class Rig:
         sources: dict[str, Any] = {"hyperliquid": source}
         if repair is not None:
             sources["hyperliquid-backfill"] = {**REPAIR, **repair}
-        return Settings(
-            sources=sources,
-            sink={"use": "sqlite", "sqlite": {"path": str(self.db), "synchronous": "NORMAL"}},
-            buffer={"use": "memory", "memory": {"flush_interval": 1.0}},
-            spool={"dir": self.tmp / "spool"},
-            daemon={"data_dir": self.tmp / "data", "shutdown_timeout": 600.0},
+        return Settings.model_validate(
+            {
+                "sources": sources,
+                "sink": {"use": "sqlite", "sqlite": {"path": str(self.db), "synchronous": "NORMAL"}},
+                "buffer": {"use": "memory", "memory": {"flush_interval": 1.0}},
+                "spool": {"dir": self.tmp / "spool"},
+                "daemon": {"data_dir": self.tmp / "data", "shutdown_timeout": 600.0},
+            }
         )
 
     @asynccontextmanager

@@ -8,7 +8,7 @@ import pytest
 
 from candlewick.gaps.jobs import STARTUP, USER, Job
 from candlewick.gaps.ledger import Ledger
-from candlewick.gaps.store import Store, StateTooNew
+from candlewick.gaps.store import StateTooNew, Store
 
 
 def test_jobs_and_ledger_round_trip(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from candlewick.model import Candle
 from candlewick.plugin import ComponentContext
 from candlewick.plugins.hyperliquid.budget import CANDLE_SNAPSHOT_BASE, ITEMS_PER_EXTRA_WEIGHT, Priority, WeightBudget
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
-from candlewick.plugins.hyperliquid.rest import MAX_CANDLES, HyperliquidRest
+from candlewick.plugins.hyperliquid.rest import MAX_CANDLES, HyperliquidRest, RestUnavailable
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
 
 __all__ = ["HyperliquidHistory", "budget_priority"]
@@ -73,7 +73,7 @@ class HyperliquidHistory:
                 budget = WeightBudget(cfg.rest_weight_per_minute, self.ctx.clock)
                 self._own = HyperliquidRest(
                     cfg.rest_url, budget=budget, clock=self.ctx.clock, telemetry=self.ctx.telemetry,
-                    timeout=cfg.rest_timeout, retries=cfg.rest_retries,
+                    timeout=cfg.rest_timeout, retries=cfg.rest_retries, backoff_initial=cfg.rest_backoff_initial,
                 )  # fmt: skip
             return self._own
         while live.rest is None:
@@ -98,6 +98,9 @@ class HyperliquidHistory:
         rest = await self._rest()
         async for page in rest.iter_range(coin, interval, first, last, priority=budget_priority(priority)):
             yield page
+
+    def transient(self, exc: Exception) -> bool:
+        return isinstance(exc, RestUnavailable | OSError | TimeoutError)
 
     def weight_used(self) -> float:
         live = self._live()
