@@ -22,6 +22,7 @@ spool records; INFO when the sink is back and the spool is drained; nothing per 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull
 from candlewick.runtime import names
 
-__all__ = ["MemoryBuffer"]
+__all__ = ["STARTUP_GRACE", "MemoryBuffer"]
+
+#: Seconds after start during which a refusing sink is presumed to be still connecting.
+STARTUP_GRACE = 5.0
 
 
 class _Outcome(enum.Enum):
@@ -65,6 +69,7 @@ class MemoryBuffer(Buffer):
         self._sink_down = False
         self._spool_full = False
         self._head_failures = 0
+        self._started_at = 0.0
         m = ctx.telemetry.metrics
         self._coalesced = m.counter(names.COALESCED, "Updates collapsed into a newer version").labels()
         m.gauge(names.BUFFER_DEPTH, "Candles held in memory").set_function(lambda: float(self.depth()))
@@ -106,6 +111,7 @@ class MemoryBuffer(Buffer):
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         sink = self._find_sink()
+        self._started_at = self.ctx.clock.monotonic()
         self._wake, self._space = anyio.Event(), anyio.Event()
         cfg = self.ctx.settings.spool
         spool = Spool(self.spool_dir(), max_bytes=cfg.max_bytes, fsync=cfg.fsync, fsync_interval=cfg.fsync_interval)
@@ -337,10 +343,13 @@ class MemoryBuffer(Buffer):
         return _Outcome.WRITTEN
 
     def _failed(self, sink: Sink, exc: BaseException) -> None:
-        self._retry_at = self.ctx.clock.monotonic() + self._retry.next()
+        now = self.ctx.clock.monotonic()
+        self._retry_at = now + self._retry.next()
         if not self._sink_down:
             self._sink_down = True
-            self.ctx.log.warning("sink %s refused a batch (%s); spooling to %s", sink.name, exc, self.spool_dir())
+            # Right after start the sink may still be connecting: not worth a warning.
+            level = logging.INFO if now - self._started_at < STARTUP_GRACE else logging.WARNING
+            self.ctx.log.log(level, "sink %s refused a batch (%s); spooling to %s", sink.name, exc, self.spool_dir())
 
     async def _replay_one(self, sink: Sink, spool: Spool) -> None:
         """Write the oldest spooled batch; drop it from the spool once committed."""

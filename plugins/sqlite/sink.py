@@ -60,7 +60,7 @@ class SqliteSink(Sink):
         while True:
             try:
                 applied = await anyio.to_thread.run_sync(self._open, limiter=self._write_limiter)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 delay = backoff.next()
                 self.ctx.log.warning("cannot open %s: %s; retrying in %.1fs", self.path, exc, delay)
                 await self.ctx.clock.sleep(delay)

@@ -117,7 +117,9 @@ class Pipeline:
         self.send: MemoryObjectSendStream[Candle] = send
         lookup = Components()
         lookup.table[sink.name] = sink
-        settings = Settings(sources={}, sink={"use": sink.name}, spool={"dir": spool_dir, **(spool or {})})
+        settings = Settings.model_validate(
+            {"sources": {}, "sink": {"use": sink.name}, "spool": {"dir": spool_dir, **(spool or {})}}
+        )
         self.sink = sink
         self.buffer = MemoryBuffer(
             context(

@@ -50,7 +50,11 @@ async def test_closed_candles_flush_without_waiting_for_the_interval(tmp_path: P
     """A closed candle is written close_delay after it arrives, long before flush_interval."""
     clock = ManualClock()
     p = Pipeline(
-        sqlite_sink(tmp_path / "c.db", clock=clock), tmp_path / "spool", clock=clock, flush_interval=60, close_delay=0.05
+        sqlite_sink(tmp_path / "c.db", clock=clock),
+        tmp_path / "spool",
+        clock=clock,
+        flush_interval=60,
+        close_delay=0.05,
     )
     async with p.running():
         await p.send.send(candle(0, trades=3, closed=True))
@@ -185,7 +189,9 @@ async def test_damaged_spool_from_a_crash_is_reported_and_the_rest_replayed(tmp_
 async def test_buffer_stats_are_published(tmp_path: Path) -> None:
     """Depth, capacity and spool gauges read live values from the one registry."""
     clock = ManualClock()
-    p = Pipeline(sqlite_sink(tmp_path / "c.db", clock=clock), tmp_path / "spool", clock=clock, max_pending=777, max_batch=100)
+    p = Pipeline(
+        sqlite_sink(tmp_path / "c.db", clock=clock), tmp_path / "spool", clock=clock, max_pending=777, max_batch=100
+    )
     async with p.running():
         for i in range(3):
             await p.send.send(candle(i))

@@ -48,6 +48,10 @@ def test_plan_refuses_a_schema_from_the_future() -> None:
     assert SchemaTooNew.retryable is False
 
 
+def times(co: Coalescer) -> tuple[float | None, float | None]:
+    return co.since, co.closed_since
+
+
 def test_coalescer_collapses_updates_and_never_goes_backwards() -> None:
     """Many open updates become one; a stale or open update never replaces a closed one."""
     co = Coalescer()
@@ -61,7 +65,8 @@ def test_coalescer_collapses_updates_and_never_goes_backwards() -> None:
     assert co.closed_since == 0.3
     assert co.since == 0.0
     assert co.take(10) == [candle(0, trades=60, closed=True)]
-    assert (len(co), co.closed, co.since, co.closed_since) == (0, 0, None, None)
+    assert (len(co), co.closed) == (0, 0)
+    assert times(co) == (None, None)
 
 
 def test_coalescer_takes_oldest_keys_first() -> None:

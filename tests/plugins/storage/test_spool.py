@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked
 
@@ -15,17 +17,17 @@ from .helpers import candle
 pytestmark = pytest.mark.anyio
 
 
-def batch(k: int, size: int = 10) -> list:
+def batch(k: int, size: int = 10) -> list[Candle]:
     return [candle(k * size + i, trades=k + 1, closed=i % 3 == 0) for i in range(size)]
 
 
-async def opened(path: Path, **options: object) -> tuple[Spool, list[str]]:
-    spool = Spool(path, max_bytes=int(options.pop("max_bytes", 1 << 30)), **options)  # type: ignore[arg-type]
+async def opened(path: Path, *, max_bytes: int = 1 << 30, **options: Any) -> tuple[Spool, list[str]]:
+    spool = Spool(path, max_bytes=max_bytes, **options)
     problems = await spool.open(time.monotonic)
     return spool, problems
 
 
-async def drain(spool: Spool) -> list[list]:
+async def drain(spool: Spool) -> list[list[Candle]]:
     out = []
     while (entry := spool.head()) is not None:
         got = await spool.read(entry)

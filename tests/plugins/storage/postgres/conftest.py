@@ -1,0 +1,134 @@
+"""A throwaway database on the machine's PostgreSQL, and throwaway clusters started with pg_ctl."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from candlewick.plugin import Sink
+from candlewick.plugins.timescaledb.config import TimescaleConfig
+from candlewick.plugins.timescaledb.sink import TimescaleSink
+
+from ..contract import BumpSchema, NewSink
+from ..helpers import context
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """asyncpg runs on asyncio only."""
+    return "asyncio"
+
+
+def psql(sql: str, *, database: str = "postgres", port: int = 5432) -> str:
+    """Run one statement with psql as the postgres user (trust auth); returns its output."""
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", database, "-XAtq", "-v", "ON_ERROR_STOP=1",
+         "-c", sql],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of its own for this test session, dropped at the end."""
+    name = f"candlewick_test_{secrets.token_hex(4)}"
+    psql(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_dsn(pg_database: str) -> str:
+    """The session database, emptied for this test."""
+    psql("DROP TABLE IF EXISTS candles, schema_migrations", database=pg_database)
+    return f"{SERVER}/{pg_database}"
+
+
+def timescale_sink(dsn: str, **options: object) -> TimescaleSink:
+    config = TimescaleConfig(dsn=dsn, reconnect_max=0.5, connect_timeout=2, **options)  # type: ignore[arg-type]
+    return TimescaleSink(context("timescaledb", config))
+
+
+@pytest.fixture
+def new_sink(pg_dsn: str) -> NewSink:
+    def build() -> Sink:
+        return timescale_sink(pg_dsn)
+
+    return build
+
+
+@pytest.fixture
+def bump_schema(pg_database: str) -> BumpSchema:
+    async def bump(version: int) -> None:
+        psql(f"INSERT INTO schema_migrations (version, description) VALUES ({version}, 'from the future')",
+             database=pg_database)  # fmt: skip
+
+    return bump
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """A PostgreSQL cluster of our own (initdb + pg_ctl as the postgres user) on a free port."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="candlewick-pg-"))
+        shutil.chown(self.base, "postgres", "postgres")
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
+                 "--locale=C")  # fmt: skip
+
+    def _pg(self, tool: str, *args: str) -> None:
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / tool), *args],
+            check=False, capture_output=True, text=True, timeout=120, cwd=self.base,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {result.stdout}{result.stderr}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-o", options, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A running throwaway cluster, removed after the test."""
+    if os.geteuid() != 0:
+        pytest.fail("throwaway clusters are started as the postgres user via runuser: run the tests as root")
+    c = Cluster()
+    c.start()
+    try:
+        yield c
+    finally:
+        c.remove()

@@ -1,0 +1,204 @@
+"""The TimescaleDB/PostgreSQL sink against the real server: contract, schema, paths, outages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio
+import asyncpg
+import pytest
+
+from candlewick.model import Candle
+from candlewick.plugin import Sink
+from candlewick.plugins._storage.rows import candle_from_row
+from candlewick.plugins.timescaledb import schema
+from candlewick.runtime import names
+
+from ..contract import NewSink, SinkContract, running
+from ..helpers import Pipeline, candle, wait_until
+from .conftest import Cluster, psql, timescale_sink
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+class TestTimescaleSink(SinkContract):
+    """Default paths: unnest for live-sized batches."""
+
+
+class TestTimescaleSinkCopyPath(SinkContract):
+    """Every batch through COPY into the staging table, then the upsert."""
+
+    @pytest.fixture
+    def new_sink(self, pg_dsn: str) -> NewSink:
+        def build() -> Sink:
+            return timescale_sink(pg_dsn, copy_min_rows=1)
+
+        return build
+
+
+async def test_schema_matches_the_public_contract(pg_dsn: str, pg_database: str) -> None:
+    """Column names and types of ``candles`` and its primary key are exactly the documented ones."""
+    async with running(timescale_sink(pg_dsn)):
+        pass
+    cols = psql(
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) "
+        "FROM information_schema.columns WHERE table_name = 'candles'",
+        database=pg_database,
+    )
+    assert cols == (
+        "time timestamp with time zone, coin text, interval text, open numeric, high numeric, low numeric, "
+        "close numeric, volume numeric, trades integer, closed boolean, updated_at timestamp with time zone"
+    )
+    pk = psql(
+        "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey, a.attnum)) FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = 'candles'::regclass AND i.indisprimary",
+        database=pg_database,
+    )
+    assert pk == "coin,interval,time"
+    assert psql("SELECT version FROM schema_migrations", database=pg_database) == "1"
+
+
+async def test_time_is_the_open_time_in_utc(pg_dsn: str, pg_database: str) -> None:
+    """``time`` holds the candle's open time exactly (ms precision, UTC)."""
+    c = candle(0, closed=True)
+    async with running(timescale_sink(pg_dsn)) as sink:
+        await sink.write([c])
+    got = psql("SELECT (extract(epoch FROM time) * 1000)::bigint, open::text FROM candles", database=pg_database)
+    assert got == f"{c.open_time}|{c.open}"
+
+
+async def test_plain_postgresql_is_said_once(pg_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Without the timescaledb extension the sink uses plain tables and logs it once, not per reconnect."""
+    caplog.set_level(logging.INFO)
+    sink = timescale_sink(pg_dsn)
+    async with running(sink):
+        pass
+    async with running(sink):
+        pass
+    said = [r for r in caplog.records if "timescaledb extension is not installed" in r.getMessage()]
+    assert len(said) == 1
+    assert sink.describe()["hypertable"] is False
+
+
+async def test_timescaledb_hypertable_where_the_extension_exists(pg_dsn: str, pg_database: str) -> None:
+    """Where the extension can be created, ``candles`` becomes a hypertable on ``time``."""
+    available = psql("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", database=pg_database)
+    if available != "1":
+        pytest.skip("the timescaledb extension is not installed in this PostgreSQL (Debian bookworm ships no package)")
+    async with running(timescale_sink(pg_dsn, compress_after="90 days", retention="10 years")) as sink:
+        await sink.write([candle(0, closed=True)])
+        assert sink.describe()["hypertable"] is True
+    dims = psql(
+        "SELECT column_name FROM timescaledb_information.dimensions WHERE hypertable_name = 'candles'",
+        database=pg_database,
+    )
+    assert dims == "time"
+
+
+def test_timescale_statements_are_idempotent_and_optional() -> None:
+    """Compression and retention are off unless configured; every statement is safe to repeat."""
+    plain = schema.timescale_statements(chunk_time_interval="30 days", compress_after=None, retention=None)
+    assert not any("add_compression_policy" in s or "add_retention_policy" in s for s in plain)
+    full = schema.timescale_statements(chunk_time_interval="7 days", compress_after="90 days", retention="5 years")
+    assert any("add_compression_policy('candles', INTERVAL '90 days', if_not_exists => TRUE)" in s for s in full)
+    assert any("add_retention_policy('candles', INTERVAL '5 years', if_not_exists => TRUE)" in s for s in full)
+    assert all("IF NOT EXISTS" in s or "if_not_exists" in s or "if_exists" in s or "ALTER TABLE" in s for s in full)
+
+
+async def test_concurrent_starts_migrate_once(pg_dsn: str, pg_database: str) -> None:
+    """Two sinks starting at once on a new database: the advisory lock lets one migrate."""
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(_start_stop, timescale_sink(pg_dsn))
+    assert psql("SELECT count(*) FROM schema_migrations", database=pg_database) == "1"
+
+
+async def _start_stop(sink: Sink) -> None:
+    async with running(sink):
+        pass
+
+
+def market_stream(markets: int, minutes: int, updates: int) -> list[Candle]:
+    """Live-like traffic: each minute, ``updates`` open versions per market, then the closed one."""
+    out = []
+    for m in range(minutes):
+        for n in range(1, updates + 1):
+            out += [candle(m, trades=n, coin=f"C{k}") for k in range(markets)]
+        out += [candle(m, trades=updates + 1, coin=f"C{k}", closed=True) for k in range(markets)]
+    return out
+
+
+def final_versions(stream: list[Candle]) -> dict[tuple[str, str, int], Candle]:
+    best: dict[tuple[str, str, int], Candle] = {}
+    for c in stream:
+        if c.key not in best or c.supersedes(best[c.key]):
+            best[c.key] = c
+    return best
+
+
+ALL_ROWS = f"""
+SELECT {schema.TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed
+FROM candles
+"""
+
+
+async def stored(dsn: str) -> dict[tuple[str, str, int], Candle]:
+    """Every row of ``candles`` as candles, by key."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        records = await conn.fetch(ALL_ROWS)
+    finally:
+        await conn.close()
+    return {c.key: c for c in (candle_from_row(*r) for r in records)}
+
+
+async def feed(p: Pipeline, stream: list[Candle], *, per_tick: int = 50) -> None:
+    for k in range(0, len(stream), per_tick):
+        for c in stream[k : k + per_tick]:
+            await p.send.send(c)
+        await anyio.sleep(0.01)
+
+
+async def test_terminated_backends_mid_stream_lose_nothing(pg_dsn: str, pg_database: str, tmp_path: Path) -> None:
+    """pg_terminate_backend on every connection, repeatedly, while candles stream: all arrive exactly."""
+    stream = market_stream(markets=20, minutes=12, updates=5)
+    p = Pipeline(timescale_sink(pg_dsn), tmp_path / "spool", flush_interval=0.05, retry_initial=0.05, retry_max=0.2)
+    kills = 0
+    async with p.running():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feed, p, stream)
+            for _ in range(15):
+                await anyio.sleep(0.1)
+                kills += int(psql(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    f"WHERE datname = '{pg_database}' AND pid <> pg_backend_pid() "
+                    "AND application_name LIKE 'candlewick:%'"
+                ) or 0)  # fmt: skip
+        await wait_until(lambda: p.buffer.depth() == 0 and p.metric(names.SPOOL_BATCHES) == 0, timeout=30)
+    assert kills > 0
+    expected = final_versions(stream)
+    assert await stored(pg_dsn) == expected
+    assert sum(c.closed for c in expected.values()) == 20 * 12
+
+
+async def test_server_stopped_and_started_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    """A whole cluster going down (pg_ctl stop) mid-stream: batches spool, replay after pg_ctl start."""
+    stream = market_stream(markets=10, minutes=9, updates=4)
+    third = len(stream) // 3
+    p = Pipeline(
+        timescale_sink(cluster.dsn), tmp_path / "spool", flush_interval=0.05, retry_initial=0.05, retry_max=0.3
+    )
+    async with p.running():
+        await feed(p, stream[:third])
+        await wait_until(lambda: p.buffer.depth() == 0)
+        await anyio.to_thread.run_sync(cluster.stop)
+        await feed(p, stream[third : 2 * third])
+        await wait_until(lambda: p.metric(names.SPOOL_BATCHES) > 0 and p.buffer.depth() == 0, timeout=30)
+        assert p.sink.describe()["connected"] is False
+        await anyio.to_thread.run_sync(cluster.start)
+        await feed(p, stream[2 * third :])
+        await wait_until(lambda: p.buffer.depth() == 0 and p.metric(names.SPOOL_BATCHES) == 0, timeout=60)
+        assert any(e.kind == names.EV_DISCONNECTED for e in p.telemetry.events.recent(500))
+    assert await stored(cluster.dsn) == final_versions(stream)
