@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import anyio
+import anyio.lowlevel
+
 from candlewick.control import protocol as p
 from candlewick.control.methods import ControlHost, Handler
 from candlewick.control.views import health_view, markets_view, stats_view, status_view
-from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle, check_interval
 from candlewick.plugin import Component, Sink, Source, SupportsBackfill
+from candlewick.runtime.policy import ChildState
 
 __all__ = ["CONTROL_SERVICE", "MAX_RECENT", "builtin_methods"]
 
@@ -25,6 +28,8 @@ MAX_RECENT: Final = 5000
 DEFAULT_RECENT: Final = 100
 MAX_EVENTS: Final = 500
 NO_BACKFILL_MESSAGE: Final = "no backfill service is running"
+#: Scheduler passes ``component.start`` waits for the child's task to begin.
+START_TICKS: Final = 10
 
 
 # -- params ----------------------------------------------------------------------------------
@@ -132,8 +137,13 @@ def builtin_methods(
 
     async def component_start(params: dict[str, Any]) -> dict[str, Any]:
         name = _child_name(params, "start")
+        child = host.supervisor.child(name)
         host.supervisor.start(name)
-        return host.supervisor.child(name).status()
+        for _ in range(START_TICKS):  # let the new task begin, so the answer shows it starting
+            if child.state not in (ChildState.STOPPED, ChildState.FAILED):
+                break
+            await anyio.lowlevel.checkpoint()
+        return child.status()
 
     # -- markets -----------------------------------------------------------------------------
 
@@ -229,10 +239,7 @@ def builtin_methods(
         child = host.supervisor.children.get(sink.name)
         if child is not None and not child.active:
             raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {sink.name!r} is {child.state}")
-        try:
-            candles = await sink.recent(coin, interval, limit)
-        except SinkUnavailable:
-            raise
+        candles = await sink.recent(coin, interval, limit)
         return {"candles": [_candle_json(c) for c in candles]}
 
     async def events_recent(params: dict[str, Any]) -> dict[str, Any]:
