@@ -59,6 +59,8 @@ class GapRepairConfig(BaseModel):
     """Recent spans the exchange returned empty are fetched once more this many seconds later (late flat rows)."""
     late_window: float = Field(default=900.0, ge=0)
     """Empty spans that ended within this many seconds count as recent."""
+    keep_pending: bool = True
+    """Keep jobs still queued or running at shutdown for the next start; off: cancel them (one-shot runs)."""
     window: int | None = Field(default=None, gt=0)
     """Candles the exchange keeps per market (default: what the source plugin says, 5000 for Hyperliquid);
     holes older than that are reported as permanent losses."""
@@ -151,6 +153,8 @@ class GapRepair(Source):
                 task_status.started()
         finally:
             self.engine = None
+            if not self.config.keep_pending:
+                engine.cancel_pending("stopped before it finished")
             await engine.close()
             with anyio.CancelScope(shield=True):
                 await self.history.aclose()

@@ -219,6 +219,11 @@ class GapEngine:
                 await self._changed.wait()
         return job
 
+    def cancel_pending(self, reason: str) -> None:
+        """Mark every queued or running job cancelled (a one-shot run that is stopping)."""
+        for job in self.active_jobs():
+            self._finish(job, "cancelled", reason)
+
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.pause(self.clock.monotonic())
         job.state = state  # type: ignore[assignment]

@@ -1,0 +1,330 @@
+"""``candlewick backfill``: fetch history once, with a progress bar per interval.
+
+``candlewick backfill --coin BTC --intervals 1m 5m 1h --days 7|max``
+
+When the daemon's control socket answers, the jobs are submitted there (``backfill.start``)
+and followed until they finish; otherwise the command runs them itself against the
+configured sink, built from the config exactly as the daemon builds it (buffer, spool,
+sink), without the live sources. Either way only what the sink lacks is fetched.
+
+Exit codes: 0 every job done, 1 a job failed or was cancelled (or the daemon refused),
+2 bad usage or config, 130 interrupted (what was fetched is kept; the command's jobs are
+cancelled).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from candlewick.config import Settings
+    from candlewick.gaps.component import GapRepair
+
+EXIT_INTERRUPTED = 130
+#: Seconds between progress refreshes.
+REFRESH = 0.5
+#: Without a terminal, print progress at most this often (seconds).
+PLAIN_EVERY = 10.0
+BAR_WIDTH = 30
+FINISHED = ("done", "failed", "cancelled")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "backfill",
+        help="fetch candle history once (through the running daemon, or standalone)",
+        description="Fetch the history of one coin for some intervals, with a progress bar per interval. "
+        "Uses the running daemon when its control socket answers, else runs standalone against the configured sink.",
+        epilog="exit codes: 0 done, 1 a job failed, 2 usage or config error, "
+        "130 interrupted (fetched candles are kept)",
+    )
+    p.add_argument("--coin", required=True, help="coin as the exchange names it (BTC, kPEPE, PURR/USDC, @107)")
+    p.add_argument("--intervals", required=True, nargs="+", metavar="INTERVAL", help="e.g. 1m 5m 1h")
+    p.add_argument(
+        "--days", required=True, type=_days, metavar="N|max", help="days back, or max (all the exchange keeps)"
+    )
+    p.add_argument("--source", default="hyperliquid", help="source whose history to fetch (default: hyperliquid)")
+    p.add_argument("--socket", metavar="PATH", help="control socket of the daemon (default: [control] socket)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--standalone", action="store_true", help="never use the daemon, run here")
+    mode.add_argument("--via-daemon", action="store_true", help="fail (exit 1) instead of running standalone")
+    p.set_defaults(handler=main)
+
+
+def _days(value: str) -> int | None:
+    if value.strip().lower() == "max":
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a number of days nor 'max'") from None
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"days must be positive, got {days}")
+    return days
+
+
+def main(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    import anyio
+
+    from candlewick.commands._common import load, report
+    from candlewick.errors import CandlewickError
+    from candlewick.model import check_interval
+
+    try:
+        intervals = list(dict.fromkeys(check_interval(i) for i in args.intervals))
+    except ValueError as exc:
+        print(f"candlewick backfill: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load(args)
+    except CandlewickError as err:
+        report(err)
+        return EXIT_USAGE
+    socket = Path(args.socket) if args.socket else settings.control.socket_path()
+    progress = Progress(intervals, tty=sys.stdout.isatty())
+    try:
+        if not args.standalone:
+            code = anyio.run(_via_daemon, socket, args.coin, intervals, args.days, progress, args.via_daemon)
+            if code is not None:
+                return code
+        return anyio.run(_standalone, settings, args.source, args.coin, intervals, args.days, progress)
+    except CandlewickError as err:
+        report(err)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("\ncandlewick backfill: interrupted; fetched candles are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- through the daemon ----------------------------------------------------------------------
+
+
+async def _via_daemon(
+    socket: Any, coin: str, intervals: list[str], days: int | None, progress: Progress, required: bool
+) -> int | None:
+    """Run the jobs in the daemon; ``None`` when no daemon answers (and ``required`` is false)."""
+    import contextlib
+    import signal
+    import sys
+
+    import anyio
+
+    from candlewick.control.client import ControlClient
+    from candlewick.control.protocol import INVALID_PARAMS, RpcError
+    from candlewick.errors import DaemonUnreachable
+
+    try:
+        async with ControlClient.connect(socket, client_name="candlewick-backfill") as client:
+            params = {"coin": coin, "intervals": intervals, "days": "max" if days is None else days}
+            try:
+                result = await client.call("backfill.start", params)
+            except RpcError as err:
+                print(f"candlewick backfill: the daemon refused: {err}", file=sys.stderr)
+                return EXIT_USAGE if err.code == INVALID_PARAMS else EXIT_FAILURE
+            ids = {str(j["id"]) for j in result.get("jobs", [])}
+            progress.note(f"submitted to the daemon at {socket}: jobs {', '.join(sorted(ids, key=int))}")
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async with anyio.create_task_group() as tg:
+                    interrupted = False
+
+                    async def _watch_signals() -> None:
+                        nonlocal interrupted
+                        async for _ in signals:
+                            interrupted = True
+                            tg.cancel_scope.cancel()
+                            return
+
+                    tg.start_soon(_watch_signals)
+                    while True:
+                        listing = await client.call("backfill.list")
+                        jobs = [j for j in listing.get("jobs", []) if str(j.get("id")) in ids]
+                        progress.draw(jobs)
+                        if len(jobs) == len(ids) and all(j.get("state") in FINISHED for j in jobs):
+                            tg.cancel_scope.cancel()
+                            break
+                        await anyio.sleep(REFRESH)
+            if interrupted:
+                with anyio.move_on_after(5, shield=True):
+                    for job_id in ids:
+                        with contextlib.suppress(RpcError):
+                            await client.call("backfill.cancel", {"id": job_id})
+                progress.note("interrupted: the jobs were cancelled; fetched candles are kept")
+                return EXIT_INTERRUPTED
+            return progress.exit_code(jobs)
+    except DaemonUnreachable as err:
+        if required:
+            print(f"candlewick backfill: {err}", file=sys.stderr)
+            return EXIT_FAILURE
+        progress.note("no daemon answers; running standalone against the configured sink")
+        return None
+
+
+# -- standalone ------------------------------------------------------------------------------
+
+
+async def _standalone(
+    settings: Settings, source: str, coin: str, intervals: list[str], days: int | None, progress: Progress
+) -> int:
+    """Build buffer and sink as the daemon does, plus the source's gap repair component; run the jobs."""
+    import dataclasses
+    import sys
+
+    import anyio
+
+    from candlewick.config import validate_section
+    from candlewick.errors import ConfigError
+    from candlewick.gaps.component import GapRepair
+    from candlewick.gaps.services import COMPANION_SUFFIX
+    from candlewick.pluginmanager import build_plugin_manager
+    from candlewick.runtime.daemon import Daemon, ServiceFactory
+
+    if source not in settings.sources:
+        raise ConfigError(
+            f"no [sources.{source}] section in the config",
+            hint=f"add [sources.{source}] (its rest_url and limits are used), or pass --source",
+        )
+    hooks = build_plugin_manager()
+    name = source + COMPANION_SUFFIX
+    spec = hooks.spec("source", name)
+    raw = dict(settings.sources.get(name, {}))
+    raw.update(detect=False, keep_pending=False)
+    config = validate_section(spec.config_model, raw, prefix=f"sources.{name}") if spec.config_model else raw
+    bare = settings.model_copy(update={"sources": {}})
+    holder: list[GapRepair] = []
+
+    def build(daemon: Daemon) -> GapRepair:
+        # The live sources are left out, but the component reads their options (REST URL, budget).
+        ctx = dataclasses.replace(daemon.context(name, config), settings=settings)
+        component = spec.factory(ctx)
+        if not isinstance(component, GapRepair):
+            raise ConfigError(f"sources.{name}: the plugin does not build a gap repair component")
+        holder.append(component)
+        return component
+
+    daemon = Daemon(bare, hooks, services=[ServiceFactory(build=build)])
+    daemon.build()
+    repair = holder[0]
+    code = EXIT_INTERRUPTED
+    async with anyio.create_task_group() as tg:
+        stopped = anyio.Event()
+
+        async def _run_daemon() -> None:
+            try:
+                await daemon.run()
+            finally:
+                stopped.set()
+
+        tg.start_soon(_run_daemon)
+        with anyio.fail_after(60):
+            # The daemon starts the component; its engine exists once the state file is loaded.
+            while repair.engine is None and not stopped.is_set():  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        engine = repair.engine
+        if engine is None:
+            return EXIT_FAILURE
+        try:
+            jobs = await engine.backfill(coin, intervals, days)
+        except ValueError as exc:
+            print(f"candlewick backfill: {exc}", file=sys.stderr)
+            daemon.request_shutdown("bad request")
+            return EXIT_USAGE
+        ids = {j.id for j in jobs}
+        while not stopped.is_set():
+            listing = [j for j in repair.backfill_list() if j["id"] in ids]
+            progress.draw(listing)
+            if all(j["state"] in FINISHED for j in listing):
+                code = progress.exit_code(listing)
+                daemon.request_shutdown("backfill finished")
+                break
+            with anyio.move_on_after(REFRESH):
+                await stopped.wait()
+        await stopped.wait()
+    if code == EXIT_INTERRUPTED:
+        progress.note("interrupted; fetched candles were written to the sink")
+    return code if daemon.exit_code == 0 else EXIT_FAILURE
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+class Progress:
+    """Progress bars per interval: redrawn in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, intervals: list[str], *, tty: bool) -> None:
+        self.intervals = intervals
+        self.tty = tty
+        self._drawn = 0
+        self._last_plain = 0.0
+        self._last_states: dict[str, str] = {}
+
+    def note(self, message: str) -> None:
+        import sys
+
+        self._drawn = 0
+        print(message, file=sys.stderr, flush=True)
+
+    def exit_code(self, jobs: list[dict[str, Any]]) -> int:
+        failed = [j for j in jobs if j.get("state") != "done"]
+        for job in failed:
+            self.note(f"{job.get('interval')}: {job.get('state')}" + (f": {job['error']}" if job.get("error") else ""))
+        return EXIT_FAILURE if failed else EXIT_OK
+
+    def lines(self, jobs: list[dict[str, Any]]) -> list[str]:
+        by_interval = {str(j.get("interval")): j for j in jobs}
+        out = []
+        for interval in self.intervals:
+            job = by_interval.get(interval)
+            out.append(render_line(interval, job))
+        return out
+
+    def draw(self, jobs: list[dict[str, Any]]) -> None:
+        import sys
+        import time
+
+        lines = self.lines(jobs)
+        if self.tty:
+            up = f"\x1b[{self._drawn}F" if self._drawn else ""
+            sys.stdout.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
+            sys.stdout.flush()
+            self._drawn = len(lines)
+            return
+        states = {str(j.get("interval")): str(j.get("state")) for j in jobs}
+        now = time.monotonic()
+        if states != self._last_states or now - self._last_plain >= PLAIN_EVERY:
+            self._last_states = states
+            self._last_plain = now
+            print("\n".join(lines), flush=True)
+
+
+def render_line(interval: str, job: dict[str, Any] | None) -> str:
+    """``1m   [##########..........]  2500/5000  50%  eta 1m12s  running``."""
+    if job is None:
+        return f"{interval:<4} [{'.' * BAR_WIDTH}]  waiting"
+    fetched = int(job.get("fetched") or 0)
+    expected = int(job.get("expected") or 0)
+    state = str(job.get("state"))
+    ratio = 1.0 if state == "done" else (min(1.0, fetched / expected) if expected else 0.0)
+    filled = round(ratio * BAR_WIDTH)
+    eta = job.get("eta")
+    eta_text = f"  eta {_duration(float(eta))}" if isinstance(eta, int | float) and state == "running" else ""
+    return (
+        f"{interval:<4} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}]  {fetched}/{expected}  {round(ratio * 100):3d}%"
+        f"{eta_text}  {state}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    minutes, s = divmod(s, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{s:02d}s"
+    return f"{s}s"
