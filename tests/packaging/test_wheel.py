@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,7 +33,7 @@ def _copied_sources() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
     """The wheel built from a copy of only what the Dockerfile copies into its build stage."""
     context = tmp_path_factory.mktemp("context")
     for src in _copied_sources():
@@ -51,7 +52,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = out.glob("candlewick-*.whl")
-    return zipfile.ZipFile(path)
+    with zipfile.ZipFile(path) as archive:
+        yield archive
 
 
 def test_wheel_holds_every_module_and_data_file(wheel: zipfile.ZipFile) -> None:
