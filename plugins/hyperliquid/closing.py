@@ -60,6 +60,8 @@ class MarketTracker:
             self._close_current(out)
             cur = None
         if cur is not None and t == cur.open_time:
+            if candle == cur:
+                return out  # an exact duplicate changes nothing
             if candle.closed:
                 if candle.supersedes(cur):
                     self.current = None

@@ -71,6 +71,8 @@ class HyperliquidConfig(BaseModel):
     """Seconds allowed for one REST request."""
     rest_retries: int = Field(default=6, ge=0)
     """Retries of one REST request after a 429, a 5xx, a timeout or a dropped connection."""
+    rest_backoff_initial: float = Field(default=2.0, gt=0)
+    """First REST retry delay ceiling in seconds; it doubles per retry up to 60 s."""
     max_subscriptions_per_connection: int = Field(default=MAX_SUBSCRIPTIONS, gt=0, le=MAX_SUBSCRIPTIONS)
     """Subscriptions per websocket connection; more markets open another connection."""
 

@@ -6,8 +6,9 @@ The API a caller uses (the live source, and gap repair / backfill jobs)::
         await rest.check_coins(["BTC"])                    # SourceError listing close matches
         candles = await rest.fetch_range("BTC", "1m", start_ms, end_ms, priority=Priority.REPAIR)
         newest = await rest.fetch_latest("BTC", "1h")      # the newest 5000 the exchange keeps
-        async for page in rest.iter_range("BTC", "1m", start_ms, end_ms):
-            ...                                            # the same, page by page (bounded memory)
+        async with aclosing(rest.iter_range("BTC", "1m", start_ms, end_ms)) as pages:
+            async for page in pages:                       # the same, page by page (bounded memory)
+                ...
 
 Every returned candle is validated like a websocket frame; candles whose ``T`` has passed are
 ``closed``, the still-open newest one is not; ``origin`` is ``"rest"``. Ranges follow the
@@ -27,6 +28,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Self
 
@@ -308,8 +310,9 @@ class HyperliquidRest:
     ) -> list[Candle]:
         """Every candle overlapping ``[start_ms, end_ms]``, ascending (see :meth:`iter_range`)."""
         out: list[Candle] = []
-        async for page in self.iter_range(coin, interval, start_ms, end_ms, priority=priority):
-            out.extend(page)
+        async with aclosing(self.iter_range(coin, interval, start_ms, end_ms, priority=priority)) as pages:
+            async for page in pages:
+                out.extend(page)
         return out
 
     def latest_start(self, interval: str, count: int = MAX_CANDLES, *, now_ms: int | None = None) -> int:

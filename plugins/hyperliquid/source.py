@@ -33,7 +33,9 @@ frame event; nothing per message at INFO.
 from __future__ import annotations
 
 import logging
+import math
 import random
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -93,6 +95,7 @@ class Link:
         self.sessions = 0
         self.last_error: str | None = None
         self._waiting_since: float | None = None
+        self._pending_ping: float | None = None
         self._tg: TaskGroup | None = None
         self._lost_reason: str | None = None
         self._rng = random.Random()
@@ -185,6 +188,7 @@ class Link:
         ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout)
         try:
             self.ws = ws
+            self._pending_ping = None
             self.sessions += 1
             first = self.sessions == 1
             self.connected = True
@@ -226,6 +230,7 @@ class Link:
                 self._waiting_since = clock.monotonic()
                 text = await ws.recv()
                 self._waiting_since = None
+                self._pending_ping = None
                 await src.on_frame(self, text)
         except ConnectionLost as exc:
             self._lose(str(exc))
@@ -233,18 +238,31 @@ class Link:
             self._waiting_since = None
 
     async def _keepalive(self, ws: WebSocket) -> None:
+        """Ping every ``ping_interval``; end the session when a ping finds no answer in time.
+
+        A ping is answered by any inbound frame. Time the reader spends handing candles
+        downstream (backpressure) does not count: only time spent waiting on the socket.
+        """
         cfg = self.source.config
         clock = self.source.ctx.clock
+        next_ping = clock.monotonic() + cfg.ping_interval
         try:
             while True:
-                await clock.sleep(cfg.ping_interval)
-                sent = clock.monotonic()
-                await ws.send_text(PING_FRAME)
-                await clock.sleep(cfg.pong_timeout)
-                waiting = self._waiting_since
-                if waiting is not None and waiting <= sent:
-                    self._lose(f"stalled: no pong or frame within {cfg.pong_timeout:g}s of a ping")
-                    return
+                now = clock.monotonic()
+                pending, waiting = self._pending_ping, self._waiting_since
+                deadline = math.inf
+                if pending is not None and waiting is not None:
+                    deadline = max(pending, waiting) + cfg.pong_timeout
+                    if now >= deadline:
+                        self._lose(f"stalled: no pong or frame within {cfg.pong_timeout:g}s of a ping")
+                        return
+                if now >= next_ping:
+                    await ws.send_text(PING_FRAME)
+                    if self._pending_ping is None:
+                        self._pending_ping = now
+                    next_ping = now + cfg.ping_interval
+                    continue
+                await clock.sleep(min(next_ping, deadline) - now)
         except ConnectionLost as exc:
             self._lose(str(exc))
 
@@ -345,6 +363,7 @@ class HyperliquidSource(Source):
             telemetry=self.ctx.telemetry,
             timeout=cfg.rest_timeout,
             retries=cfg.rest_retries,
+            backoff_initial=cfg.rest_backoff_initial,
         ) as rest:
             self.rest = rest
             try:
@@ -466,5 +485,6 @@ class HyperliquidSource(Source):
                 return
             start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
         assert start is not None
-        async for page in rest.iter_range(coin, interval, start, now, priority=Priority.LIVE):
-            await self.emit(self.tracker.offer_many(page, self.now_ms()))
+        async with aclosing(rest.iter_range(coin, interval, start, now, priority=Priority.LIVE)) as pages:
+            async for page in pages:
+                await self.emit(self.tracker.offer_many(page, self.now_ms()))
