@@ -177,8 +177,9 @@ async def _standalone(
 
     import anyio
 
+    from candlewick.commands._common import report
     from candlewick.config import validate_section
-    from candlewick.errors import ConfigError
+    from candlewick.errors import CandlewickError, ConfigError
     from candlewick.gaps.component import GapRepair
     from candlewick.gaps.services import COMPANION_SUFFIX
     from candlewick.pluginmanager import build_plugin_manager
@@ -234,6 +235,10 @@ async def _standalone(
             print(f"candlewick backfill: {exc}", file=sys.stderr)
             daemon.request_shutdown("bad request")
             return EXIT_USAGE
+        except CandlewickError as err:
+            report(err)
+            daemon.request_shutdown("the exchange cannot be asked")
+            return EXIT_FAILURE
         ids = {j.id for j in jobs}
         while not stopped.is_set():
             listing = [j for j in repair.backfill_list() if j["id"] in ids]
