@@ -36,7 +36,7 @@ def parse_backfill(value: str) -> int | str | None:
 class HyperliquidConfig(BaseModel):
     """Options of the Hyperliquid live source."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
     ws_url: str = "wss://api.hyperliquid.xyz/ws"
     """Websocket endpoint (``ws://`` or ``wss://``); ``candlewick simulate`` prints a local one."""

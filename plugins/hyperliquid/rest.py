@@ -27,7 +27,7 @@ import difflib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Self
@@ -283,7 +283,7 @@ class HyperliquidRest:
 
     async def iter_range(
         self, coin: str, interval: str, start_ms: int, end_ms: int, *, priority: int = Priority.REPAIR
-    ) -> AsyncIterator[list[Candle]]:
+    ) -> AsyncGenerator[list[Candle], None]:
         """Pages of new candles overlapping ``[start_ms, end_ms]``, ascending, each ``t`` once."""
         first = open_time(interval, max(0, start_ms))
         cursor = max(0, start_ms)
