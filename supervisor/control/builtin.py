@@ -19,7 +19,11 @@ from candlewick.model import Candle, check_interval
 from candlewick.plugin import Component, Sink, Source, SupportsBackfill
 from candlewick.runtime.policy import ChildState
 
-__all__ = ["CONTROL_SERVICE", "MAX_RECENT", "builtin_methods"]
+__all__ = ["CONTROL_SERVICE", "INLINE_METHODS", "MAX_RECENT", "builtin_methods"]
+
+#: Methods that never wait: the server runs them in the connection's reader, saving a task
+#: per request (the others run as tasks, so a slow one does not hold up the connection).
+INLINE_METHODS: Final = frozenset({"hello", "health", "status", "stats", "markets.list", "events.recent"})
 
 #: Name of the control server's own component (it refuses to stop or restart itself).
 CONTROL_SERVICE: Final = "control"

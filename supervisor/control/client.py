@@ -88,7 +88,7 @@ class ControlClient:
         self._stream = stream
         self._protocol = ClientProtocol(CLIENT_MAX_LINE_BYTES)
         self._pending: dict[int, _Pending] = {}
-        self._send_lock = anyio.Lock()
+        self._send_lock = anyio.Lock(fast_acquire=True)
         self._closed: ControlError | None = None
         notes: tuple[MemoryObjectSendStream[Notification], MemoryObjectReceiveStream[Notification]]
         notes = anyio.create_memory_object_stream[Notification](max_buffer_size=notification_queue)

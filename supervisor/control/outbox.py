@@ -32,7 +32,8 @@ class Outbox:
         self.max_notifications = max_notifications
         self._replies: collections.deque[bytes] = collections.deque()
         self._notes: collections.deque[bytes] = collections.deque()
-        self._reply_slots = anyio.Semaphore(max_replies)
+        self.max_replies = max_replies
+        self._room = anyio.Event()
         self._wake = anyio.Event()
         self._unreported = 0
         #: Notifications dropped for this client since it connected.
@@ -45,7 +46,9 @@ class Outbox:
 
     async def put_reply(self, data: bytes) -> None:
         """Queue an answer, waiting while too many answers are unsent."""
-        await self._reply_slots.acquire()
+        while len(self._replies) >= self.max_replies:
+            self._room = anyio.Event()
+            await self._room.wait()
         self._replies.append(data)
         self._wake.set()
 
@@ -83,9 +86,9 @@ class Outbox:
         size = 0
         while self._replies and size < CHUNK_BYTES:
             data = self._replies.popleft()
-            self._reply_slots.release()
             parts.append(data)
             size += len(data)
+        self._room.set()
         if self._unreported:
             parts.append(encode_notification("dropped", {"count": self._unreported, "total": self.dropped}))
             self._unreported = 0

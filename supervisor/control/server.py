@@ -32,7 +32,7 @@ from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskG
 
 from candlewick.control import protocol as p
 from candlewick.control import sockstream
-from candlewick.control.builtin import CONTROL_SERVICE, builtin_methods
+from candlewick.control.builtin import CONTROL_SERVICE, INLINE_METHODS, builtin_methods
 from candlewick.control.dispatch import MethodTable
 from candlewick.control.methods import ControlHost, Handler
 from candlewick.control.outbox import DEFAULT_MAX_NOTIFICATIONS, Outbox
@@ -228,6 +228,11 @@ class Session:
             return await self._authenticate(request, tg)
         if request.method in ("subscribe", "unsubscribe"):
             await self._subscription(request)
+            return True
+        if request.method in INLINE_METHODS:
+            reply = await self.server.answer(request)
+            if reply is not None:
+                await self.outbox.put_reply(reply)
             return True
         await self._inflight.acquire()
         tg.start_soon(self._call, request)
