@@ -1,0 +1,100 @@
+"""``candlewick simulate``: run the fake Hyperliquid exchange in the foreground.
+
+It serves the exchange's wire format on loopback (``/ws`` websocket and ``POST /info``) with
+deterministic candles in real time, so the whole daemon can run offline as a demo or in tests.
+Point ``[sources.hyperliquid] ws_url``/``rest_url`` at the URLs it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from candlewick.commands._common import EXIT_FAILURE, EXIT_OK
+
+DEFAULT_PORT = 9870
+#: Faults that can be switched on from the command line.
+FAULTS = {
+    "duplicates": "send every candle push twice",
+    "out-of-order": "resend the previous version of a candle after each push",
+    "garbage": "send a garbage frame now and then (about 1 push round in 20)",
+    "sparse": "let 1m candles of every coin sometimes have no trades",
+    "pages-500": "cap candleSnapshot responses at 500 items instead of 5000",
+    "rate-limit": "enforce 1200 REST weight per minute with 429 (body null)",
+    "drops": "cut every websocket each --fault-every seconds",
+    "stalls": "make every websocket go silent each --fault-every seconds",
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="run a fake Hyperliquid exchange on loopback (offline demo and tests)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="faults:\n" + "\n".join(f"  {name:<13} {text}" for name, text in FAULTS.items()),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the deterministic candles (default 0)")
+    p.add_argument("--coins", nargs="+", metavar="COIN", help="coins to list (default: BTC ETH SOL ...)")
+    p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help="switch a fault on (repeat)")
+    p.add_argument("--fault-every", type=float, default=60.0, metavar="SECONDS", help="period of drops/stalls")
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import sys
+
+    import anyio
+
+    from candlewick.logsetup import setup_logging
+    from candlewick.testing import DEFAULT_COINS, CoinSpec, FakeExchange
+
+    setup_logging((args.log_level or "WARNING").upper(), args.log_format or "text")
+    known = {c.name: c for c in DEFAULT_COINS}
+    coins = tuple(known.get(name) or CoinSpec(name, 1.0) for name in args.coins) if args.coins else DEFAULT_COINS
+    faults = set(args.fault)
+    exchange = FakeExchange(
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        coins=coins,
+        weight_per_minute=1200 if "rate-limit" in faults else None,
+    )
+    exchange.faults.duplicates = "duplicates" in faults
+    exchange.faults.out_of_order = "out-of-order" in faults
+    exchange.faults.garbage_rate = 0.05 if "garbage" in faults else 0.0
+    exchange.faults.page_limit = 500 if "pages-500" in faults else exchange.faults.page_limit
+    if "sparse" in faults:
+        exchange.sparse_coins.update(c.name for c in coins)
+
+    async def periodic() -> None:
+        while True:
+            await anyio.sleep(args.fault_every)
+            if "drops" in faults:
+                exchange.drop_connections()
+            if "stalls" in faults:
+                exchange.stall_connections()
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            await tg.start(exchange.serve)
+            print(
+                f"fake Hyperliquid exchange on {args.host}:{exchange.port} (seed {args.seed}, "
+                f"coins {' '.join(c.name for c in coins)}, faults {', '.join(sorted(faults)) or 'none'})\n"
+                "put these in [sources.hyperliquid] of candlewick.toml:\n"
+                f'  ws_url = "{exchange.ws_url}"\n'
+                f'  rest_url = "{exchange.rest_url}"\n'
+                "Ctrl-C stops.",
+                flush=True,
+            )
+            if faults & {"drops", "stalls"}:
+                tg.start_soon(periodic)
+
+    try:
+        anyio.run(serve)
+    except OSError as exc:
+        print(f"candlewick: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
