@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from candlewick._version import __version__
 
 #: Subcommand modules under ``candlewick.commands``, in ``--help`` order.
-COMMANDS: tuple[str, ...] = ("run", "check_config", "plugins", "ctl", "tui", "backfill")
+COMMANDS: tuple[str, ...] = ("run", "check_config", "plugins", "ctl", "tui", "backfill", "simulate")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
