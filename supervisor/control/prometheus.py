@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
@@ -32,6 +32,9 @@ from candlewick.control.methods import ControlHost
 from candlewick.control.views import health_view
 from candlewick.errors import ConfigError
 from candlewick.plugin import ComponentContext, Service
+
+if TYPE_CHECKING:
+    from candlewick.runtime.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +166,7 @@ class MetricsServer(Service):
             await stream.send(head.encode() + (b"" if head_only else body))
 
 
-def build_metrics_server(daemon: Any) -> MetricsServer | None:
+def build_metrics_server(daemon: Daemon) -> MetricsServer | None:
     """The metrics endpoint of ``daemon`` when ``[metrics] listen`` is set, else None."""
     listen = daemon.settings.metrics.listen
     if not listen:

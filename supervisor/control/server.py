@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskGroup, TaskStatus
@@ -42,6 +42,9 @@ from candlewick.errors import ConfigError
 from candlewick.plugin import ComponentContext, Service
 from candlewick.runtime import names
 from candlewick.runtime.telemetry import Event
+
+if TYPE_CHECKING:
+    from candlewick.runtime.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -536,7 +539,7 @@ class ControlServer(Service):
                         session.push(data)
 
 
-def build_control_server(daemon: Any) -> ControlServer:
+def build_control_server(daemon: Daemon) -> ControlServer:
     """The control server of ``daemon`` (a :class:`~candlewick.runtime.daemon.Daemon`)."""
     settings = daemon.settings
     control = settings.control

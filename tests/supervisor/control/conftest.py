@@ -42,10 +42,10 @@ def make_settings(tmp_path: Path, socket: Path, **overrides: Any) -> Settings:
     return Settings(**data)
 
 
-def make_daemon(tmp_path: Path, socket: Path, **overrides: Any) -> Daemon:
+def make_daemon(tmp_path: Path, socket: Path, *, backend: str | None = None, **overrides: Any) -> Daemon:
     """A built daemon (the control server has claimed its socket)."""
     hooks = build_plugin_manager(extra=[(plugin.PLUGIN_NAME, plugin)], load_entry_points=False)
-    daemon = Daemon(make_settings(tmp_path, socket, **overrides), hooks, services=default_services())
+    daemon = Daemon(make_settings(tmp_path, socket, **overrides), hooks, backend=backend, services=default_services())
     try:
         daemon.build()
     except BaseException:
@@ -86,10 +86,10 @@ async def wait_running(daemon: Daemon, *names: str) -> None:
 
 
 @pytest.fixture
-async def running(tmp_path: Path, sock_dir: Path) -> AsyncIterator[Running]:
+async def running(tmp_path: Path, sock_dir: Path, anyio_backend: str) -> AsyncIterator[Running]:
     """A daemon with the test plugin and the control server, running until the test ends."""
     socket = sock_dir / "control.sock"
-    daemon = make_daemon(tmp_path, socket)
+    daemon = make_daemon(tmp_path, socket, backend=anyio_backend)
     async with anyio.create_task_group() as tg:
         await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
         await wait_running(daemon)

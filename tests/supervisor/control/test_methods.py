@@ -51,9 +51,10 @@ async def test_hello_from_an_incompatible_client_is_refused(running: Running) ->
     assert "2.0" in err.message
 
 
-async def test_status_lists_the_daemon_and_every_component(running: Running) -> None:
+async def test_status_lists_the_daemon_and_every_component(running: Running, anyio_backend: str) -> None:
     status = await call(running, "status")
     daemon = status["daemon"]
+    assert daemon["backend"] == anyio_backend
     assert {"version", "pid", "uptime", "started_at", "config_path", "backend", "socket", "health"} <= set(daemon)
     assert daemon["socket"] == str(running.socket)
     assert daemon["health"] == "healthy"
