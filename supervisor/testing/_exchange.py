@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: The exchange keeps this many candles per market and returns at most this many per response.
 RETENTION = 5000
 MAX_SUBSCRIPTIONS = 1000
+#: Weight of every info request this fake serves (candleSnapshot adds one per 60 rows).
+BASE_WEIGHT = 20
 DESERIALIZE_ERROR = b"Failed to deserialize the JSON body into the target type"
 GARBAGE: tuple[str, ...] = (
     "this is not json",
@@ -321,7 +323,7 @@ class FakeExchange:
             faults.server_error_requests -= 1
             return 500, b"internal server error", "text/plain"
         self._refill()
-        if self.weight_per_minute is not None and self._bucket <= 0:
+        if self.weight_per_minute is not None and self._bucket < BASE_WEIGHT:
             self.stats.rate_limited += 1
             return 429, b"null", "application/json"
         try:
@@ -334,16 +336,16 @@ class FakeExchange:
         self.stats.rest_by_type[kind] = self.stats.rest_by_type.get(kind, 0) + 1
         if kind == "meta":
             result: Any = self._meta(body.get("dex"))
-            weight = 20
+            weight = BASE_WEIGHT
         elif kind == "spotMeta":
             result = self._spot_meta()
-            weight = 20
+            weight = BASE_WEIGHT
         elif kind == "candleSnapshot":
             parsed = self._snapshot_request(body.get("req"))
             if parsed is None:
                 return 422, DESERIALIZE_ERROR, "text/plain"
             result = [_rest_candle(c) for c in self.snapshot(*parsed)]
-            weight = 20 + math.ceil(len(result) / 60)
+            weight = BASE_WEIGHT + math.ceil(len(result) / 60)
         else:
             return 422, DESERIALIZE_ERROR, "text/plain"
         self.stats.rest_weight += weight
