@@ -37,6 +37,7 @@ from candlewick.control.protocol import (
     Response,
     RpcError,
     check_compatible,
+    encode_request,
 )
 from candlewick.errors import ControlError, DaemonUnreachable
 
@@ -234,8 +235,6 @@ class ControlClient:
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a JSON-RPC notification (no answer)."""
-        from candlewick.control.protocol import encode_request
-
         await self._send(encode_request(None, method, params))
 
     async def subscribe(self, topics: Sequence[str], **options: Any) -> list[str]:
