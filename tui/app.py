@@ -32,7 +32,6 @@ from candlewick.tui.screens.backfill_form import BackfillForm
 from candlewick.tui.screens.confirm import ConfirmScreen
 from candlewick.tui.screens.error_modal import ErrorModal
 from candlewick.tui.screens.keys import KeysScreen
-from candlewick.tui.screens.market import MarketScreen
 from candlewick.tui.screens.market_form import MarketForm
 from candlewick.tui.screens.offline import OfflineScreen
 from candlewick.tui.screens.overview import OverviewScreen
@@ -53,7 +52,7 @@ class CandlewickApp(App[None]):
     """The dashboard. ``live=False`` shows a given state without attaching (screenshots, docs)."""
 
     TITLE = "candlewick"
-    CSS_PATH = "candlewick.tcss"
+    CSS_PATH = Path(__file__).with_name("candlewick.tcss")  # absolute: subclasses live elsewhere
     COMMANDS = App.COMMANDS | {DashboardCommands}
     MODES: ClassVar[dict[str, Any]] = {"dashboard": OverviewScreen, "offline": OfflineScreen}
     BINDINGS = [
@@ -167,6 +166,8 @@ class CandlewickApp(App[None]):
             self.push_screen(KeysScreen())
 
     def open_market(self, coin: str, interval: str) -> None:
+        from candlewick.tui.screens.market import MarketScreen  # plotext loads on first use
+
         self.push_screen(MarketScreen(coin, interval, live=self.live))
 
     def confirm_component(self, action: str, name: str) -> None:

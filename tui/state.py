@@ -16,6 +16,9 @@ from typing import Any, Literal
 
 #: How many frames/s samples a market's sparkline keeps.
 RATE_HISTORY = 16
+#: Samples closer together than this (seconds) give no rate (the answer to ``stats`` and the
+#: first pushed sample arrive together on attach).
+MIN_RATE_SPAN = 0.5
 #: How many events the events pane keeps.
 EVENT_HISTORY = 200
 
@@ -371,7 +374,7 @@ def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardSta
     old = state.stats
     rates = dict(state.rates)
     sink_rate = state.sink_rate
-    if old is not None and new.time > old.time:
+    if old is not None and new.time - old.time >= MIN_RATE_SPAN:
         span = new.time - old.time
         sink_rate = max(0, new.sink_rows_written - old.sink_rows_written) / span
         before = {m.key: m.frames for m in old.markets}

@@ -21,6 +21,7 @@ from candlewick.tui.screens.market_form import MarketForm
 from candlewick.tui.screens.offline import OfflineScreen
 from candlewick.tui.screens.overview import OverviewScreen
 from candlewick.tui.widgets.components_table import ComponentsTable
+from candlewick.tui.widgets.header_line import HeaderLine
 from candlewick.tui.widgets.jobs_table import JobsTable
 from candlewick.tui.widgets.markets_table import MarketsTable
 from tests.tui.conftest import Running, make_daemon, screen_text, wait_running
@@ -87,9 +88,9 @@ async def test_attaches_and_shows_what_the_daemon_reports(running: Running) -> N
         # frames/s needs two samples; the daemon pushes one per second
         await until(pilot, lambda: app.state.rates.get(("BTC", "1m")), timeout=5)
         assert app.state.rates[("BTC", "1m")][-1] > 0
-        facts = screen.query_one("#facts", Static)
-        await until(pilot, lambda: f"candlewick {running.daemon.version} · up" in str(facts.render()))
-        assert "control.sock" in str(facts.render())
+        facts = screen.query_one(HeaderLine)
+        await until(pilot, lambda: f"candlewick {running.daemon.version} · up" in facts.facts.plain)
+        assert "control.sock" in screen_text(app).splitlines()[0]
 
 
 async def test_restart_component_after_confirmation(running: Running) -> None:

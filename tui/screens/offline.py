@@ -49,6 +49,8 @@ def offline_text(state: DashboardState, retry_interval: float) -> Group:
 class OfflineScreen(Screen[None]):
     """Shown whenever the link is down; the app switches back to the dashboard on re-attach."""
 
+    _shown: tuple[str, str] | None = None
+
     def compose(self) -> ComposeResult:
         yield HeaderLine()
         with Middle(), Center():
@@ -70,4 +72,7 @@ class OfflineScreen(Screen[None]):
 
     def show(self, state: DashboardState) -> None:
         self.query_one(HeaderLine).show(state)
-        self.query_one("#offline-text", Static).update(offline_text(state, self.dashboard.retry_interval))
+        shown = (state.socket, state.link_error)
+        if shown != self._shown:  # retries repeat the same answer: nothing to redraw
+            self._shown = shown
+            self.query_one("#offline-text", Static).update(offline_text(state, self.dashboard.retry_interval))

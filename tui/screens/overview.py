@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable
 
 from candlewick.tui.state import DashboardState
 from candlewick.tui.widgets.components_table import ComponentsTable
@@ -19,6 +18,7 @@ from candlewick.tui.widgets.header_line import HeaderLine
 from candlewick.tui.widgets.jobs_table import JobsTable
 from candlewick.tui.widgets.keys_line import KeysLine
 from candlewick.tui.widgets.markets_table import MarketsTable
+from candlewick.tui.widgets.state_table import StateTable
 
 if TYPE_CHECKING:
     from candlewick.tui.app import CandlewickApp
@@ -100,9 +100,9 @@ class OverviewScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#markets")
-    def _open_chart(self, event: DataTable.RowSelected) -> None:
-        market = self.query_one(MarketsTable).market_of(event.row_key.value)
+    @on(StateTable.Selected, "#markets")
+    def _open_chart(self, event: StateTable.Selected) -> None:
+        market = self.query_one(MarketsTable).market_of(event.key)
         if market is not None:
             self.dashboard.open_market(*market)
 

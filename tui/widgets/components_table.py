@@ -10,13 +10,14 @@ from candlewick.tui.widgets.state_table import StateTable
 class ComponentsTable(StateTable):
     """One row per supervised component; the cursor picks the target of restart/stop/start."""
 
+    GAP = 2
     COLUMNS = (
         ("NAME", "name", 12),
         ("KIND", "kind", 7),
         ("STATE", "state", 13),
         ("RESTARTS", "restarts", 8),
         ("UPTIME", "uptime", 9),
-        ("LAST ERROR", "error", 15),
+        ("LAST ERROR", "error", 17),
     )
 
     def show(self, state: DashboardState) -> None:

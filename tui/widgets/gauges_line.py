@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Static
 
 from candlewick.tui.state import DashboardState
@@ -13,5 +14,10 @@ class GaugesLine(Static):
 
     DEFAULT_CSS = "GaugesLine { height: 1; }"
 
+    _shown: Text | None = None
+
     def show(self, state: DashboardState) -> None:
-        self.update(gauges(state))
+        text = gauges(state)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)

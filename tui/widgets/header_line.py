@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from rich.text import Text
+from textual.widget import Widget
 
 from candlewick.tui.state import DashboardState
 from candlewick.tui.view import header
 
 
-class HeaderLine(Horizontal):
+class HeaderLine(Widget):
     """One line of daemon facts, rendered from the state alone."""
 
-    DEFAULT_CSS = """
-    HeaderLine { height: 1; }
-    HeaderLine > #facts { width: 1fr; }
-    HeaderLine > #hint { width: auto; color: $text-muted; }
-    """
+    DEFAULT_CSS = "HeaderLine { height: 1; }"
 
     def __init__(self, hint: str = "? keys ", *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._hint = hint
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="facts")
-        yield Static(self._hint, id="hint")
+        self.hint = hint
+        self.facts = Text()
 
     def show(self, state: DashboardState) -> None:
-        self.query_one("#facts", Static).update(header(state))
+        facts = header(state)
+        if facts != self.facts:  # an unchanged line costs nothing on a slow link
+            self.facts = facts
+            self.refresh()
+
+    def render(self) -> Text:
+        line = self.facts.copy()
+        room = self.size.width - line.cell_len - len(self.hint)
+        if room > 0:
+            line.append(" " * room)
+            line.append(self.hint, style="dim")
+        return line

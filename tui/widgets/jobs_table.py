@@ -10,12 +10,11 @@ from candlewick.tui.widgets.state_table import StateTable
 class JobsTable(StateTable):
     """Running and queued jobs first; the cursor picks the job ``c`` cancels."""
 
-    CELL_PADDING = 0
     COLUMNS = (
-        ("JOB", "id", 4),
-        ("KIND", "kind", 7),
+        ("JOB", "id", 3),
+        ("KIND", "kind", 6),
         ("MARKET", "market", 7),
-        ("PROGRESS", "progress", 11),
+        ("PROGRESS", "progress", 10),
         ("ETA", "eta", 5),
     )
 

@@ -10,6 +10,7 @@ from candlewick.tui.widgets.state_table import StateTable
 class MarketsTable(StateTable):
     """One row per live market; Enter opens its chart."""
 
+    GAP = 2
     COLUMNS = (
         ("COIN", "coin", 6),
         ("IV", "interval", 3),
