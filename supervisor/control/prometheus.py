@@ -8,8 +8,10 @@ small anyio HTTP/1.0 responder (asyncio and trio, no threads):
 - ``GET /metrics``: the text exposition format (``candlewick_*`` names, listed in the README).
 - ``GET /health``: the ``health`` result as JSON; status 200, or 503 when ``failing``.
 
-Counters keep their ``_total`` suffix on the wire. Besides the registry's own families it
-exports ``candlewick_info{version, backend}`` and ``candlewick_start_time_seconds``.
+Counters keep their ``_total`` suffix on the wire. The names and labels are those of
+:mod:`candlewick.runtime.names` (whatever a producer registered is exported, so a plugin's
+own ``candlewick_*`` metrics appear too). Besides the registry's families it exports
+``candlewick_info{version, backend}`` and ``candlewick_start_time_seconds``.
 """
 
 from __future__ import annotations
