@@ -487,8 +487,10 @@ def report(run: Run, args: argparse.Namespace, out: TextIO) -> bool:
     line("malformed frames counted", f"{last.malformed}")
     line("gaps found / repaired", f"{last.gaps_found}/{last.gaps_repaired}")
     line("permanent losses", f"{last.permanent_losses}")
-    if run.settle_seconds is not None:
-        line("complete again after faults off", f"{run.settle_seconds:.1f} s")
+    if run.settle_seconds is not None and run.comparison is not None:
+        done = run.comparison.equal == run.comparison.expected
+        label = "complete again after faults off" if done else "NOT complete after faults off"
+        line(label, f"{run.settle_seconds:.1f} s")
     if run.shutdown_seconds is not None:
         line("SIGTERM to exit (drain)", f"{run.shutdown_seconds:.1f} s", "", f"exit {run.exit_code}")
     else:
@@ -503,6 +505,7 @@ def report(run: Run, args: argparse.Namespace, out: TextIO) -> bool:
         line("closed candles expected (truth)", f"{c.expected}")
         line("completeness", f"{c.completeness:.3f} %", "", "ok" if complete else "INCOMPLETE")
         line("mismatches (values differ)", f"{len(c.mismatches)}")
+        line("  of which closed with missing trades", f"{c.stale}")
         line("stored but still open", f"{len(c.not_closed)}")
         line("equal as decimals, text differs", f"{c.text_differs}")
         line("closed rows the exchange never served", f"{c.extra}")

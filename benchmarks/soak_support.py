@@ -196,6 +196,7 @@ class Comparison:
     mismatches: list[str] = field(default_factory=list)
     missing: list[Key] = field(default_factory=list)
     not_closed: list[Key] = field(default_factory=list)
+    stale: int = 0  # mismatches holding fewer trades than the exchange's final candle
     text_differs: int = 0  # equal as decimals but not as the exact strings sent
     extra: int = 0  # closed rows the exchange never served
 
@@ -224,6 +225,7 @@ def compare(
             result.not_closed.append(key)
         elif values != want:
             result.mismatches.append(f"{key}: database {values} != exchange {want}")
+            result.stale += values[5] < want[5]
         else:
             result.equal += 1
             if exact_text and text != want_text:
