@@ -30,6 +30,8 @@ SOCKET_MODE: Final = 0o600
 #: How long a probe of an existing socket waits for an answer.
 PROBE_TIMEOUT: Final = 1.0
 BACKLOG: Final = 512
+#: Longest Unix socket path Linux accepts (``sun_path`` is 108 bytes with its NUL).
+MAX_PATH_BYTES: Final = 107
 _UCRED = struct.Struct("3i")
 
 
@@ -59,6 +61,16 @@ def prepare_directory(path: Path) -> None:
     os.chmod(parent, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
+def check_length(path: Path) -> None:
+    """Unix socket paths are limited to :data:`MAX_PATH_BYTES` bytes; say so before binding."""
+    size = len(os.fsencode(path))
+    if size > MAX_PATH_BYTES:
+        raise ControlError(
+            f"the control socket path {path} is {size} bytes long; Unix sockets allow {MAX_PATH_BYTES}",
+            hint="set [control] socket to a shorter path",
+        )
+
+
 class SocketLock:
     """An exclusive lock on ``<socket>.lock`` held while a daemon serves that socket."""
 
@@ -75,6 +87,7 @@ class SocketLock:
         """Take the lock or raise :class:`AddressInUse` naming the daemon that holds it."""
         if self._fd is not None:
             return
+        check_length(self.socket_path)
         prepare_directory(self.socket_path)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -165,7 +178,7 @@ def bind_unix(path: Path, *, backlog: int = BACKLOG) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise AddressInUse(f"{path} is in use", hint="set [control] socket elsewhere") from exc
-        raise ControlError(f"cannot listen on {path}: {exc.strerror}", hint="check [control] socket") from exc
+        raise ControlError(f"cannot listen on {path}: {exc.strerror or exc}", hint="check [control] socket") from exc
     return sock
 
 

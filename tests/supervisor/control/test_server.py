@@ -285,6 +285,13 @@ async def test_tcp_listener_needs_the_token(tmp_path: Path, sock_dir: Path) -> N
         daemon.request_shutdown("test over")
 
 
+def test_overlong_socket_path_is_a_clear_error_at_start(tmp_path: Path, sock_dir: Path) -> None:
+    """A path past the 107-byte limit of Unix sockets fails when the daemon is built, naming it."""
+    deep = sock_dir / ("d" * 120) / "control.sock"
+    with pytest.raises(ControlError, match=r"107.*shorter path"):
+        make_daemon(tmp_path, deep)
+
+
 def test_tcp_listener_must_be_loopback_and_have_a_token(tmp_path: Path, sock_dir: Path) -> None:
     with pytest.raises(ConfigError, match="not a loopback"):
         make_daemon(
