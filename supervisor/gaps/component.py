@@ -13,6 +13,9 @@ When it checks (each check reads the sink's open times over the exchange's windo
 - at start, ``startup_delay`` after the sink answers, including the span ``backfill_on_start``
   of the live source asks for;
 - ``reconnect_settle`` seconds after every ``EV_CONNECTED`` of its live source;
+- every ``outage_check_every`` seconds while that source is disconnected (``EV_DISCONNECTED``
+  until ``EV_CONNECTED``): candles keep closing while the websocket is down, and REST often
+  still works, so they are fetched as soon as the exchange serves them (``outage_grace``);
 - every ``check_every`` seconds, and when a recent empty span falls due for its re-check.
 
 It implements :class:`~candlewick.plugin.SupportsBackfill` for the control socket.
@@ -47,8 +50,12 @@ class GapRepairConfig(BaseModel):
     """Seconds between periodic checks of every market."""
     startup_delay: float = Field(default=15.0, ge=0)
     """Seconds after start before the first check, so the live source's own catch-up lands first."""
-    reconnect_settle: float = Field(default=5.0, ge=0)
+    reconnect_settle: float = Field(default=2.0, ge=0)
     """Seconds after a websocket (re)connect before its markets are checked."""
+    outage_check_every: float = Field(default=5.0, ge=0)
+    """Seconds between checks while the live source is disconnected (0: no checks during outages)."""
+    outage_grace: float = Field(default=1.0, ge=0)
+    """During an outage, a closed candle counts as missing this many seconds after its close."""
     grace: float = Field(default=10.0, ge=0)
     """A closed candle counts as missing only this many seconds after its close (live closing and flush)."""
     horizon_warning: float = Field(default=3600.0, ge=0)
@@ -86,6 +93,8 @@ class GapRepair(Source):
         self.history = history
         self.engine: GapEngine | None = None
         self._check_due: float | None = None
+        #: The live source is disconnected (between EV_DISCONNECTED and EV_CONNECTED).
+        self._outage = False
         self._wake: anyio.Event | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -167,11 +176,17 @@ class GapRepair(Source):
                 self._wake.set()
 
     async def _listen(self) -> None:
-        """Schedule a check ``reconnect_settle`` after every (re)connect of the live source."""
+        """Follow the live source: check after every (re)connect, and keep checking while it is down."""
         with self.ctx.telemetry.events.subscribe() as sub:
             async for event in sub:
-                if event.kind == names.EV_CONNECTED and event.source == self.history.source:
+                if event.source != self.history.source:
+                    continue
+                if event.kind == names.EV_CONNECTED:
+                    self._outage = False
                     self._schedule(self.config.reconnect_settle)
+                elif event.kind == names.EV_DISCONNECTED and self.config.outage_check_every > 0:
+                    self._outage = True
+                    self._schedule(self.config.outage_check_every)
 
     async def _checker(self) -> None:
         engine = self.engine
@@ -192,7 +207,11 @@ class GapRepair(Source):
                 await self._sleep_or_wake(due - now)
                 continue
             self._check_due = None
-            await engine.check_all("reconnect or periodic")
+            if self._outage:
+                await engine.check_all("outage", grace=self.config.outage_grace)
+                self._schedule(self.config.outage_check_every)
+            else:
+                await engine.check_all("reconnect or periodic")
             if self._check_due is None:
                 self._check_due = clock.monotonic() + self.config.check_every
 

@@ -265,18 +265,30 @@ class GapEngine:
             return window_first
         return max(window_first, open_time(interval, max(0, now_ms - int(policy))))
 
-    async def check_all(self, reason: str, *, markets: Iterable[Market] | None = None, startup: bool = False) -> int:
-        """Check every market (or ``markets``); returns how many jobs were queued."""
+    async def check_all(
+        self,
+        reason: str,
+        *,
+        markets: Iterable[Market] | None = None,
+        startup: bool = False,
+        grace: float | None = None,
+    ) -> int:
+        """Check every market (or ``markets``); returns how many jobs were queued.
+
+        ``grace`` overrides the settings' (during an outage no live candle is coming, so a
+        closed candle is missing as soon as the exchange can serve it).
+        """
         queued = 0
         for coin, interval in list(markets if markets is not None else self.history.markets()):
             try:
-                queued += len(await self.check_market(coin, interval, reason=reason, startup=startup))
+                found = await self.check_market(coin, interval, reason=reason, startup=startup, grace=grace)
+                queued += len(found)
             except Exception as exc:  # a sink hiccup must not end the engine: the next check retries
                 log.warning("%s: checking %s %s failed: %s", self.name, coin, interval, exc)
         return queued
 
     async def check_market(
-        self, coin: str, interval: str, *, reason: str = "check", startup: bool = False
+        self, coin: str, interval: str, *, reason: str = "check", startup: bool = False, grace: float | None = None
     ) -> list[Job]:
         """Find holes of one market and queue repair jobs for those not already queued."""
         market = (coin, interval)
@@ -290,7 +302,8 @@ class GapEngine:
             since = max(since, grid.window_start(interval, now, self.window))
         first = self.ledger.check_start(interval, now)
         present = await self.stored.open_times(coin, interval, first, now)
-        found = self.ledger.assess(coin, interval, present, now, grace_ms=int(self.settings.grace * 1000), since=since)
+        grace_ms = int((self.settings.grace if grace is None else grace) * 1000)
+        found = self.ledger.assess(coin, interval, present, now, grace_ms=grace_ms, since=since)
         if found.lost:
             await self._report_lost(coin, interval, found.lost)
         queued_spans = normalize(interval, ((j.start, j.end) for j in self.active_jobs() if j.market == market))
