@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import stat
 import sys
@@ -97,6 +98,25 @@ async def test_malformed_and_invalid_requests_are_answered_and_the_connection_ke
     assert error(by_id[7]).code == p.INVALID_PARAMS
     assert "7m" in error(by_id[7]).message
     assert by_id[8].result["protocol"] == p.PROTOCOL_VERSION
+
+
+async def test_random_garbage_lines_never_break_a_connection(running: Running) -> None:
+    """Hundreds of random byte lines (a fixed seed), each answered; the connection still serves."""
+    rng = random.Random(20261125)
+    alphabet = b'{}[]":,0123456789.-eEtrufalsn \\/abcjsonrpcidmethodparams\x00\xff\xc3'
+    lines = [bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 200))).replace(b"\n", b" ") for _ in range(300)]
+    lines = [line for line in lines if line.strip()]
+    conn = await raw(running.socket)
+    async with conn.stream:
+        await conn.send(b"\n".join(lines) + b"\n")
+        answers = await conn.read(len(lines), timeout=20)
+        assert all(isinstance(m, p.Response) and m.error is not None for m in answers)
+        assert {m.error.code for m in answers if isinstance(m, p.Response) and m.error} <= set(p.ERROR_NAMES)
+        await conn.send(b'{"jsonrpc":"2.0","id":"after","method":"hello"}\n')
+        (hello,) = await conn.read(1)
+        assert isinstance(hello, p.Response)
+        assert hello.id == "after"
+        assert hello.result["pid"] == os.getpid()
 
 
 async def test_oversized_line_is_answered_then_the_connection_closed(running: Running) -> None:
