@@ -76,11 +76,24 @@ def markets_view(host: ControlHost) -> list[dict[str, str]]:
     return out
 
 
+def _market_frames(m: Metrics, source: str, coin: str, interval: str) -> float | None:
+    """Frames of one market, when the source counts frames per market (else ``None``).
+
+    A source counting frames per source only (Hyperliquid: one candle per frame) is shown
+    with its candle updates instead.
+    """
+    family = m.get(names.FRAMES)
+    if family is None or not {"coin", "interval"} <= set(family.labelnames):
+        return None
+    return _sum(m, names.FRAMES, source=source, coin=coin, interval=interval)
+
+
 def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
     m = host.telemetry.metrics
     rows = []
     for market in markets_view(host):
         source, coin, iv = market["source"], market["coin"], market["interval"]
+        candles = _sum(m, names.CANDLES_IN, source=source, coin=coin, interval=iv)
         last_candle = _latest(m, names.LAST_CANDLE, coin=coin, interval=iv)
         last_frame = _latest(m, names.LAST_FRAME, source=source, coin=coin, interval=iv)
         rows.append({
@@ -90,8 +103,8 @@ def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
             "last_candle_time": int(last_candle * 1000) if last_candle is not None else None,
             "last_frame_time": last_frame,
             "lag": max(0.0, now - last_frame) if last_frame is not None else None,
-            "frames": _int(_sum(m, names.FRAMES, source=source, coin=coin, interval=iv)),
-            "candles": _int(_sum(m, names.CANDLES_IN, source=source, coin=coin, interval=iv)),
+            "frames": _int(frames if (frames := _market_frames(m, source, coin, iv)) is not None else candles),
+            "candles": _int(candles),
             "gaps_found": _int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
             "gaps_repaired": _int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
             "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),

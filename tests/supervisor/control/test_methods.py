@@ -78,6 +78,7 @@ async def test_stats_reads_the_telemetry_registry(running: Running) -> None:
     assert btc["interval"] == "1m"
     assert btc["last_candle_time"] == 1_700_000_160_000
     assert btc["candles"] == 3
+    assert btc["frames"] == 3, "frames counted per source only: shown as the market's candle updates"
     assert btc["lag"] is not None
     assert btc["lag"] < 60
     assert (btc["gaps_found"], btc["gaps_repaired"], btc["permanent_losses"]) == (0, 0, 0)
