@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -205,3 +206,25 @@ def test_compose_config_validates_with_the_timescaledb_plugin(tmp_path: Path, ap
     spec = build_plugin_manager().spec("sink", "timescaledb")
     assert spec.config_model is not None
     validate_section(spec.config_model, settings.sink.plugin_options("timescaledb"), prefix="sink.timescaledb")
+
+
+@pytest.mark.postgres
+def test_postgres_flags_are_real_settings(db: dict[str, Any]) -> None:
+    """Every core `-c` flag names a PostgreSQL setting, with a value of that setting's type and unit."""
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-XAtq", "-F", "|", "-v", "ON_ERROR_STOP=1",
+         "-c", "SELECT name, vartype, coalesce(unit, '') FROM pg_settings"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    known = {name: (vartype, unit) for name, vartype, unit in (line.split("|") for line in result.stdout.splitlines())}
+    core = {k: v for k, v in pg_settings(db).items() if not k.startswith("timescaledb.")}
+    assert len(core) >= 8
+    for name, value in core.items():
+        assert name in known, f"-c {name}: not a PostgreSQL setting"
+        vartype, unit = known[name]
+        assert vartype == "integer", f"-c {name}: expected a size or count, PostgreSQL says {vartype}"
+        if unit.endswith("B"):  # kB, 8kB, MB: a memory or disk size
+            assert size(value) % MiB == 0, f"-c {name}={value}: give a size in MB"
+        else:
+            assert value.isdigit(), f"-c {name}={value}: expected a plain number"
