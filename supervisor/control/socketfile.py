@@ -42,10 +42,16 @@ class AddressInUse(ControlError):
 
 
 def prepare_directory(path: Path) -> None:
-    """Create the socket's directory with mode 0700 (existing directories are left as they are)."""
+    """Create the socket's directory with mode 0700; an existing one must belong to us or root."""
     parent = path.parent
     if parent.is_dir():
-        mode = parent.stat().st_mode
+        st = parent.stat()
+        if st.st_uid not in (os.geteuid(), 0):
+            raise ControlError(
+                f"the control socket directory {parent} belongs to uid {st.st_uid}, not to this user or root",
+                hint="remove it or set [control] socket to a directory you own",
+            )
+        mode = st.st_mode
         if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
             log.warning("control socket directory %s is writable by others; prefer a private directory", parent)
         return

@@ -305,6 +305,17 @@ async def test_tcp_listener_needs_the_token(tmp_path: Path, sock_dir: Path) -> N
         daemon.request_shutdown("test over")
 
 
+def test_socket_directory_owned_by_someone_else_is_refused(tmp_path: Path, sock_dir: Path) -> None:
+    """A pre-created directory of another user (e.g. in /tmp) is not trusted with the socket."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory away")  # the CI runs as root
+    foreign = sock_dir / "theirs"
+    foreign.mkdir()
+    os.chown(foreign, 65534, 65534)
+    with pytest.raises(ControlError, match="belongs to uid 65534"):
+        make_daemon(tmp_path, foreign / "control.sock")
+
+
 def test_overlong_socket_path_is_a_clear_error_at_start(tmp_path: Path, sock_dir: Path) -> None:
     """A path past the 107-byte limit of Unix sockets fails when the daemon is built, naming it."""
     deep = sock_dir / ("d" * 120) / "control.sock"
