@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any
 
 import pytest
 
 from tests.packaging import dockerfile_lint as dl
 from tests.packaging.commands import candlewick_argv, cli_error, simple_commands
+from tests.packaging.conftest import COMPOSE, COMPOSE_CONFIG, DOCKERFILE, UNIT
 from tests.packaging.unitfile import Unit
 
 _EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost")
@@ -90,3 +93,23 @@ def test_cli_error_reports_unknown_commands() -> None:
     assert "invalid choice" in err
     assert cli_error(["run", "--no-such-option"]) is not None
     assert cli_error([]) == "no subcommand given"
+
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+_SUBCOMMAND = re.compile(r"\bcandlewick (?=([a-z][\w-]*))")
+
+
+def test_commands_named_in_comments_exist() -> None:
+    """Subcommands the packaging files tell the operator to run (`candlewick tui`, ...) exist."""
+    from candlewick.cli import build_parser
+
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    named = set()
+    for path in (DOCKERFILE, COMPOSE, UNIT, COMPOSE_CONFIG):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("#"):
+                for snippet in _BACKTICKED.findall(line):
+                    named |= {word for word in _SUBCOMMAND.findall(snippet) if word != "candlewick"}
+    assert {"ctl", "tui"} <= named
+    assert named <= set(subparsers.choices), named - set(subparsers.choices)
