@@ -42,11 +42,11 @@ async def until(pilot: Pilot[None], predicate: Callable[[], object], timeout: fl
             await pilot.pause(0.02)
 
 
-async def attached(pilot: Pilot[None]) -> CandlewickApp:
-    """Wait for the first full picture: status and stats with both start markets."""
+async def attached(pilot: Pilot[None], markets: int = 2) -> CandlewickApp:
+    """Wait for the first full picture: status, and stats with ``markets`` markets."""
     app = pilot.app
     assert isinstance(app, CandlewickApp)
-    await until(pilot, lambda: app.state.components and app.state.stats and len(app.state.stats.markets) >= 2)
+    await until(pilot, lambda: app.state.components and app.state.stats and len(app.state.stats.markets) >= markets)
     await until(pilot, lambda: (o := app.overview()) is not None and o.selected_market() is not None)
     return app
 
