@@ -20,6 +20,7 @@ from candlewick.model import Candle
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import FakeExchange, ScaledClock
+from tests.plugins.storage.helpers import sqlite_sink, start
 
 #: Clock speed of integration tests: one candle minute per real second.
 SPEED = 60.0
@@ -49,12 +50,6 @@ REPAIR: dict[str, Any] = {
     "verify_timeout": 120.0,
     "recheck_after": 180.0,
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """The daemon tests run on asyncio (the engine's pure parts are backend-free; trio runs in test_engine)."""
-    return "asyncio"
 
 
 @dataclass
@@ -117,11 +112,14 @@ class Rig:
         if not self.db.exists():
             return []
         with sqlite3.connect(self.db) as conn:
-            return conn.execute(
-                "SELECT time, open, high, low, close, volume, trades FROM candles"
-                " WHERE coin=? AND interval=? AND closed=1 ORDER BY time",
-                (coin, interval),
-            ).fetchall()
+            try:
+                return conn.execute(
+                    "SELECT time, open, high, low, close, volume, trades FROM candles"
+                    " WHERE coin=? AND interval=? AND closed=1 ORDER BY time",
+                    (coin, interval),
+                ).fetchall()
+            except sqlite3.OperationalError:  # the sink has not created the table yet
+                return []
 
     def truth(self, coin: str, interval: str, start: int, end: int) -> list[tuple[Any, ...]]:
         return [_row(c) for c in self.exchange.truth(coin, interval, start, end)]
@@ -134,6 +132,17 @@ class Rig:
 
     async def sleep(self, clock_seconds: float) -> None:
         await self.clock.sleep(clock_seconds)
+
+
+async def seed(rig: Rig, coin: str, interval: str, start_ms: int, end_ms: int) -> int:
+    """Store the exchange's closed candles of [start_ms, end_ms] through the real SQLite sink."""
+    candles = [c.as_closed() for c in rig.exchange.truth(coin, interval, start_ms, end_ms)]
+    sink = sqlite_sink(rig.db, clock=rig.clock)
+    async with anyio.create_task_group() as tg:
+        await start(tg, sink)
+        await sink.write(candles)
+        tg.cancel_scope.cancel()
+    return len(candles)
 
 
 def _row(c: Candle) -> tuple[Any, ...]:

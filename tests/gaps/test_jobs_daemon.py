@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import anyio
 import pytest
 
 from candlewick.model import MINUTE_MS, open_time
 from candlewick.runtime import names
 from candlewick.testing import FakeExchange
-from tests.plugins.storage.helpers import sqlite_sink, start
 
-from .conftest import Rig, repair_of
+from .conftest import Rig, repair_of, seed
 
 pytestmark = pytest.mark.anyio
 
 
 def jobs_in(daemon_jobs: list[dict[str, object]], *states: str) -> list[dict[str, object]]:
     return [j for j in daemon_jobs if j["state"] in states]
-
-
-async def seed(rig: Rig, coin: str, interval: str, start_ms: int, end_ms: int) -> int:
-    """Store the exchange's closed candles of [start_ms, end_ms] through the real SQLite sink."""
-    candles = [c.as_closed() for c in rig.exchange.truth(coin, interval, start_ms, end_ms)]
-    sink = sqlite_sink(rig.db, clock=rig.clock)
-    async with anyio.create_task_group() as tg:
-        await start(tg, sink)
-        await sink.write(candles)
-        tg.cancel_scope.cancel()
-    return len(candles)
 
 
 async def test_gap_older_than_the_window_is_a_permanent_loss(rig: Rig) -> None:

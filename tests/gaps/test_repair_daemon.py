@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 import pytest
 
 from candlewick.model import MINUTE_MS, open_time
 from candlewick.runtime import names
+from candlewick.testing import FakeExchange
 
-from .conftest import Rig, repair_of
+from .conftest import Rig, repair_of, seed
+
+if TYPE_CHECKING:
+    from anyio.abc import ByteStream
+
+    from candlewick.testing._http import HttpRequest
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +64,65 @@ async def test_websocket_outage_is_repaired_exactly(rig: Rig) -> None:
         assert stored == sorted(set(stored))
         assert stored[-1] == last
         assert daemon.telemetry.metrics.total(names.PERMANENT_LOSSES) == 0
+
+
+class WsOutageExchange(FakeExchange):
+    """The fake exchange with a switch refusing websocket handshakes while REST keeps answering."""
+
+    ws_down = False
+
+    async def _serve_ws(self, stream: ByteStream, req: HttpRequest) -> None:
+        if self.ws_down:
+            await stream.aclose()
+            return
+        await super()._serve_ws(stream, req)
+
+
+async def test_candles_closing_during_a_websocket_outage_are_fetched_before_it_ends(rig: Rig) -> None:
+    """While the websocket is down but REST answers, gap repair keeps the database complete."""
+    async with WsOutageExchange(seed=5, clock=rig.clock, push_interval=6.0) as exchange:
+        rig = Rig(exchange, rig.clock, rig.tmp)
+        async with rig.daemon(rig.settings(repair={})) as daemon:
+            await rig.wait_until(lambda: len(rig.stored("BTC", "1m")) >= 2)
+            first = rig.stored("BTC", "1m")[0][0]
+            exchange.ws_down = True
+            exchange.drop_connections()
+            down_at = exchange.now_ms()
+            await rig.sleep(4 * 60)
+            last = open_time("1m", exchange.now_ms()) - MINUTE_MS
+            assert last >= down_at + 2 * MINUTE_MS
+            await rig.wait_until(lambda: complete(rig, "BTC", "1m", first, last - MINUTE_MS), timeout=5)
+            assert exchange.ws_down, "repaired while the websocket was still refused"
+            found = [e for e in daemon.telemetry.events.recent(500) if e.kind == names.EV_GAP_FOUND]
+            assert any(e.data["reason"] == "outage" for e in found)
+            exchange.ws_down = False
+
+
+async def test_a_hole_near_its_horizon_is_repaired_first_with_a_warning(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hole about to leave the window jumps ahead of a user's backfill, and the log says so."""
+    async with FakeExchange(seed=5, clock=rig.clock, retention=40, push_interval=6.0) as exchange:
+        rig = Rig(exchange, rig.clock, rig.tmp)
+        now = exchange.now_ms()
+        old = open_time("1m", now) - 36 * MINUTE_MS
+        await seed(rig, "BTC", "1m", old, old)
+        repair = {"window": 40, "horizon_warning": 600.0, "startup_delay": 30.0}
+        live = {"rest_weight_per_minute": 60, "backfill_on_start": "none"}
+        with caplog.at_level(logging.WARNING, logger="candlewick.gaps.engine"):
+            async with rig.daemon(rig.settings(live=live, repair=repair)) as daemon:
+                component = repair_of(daemon)
+                await rig.wait_until(lambda: component.engine is not None)
+                await component.backfill_start("BTC", ["5m", "15m", "1h", "4h"], None)
+                await rig.wait_until(lambda: any(j["kind"] == "repair" for j in component.backfill_list()), timeout=10)
+                await rig.wait_until(
+                    lambda: all(j["state"] == "done" for j in component.backfill_list() if j["kind"] == "repair"),
+                    timeout=20,
+                )
+                jobs = component.backfill_list()
+        repair_job = next(j for j in jobs if j["kind"] == "repair")
+        assert repair_job["priority"] == 0
+        user_done_before = [j for j in jobs if j["kind"] == "user" and j["state"] == "done"]
+        assert len(user_done_before) < 4, "the urgent repair did not wait for every user job"
+        assert any("leaves the exchange's window" in r.getMessage() for r in caplog.records)
+        assert complete(rig, "BTC", "1m", old, repair_job["end"])
