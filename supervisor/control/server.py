@@ -1,10 +1,11 @@
 """The control server: a Unix socket (and optionally loopback TCP) speaking the control protocol.
 
 A daemon-owned :class:`~candlewick.plugin.Service`. Each connection is a :class:`Session`
-with a reader (bytes into :class:`~candlewick.control.protocol.ServerProtocol`, requests run
-as tasks, at most ``MAX_INFLIGHT`` at once), a writer (its :class:`Outbox`), and the topics
-it subscribed to. The server fans ``stats`` (every second), ``events`` (as published) and
-``logs`` out to subscribers without ever waiting for a client.
+with a reader (bytes into :class:`~candlewick.control.protocol.ServerProtocol`; methods that
+never wait are answered right there, the others run as tasks, at most ``MAX_INFLIGHT`` at
+once), a writer (its :class:`Outbox`), and the topics it subscribed to. The server fans
+``stats`` (every second), ``events`` (as published) and ``logs`` out to subscribers without
+ever waiting for a client.
 
 Who gets in: on the Unix socket, peers whose uid (``SO_PEERCRED``) is the daemon's or root;
 on TCP, clients whose first call is ``hello`` with the token from ``[control] token_file``.
@@ -59,6 +60,8 @@ LOGS_PERIOD: Final = 0.2
 DEFAULT_MAX_CLIENTS: Final = 256
 #: Requests of one connection running at once; past it the connection is not read.
 MAX_INFLIGHT: Final = 16
+#: Most past events ``subscribe`` replays (``history``); below a client's notification queue.
+MAX_HISTORY: Final = 200
 #: Log records held between deliveries; older ones are dropped.
 LOG_BACKLOG: Final = 1000
 #: How long a closing connection may take to flush its last answers.
@@ -172,7 +175,7 @@ class Session:
         writer_done = anyio.Event()
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._write_loop, tg.cancel_scope, writer_done)
+                tg.start_soon(self._write_loop, writer_done)
                 await self._read_loop(tg)
                 # The peer finished sending (or must go): answer what runs, flush, then close.
                 with anyio.move_on_after(HANDLER_GRACE):
@@ -189,7 +192,7 @@ class Session:
             await linger_close(self.stream)
             self._log.debug("client gone: %s (%d notifications dropped)", self.peer, self.outbox.dropped)
 
-    async def _write_loop(self, scope: anyio.CancelScope, done: anyio.Event) -> None:
+    async def _write_loop(self, done: anyio.Event) -> None:
         try:
             while data := await self.outbox.take():
                 await self.stream.send(data)
@@ -282,8 +285,8 @@ class Session:
         if not bad and (not isinstance(level, str) or level.upper() not in _LEVELS):
             bad = f"level must be one of {', '.join(_LEVELS)}, got {level!r}"
         history = params.get("history", 0)
-        if not bad and (isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= 500):
-            bad = f"history must be an integer from 0 to 500, got {history!r}"
+        if not bad and (isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= MAX_HISTORY):
+            bad = f"history must be an integer from 0 to {MAX_HISTORY}, got {history!r}"
         if bad:
             if not request.notify:
                 await self.outbox.put_reply(p.encode_error(request.id, p.INVALID_PARAMS, bad))
