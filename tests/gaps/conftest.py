@@ -64,7 +64,12 @@ class Rig:
     def db(self) -> Path:
         return self.tmp / "candles.db"
 
-    def settings(self, live: dict[str, Any] | None = None, repair: dict[str, Any] | None = None) -> Settings:
+    def settings(
+        self,
+        live: dict[str, Any] | None = None,
+        repair: dict[str, Any] | None = None,
+        sink: dict[str, Any] | None = None,
+    ) -> Settings:
         source = {**LIVE, "ws_url": self.exchange.ws_url, "rest_url": self.exchange.rest_url, **(live or {})}
         sources: dict[str, Any] = {"hyperliquid": source}
         if repair is not None:
@@ -72,7 +77,7 @@ class Rig:
         return Settings.model_validate(
             {
                 "sources": sources,
-                "sink": {"use": "sqlite", "sqlite": {"path": str(self.db), "synchronous": "NORMAL"}},
+                "sink": sink or {"use": "sqlite", "sqlite": {"path": str(self.db), "synchronous": "NORMAL"}},
                 "buffer": {"use": "memory", "memory": {"flush_interval": 1.0}},
                 "spool": {"dir": self.tmp / "spool"},
                 "daemon": {"data_dir": self.tmp / "data", "shutdown_timeout": 600.0},
