@@ -9,6 +9,7 @@ buffer spools it; an I/O error also makes :meth:`run` reopen the database with b
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,7 +63,10 @@ class SqliteSink(Sink):
                 applied = await anyio.to_thread.run_sync(self._open, limiter=self._write_limiter)
             except (sqlite3.Error, OSError) as exc:
                 delay = backoff.next()
-                self.ctx.log.warning("cannot open %s: %s; retrying in %.1fs", self.path, exc, delay)
+                level = logging.WARNING if backoff.attempt % 10 == 1 else logging.DEBUG  # not every attempt
+                self.ctx.log.log(
+                    level, "cannot open %s (attempt %d): %s; retrying in %.1fs", self.path, backoff.attempt, exc, delay
+                )
                 await self.ctx.clock.sleep(delay)
                 continue
             backoff.reset()

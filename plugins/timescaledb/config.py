@@ -8,7 +8,7 @@ __all__ = ["DEFAULT_COPY_MIN_ROWS", "TimescaleConfig"]
 
 #: Batches with at least this many rows go through COPY into a temporary table; smaller ones
 #: through one ``INSERT ... SELECT FROM unnest(...)`` (see benchmarks/sink_write_paths.py).
-DEFAULT_COPY_MIN_ROWS = 2000
+DEFAULT_COPY_MIN_ROWS = 1000
 
 
 class TimescaleConfig(BaseModel):
@@ -22,8 +22,9 @@ class TimescaleConfig(BaseModel):
     password: SecretStr | None = None
     """Password, if not in the DSN or ``PGPASSWORD``; best given as
     ``CANDLEWICK_SINK__TIMESCALEDB__PASSWORD_FILE=/run/secrets/...``."""
-    pool_min_size: int = Field(default=1, ge=0)
-    """Connections kept open. Each PostgreSQL backend costs ~5-10 MB on the server."""
+    pool_min_size: int = Field(default=0, ge=0)
+    """Connections kept open even when idle (each PostgreSQL backend costs ~5-10 MB on the
+    server). Used connections stay open for reuse up to 5 idle minutes either way."""
     pool_max_size: int = Field(default=2, ge=1)
     """At most this many connections (one writer plus one reader is plenty; 2 GB NAS)."""
     connect_timeout: float = Field(default=10.0, gt=0)

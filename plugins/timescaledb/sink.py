@@ -10,6 +10,7 @@ once on a fresh one before that.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,9 +74,13 @@ class TimescaleSink(Sink):
         while True:
             try:
                 pool = await self._connect()
-            except CONNECTION_ERRORS as exc:
+            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:  # SchemaTooNew is not one: it ends run()
                 delay = backoff.next()
-                self.ctx.log.warning("cannot reach %s: %s; retrying in %.1fs", self.where, _why(exc), delay)
+                level = logging.WARNING if backoff.attempt % 10 == 1 else logging.DEBUG  # not every attempt
+                self.ctx.log.log(
+                    level, "cannot reach %s (attempt %d): %s; retrying in %.1fs",
+                    self.where, backoff.attempt, _why(exc), delay,
+                )  # fmt: skip
                 await self.ctx.clock.sleep(delay)
                 continue
             backoff.reset()
@@ -153,15 +158,9 @@ class TimescaleSink(Sink):
         path = write_paths.upsert_copy if len(rows) >= self.config.copy_min_rows else write_paths.upsert_unnest
         start = self.ctx.clock.monotonic()
         for attempt in (1, 2):
-            pool = self._pool
-            if pool is None:
-                self.stats.failed()
-                raise SinkUnavailable(
-                    f"{self.name}: not connected to {self.where}", hint="the batch is kept and retried"
-                )
+            pool, conn = await self._acquire()
             try:
-                async with pool.acquire(timeout=self.config.connect_timeout) as conn:
-                    await path(conn, rows)
+                await path(conn, rows)
             except CONNECTION_ERRORS as exc:
                 if attempt == 1 and not isinstance(exc, (OSError, TimeoutError)):
                     continue  # one dead pooled connection: retry on a fresh one
@@ -173,8 +172,23 @@ class TimescaleSink(Sink):
             except Exception:
                 self.stats.failed()
                 raise
+            finally:
+                await _release(pool, conn)
             break
         self.stats.written(len(rows), self.ctx.clock.monotonic() - start)
+
+    async def _acquire(self) -> tuple[Any, Any]:
+        """A pooled connection, or SinkUnavailable: any failure to connect is the server's, not the batch's."""
+        pool = self._pool
+        if pool is None:
+            self.stats.failed()
+            raise SinkUnavailable(f"{self.name}: not connected to {self.where}")
+        try:
+            return pool, await pool.acquire(timeout=self.config.connect_timeout)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            self.stats.failed()
+            self._mark_lost()
+            raise SinkUnavailable(f"{self.name}: cannot connect to {self.where}: {_why(exc)}") from exc
 
     async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
         records = await self._fetch(schema.RECENT, coin, interval, limit)
@@ -185,15 +199,23 @@ class TimescaleSink(Sink):
         return [int(r[0]) for r in records]
 
     async def _fetch(self, sql: str, *args: object) -> list[Any]:
-        pool = self._pool
-        if pool is None:
-            raise SinkUnavailable(f"{self.name}: not connected to {self.where}")
+        pool, conn = await self._acquire()
         try:
-            async with pool.acquire(timeout=self.config.connect_timeout) as conn:
-                return list(await conn.fetch(sql, *args))
+            return list(await conn.fetch(sql, *args))
         except CONNECTION_ERRORS as exc:
             self._mark_lost()
             raise SinkUnavailable(f"{self.name}: reading from {self.where} failed: {_why(exc)}") from exc
+        finally:
+            await _release(pool, conn)
+
+
+async def _release(pool: Any, conn: Any) -> None:
+    """Give a connection back to the pool it came from; a broken one is simply dropped."""
+    with anyio.CancelScope(shield=True):
+        try:
+            await pool.release(conn, timeout=5)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+            conn.terminate()
 
 
 def _why(exc: BaseException) -> str:
