@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -132,15 +133,22 @@ async def stats_cpu(socket: Path, pid: int, subscribers: int, seconds: float) ->
 
 
 async def measure(socket: Path, pid: int, seconds: float) -> None:
-    rows: list[tuple[str, float]] = []
-    base = await rate_one(socket, "hello", seconds)
-    rows.append(("hello, 1 connection, sequential (baseline)", base))
-    rows.append(("status, 1 connection, sequential", await rate_one(socket, "status", seconds)))
-    rows.append(("status, 1 connection, 16 in flight", await rate_one(socket, "status", seconds, inflight=16)))
-    rows.append(("status, 50 connections", await rate_many(socket, "status", seconds, clients=50)))
-    print(f"{'requests':<46} {'req/s':>9} {'x baseline':>11}")
-    for name, value in rows:
-        print(f"{name:<46} {value:>9.0f} {value / base:>11.2f}")
+    cases: list[tuple[str, Callable[[], Awaitable[float]]]] = [
+        ("hello, 1 connection, sequential (baseline)", lambda: rate_one(socket, "hello", seconds)),
+        ("status, 1 connection, sequential", lambda: rate_one(socket, "status", seconds)),
+        ("status, 1 connection, 16 in flight", lambda: rate_one(socket, "status", seconds, inflight=16)),
+        ("status, 50 connections", lambda: rate_many(socket, "status", seconds, clients=50)),
+    ]
+    rows: list[tuple[str, float, float]] = []
+    for name, run in cases:
+        before = cpu_seconds(pid)
+        rate = await run()
+        rows.append((name, rate, (cpu_seconds(pid) - before) / (rate * seconds) * 1e6))
+    base = rows[0][1]
+    # Daemon CPU per request is what the daemon pays; req/s also depends on the client and load.
+    print(f"{'requests':<46} {'req/s':>9} {'x baseline':>11} {'daemon CPU us/req':>18}")
+    for name, rate, cpu_us in rows:
+        print(f"{name:<46} {rate:>9.0f} {rate / base:>11.2f} {cpu_us:>18.0f}")
 
     print()
     print(f"{'stats stream':<16} {'daemon CPU %':>13} {'notes/s':>8} {'CPU us/s per client':>20} {'x 1 client':>11}")
