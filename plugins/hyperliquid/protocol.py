@@ -20,7 +20,7 @@ volume exact non-negative decimal strings, ``i`` a known interval, ``t`` aligned
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -73,15 +73,13 @@ def unsubscribe_frame(coin: str, interval: str) -> str:
 Market = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Greeting:
+class Greeting(msgspec.Struct, frozen=True):
     """The plain-text hello the server may send right after the handshake."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class SubscriptionAck:
+class SubscriptionAck(msgspec.Struct, frozen=True):
     """``subscriptionResponse``: the server confirms a subscribe or unsubscribe."""
 
     method: str
@@ -93,8 +91,7 @@ class SubscriptionAck:
         return _candle_market(self.subscription)
 
 
-@dataclass(frozen=True, slots=True)
-class CandleUpdate:
+class CandleUpdate(msgspec.Struct, frozen=True):
     """One ``candle`` frame: the current state of one (rarely several) candles."""
 
     candles: tuple[Candle, ...]
@@ -102,16 +99,14 @@ class CandleUpdate:
     errors: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Pong:
+class Pong(msgspec.Struct, frozen=True):
     """The answer to :data:`PING_FRAME`."""
 
 
 ErrorKind = Literal["already_subscribed", "already_unsubscribed", "invalid_subscription", "other"]
 
 
-@dataclass(frozen=True, slots=True)
-class ServerError:
+class ServerError(msgspec.Struct, frozen=True):
     """An ``error`` frame; ``subscription`` is the JSON object embedded in the text, if any."""
 
     message: str
@@ -128,15 +123,13 @@ class ServerError:
         return self.kind in ("already_subscribed", "already_unsubscribed")
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownChannel:
+class UnknownChannel(msgspec.Struct, frozen=True):
     """A well-formed frame on a channel this client does not use."""
 
     channel: str
 
 
-@dataclass(frozen=True, slots=True)
-class Malformed:
+class Malformed(msgspec.Struct, frozen=True):
     """A frame that failed to parse or validate; ``reason`` says why."""
 
     reason: str
@@ -147,10 +140,13 @@ ServerEvent = Greeting | SubscriptionAck | CandleUpdate | Pong | ServerError | U
 
 # -- wire schema -----------------------------------------------------------------------------
 
-_Decimal = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=64)]
+_Decimal = Annotated[str, msgspec.Meta(max_length=64)]
 _Ms = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+#: The five price/volume strings joined by commas: each an exact non-negative decimal.
+_DECIMALS = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?,){4}[0-9]+(?:\.[0-9]+)?")
+_FAST_PREFIX = b'{"channel":"candle","data":{'
 
 
 class WireCandle(msgspec.Struct, frozen=True):
@@ -173,15 +169,50 @@ class _Envelope(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"")
 
 
+class _CandleFrame(msgspec.Struct):
+    channel: str
+    data: WireCandle
+
+
 _envelope = msgspec.json.Decoder(_Envelope)
+_candle_frame = msgspec.json.Decoder(_CandleFrame)
 _candle_data = msgspec.json.Decoder(WireCandle | list[msgspec.Raw])
 _one_candle = msgspec.json.Decoder(WireCandle)
 _any = msgspec.json.Decoder()
 _candle_list = msgspec.json.Decoder(list[WireCandle] | None)
 
+# Building a frozen dataclass through __init__ costs a guarded setattr per field; on the hot
+# path the slots are filled directly (tests check the result equals Candle(...)).
+_FIELDS = tuple(Candle.__dataclass_fields__)
+if Candle.__slots__ != _FIELDS:  # pragma: no cover - guards a change of the core model
+    raise ImportError("candlewick.model.Candle's fields changed: update protocol._new_candle")
+_new = object.__new__
+(_s_coin, _s_iv, _s_t, _s_T, _s_o, _s_h, _s_l, _s_c, _s_v, _s_n, _s_closed, _s_origin) = (
+    getattr(Candle, name).__set__ for name in _FIELDS
+)
+
+
+def _new_candle(w: WireCandle, closed: bool, origin: str) -> Candle:
+    obj = _new(Candle)
+    _s_coin(obj, w.s)
+    _s_iv(obj, w.i)
+    _s_t(obj, w.t)
+    _s_T(obj, w.T)
+    _s_o(obj, w.o)
+    _s_h(obj, w.h)
+    _s_l(obj, w.l)
+    _s_c(obj, w.c)
+    _s_v(obj, w.v)
+    _s_n(obj, w.n)
+    _s_closed(obj, closed)
+    _s_origin(obj, origin)
+    return obj
+
 
 def candle_from_wire(w: WireCandle, *, closed: bool = False, origin: Literal["live", "rest"] = "live") -> Candle:
     """Check a decoded wire candle's semantics and build the :class:`Candle`; ValueError if wrong."""
+    if _DECIMALS.fullmatch(f"{w.o},{w.c},{w.h},{w.l},{w.v}") is None:
+        raise ValueError(f"prices and volume must be decimal strings, got {[w.o, w.c, w.h, w.l, w.v]}")
     step = INTERVAL_MS.get(w.i)
     if step is None:
         raise ValueError(f"unknown interval {w.i!r}")
@@ -195,7 +226,7 @@ def candle_from_wire(w: WireCandle, *, closed: bool = False, origin: Literal["li
             raise ValueError(f"t={w.t} is not aligned to {w.i}")
         if w.T - w.t != step - 1:
             raise ValueError(f"T-t={w.T - w.t}, expected {step - 1} for {w.i}")
-    return Candle(w.s, w.i, w.t, w.T, w.o, w.h, w.l, w.c, w.v, w.n, closed, origin)
+    return _new_candle(w, closed, origin)
 
 
 def parse_candle_list(body: bytes | str, *, now_ms: int) -> list[Candle]:
@@ -287,6 +318,18 @@ def parse_frame(data: bytes | str) -> ServerEvent:
 
 
 def _parse(data: bytes | str) -> ServerEvent:
+    # Fast path for the frame that matters: one candle object, decoded in one pass.
+    if data[:28] == _FAST_PREFIX or (isinstance(data, str) and data.startswith('{"channel":"candle","data":{')):
+        try:
+            frame = _candle_frame.decode(data)
+        except msgspec.DecodeError:
+            pass  # the general path below names the problem
+        else:
+            if frame.channel == "candle":
+                try:
+                    return CandleUpdate((candle_from_wire(frame.data),))
+                except ValueError as exc:
+                    return Malformed(f"candle: {exc}", _excerpt(data))
     head = data[:1]
     if head not in ("{", b"{"):
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")

@@ -22,7 +22,14 @@ Lifecycle of :class:`HyperliquidSource`:
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes, and never
    lets a candle go backwards.
 
-Markets can be added and removed while running. Telemetry (names from
+Markets can be added and removed while running.
+
+For gap repair and backfill jobs, a running source exposes its REST client and the one
+weight budget every REST caller shares: ``source.rest`` (a
+:class:`~candlewick.plugins.hyperliquid.rest.HyperliquidRest`, ``None`` while not running;
+``await source.rest.fetch_range(coin, interval, start_ms, end_ms, priority=Priority.REPAIR)``)
+and ``source.budget``. Candles fetched that way go to the buffer through the closing tracker
+with ``await source.ingest(candles)``. Telemetry (names from
 :mod:`candlewick.runtime.names`): frames, candle updates, malformed frames, reconnects, last
 frame time per market, newest candle per market, REST weight and requests.
 
@@ -290,7 +297,7 @@ class HyperliquidSource(Source):
         self.links: list[Link] = []
         self._wanted: list[Market] = self.config.markets()
         self._tg: TaskGroup | None = None
-        self._closer_wakeup = anyio.Event()
+        self._newest: dict[Market, int] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -409,10 +416,18 @@ class HyperliquidSource(Source):
             await clock.sleep(max(wait, 0.001))
 
     async def emit(self, candles: list[Candle]) -> None:
-        """Hand candles to the buffer (waits while it is full)."""
+        """Hand candles to the buffer as they are (waits while it is full)."""
+        newest = self._newest
         for candle in candles:
             await self.ctx.candles.send(candle)
-            self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
+            market = candle.market
+            if candle.open_time > newest.get(market, -1):
+                newest[market] = candle.open_time
+                self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
+
+    async def ingest(self, candles: list[Candle]) -> None:
+        """Pass candles from elsewhere (gap repair) through the closing tracker to the buffer."""
+        await self.emit(self.tracker.offer_many(candles, self.now_ms()))
 
     async def on_frame(self, link: Link, text: str) -> None:
         """Handle one websocket text frame."""
@@ -485,6 +500,8 @@ class HyperliquidSource(Source):
                 return
             start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
         assert start is not None
-        async with aclosing(rest.iter_range(coin, interval, start, now, priority=Priority.LIVE)) as pages:
+        # A reconnect's catch-up is urgent and small; start-up history yields to gap repair.
+        priority = Priority.REPAIR if first else Priority.LIVE
+        async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
             async for page in pages:
                 await self.emit(self.tracker.offer_many(page, self.now_ms()))

@@ -74,6 +74,8 @@ class Faults:
     page_limit: int = RETENTION
     #: New TCP connections are closed at once.
     refuse_connections: bool = False
+    #: Websocket upgrades are answered 503 while REST keeps working (a partial outage).
+    refuse_websockets: bool = False
     #: Subscriptions to these coins are refused with ``Invalid subscription {...}``.
     reject_coins: set[str] = field(default_factory=set)
 
@@ -277,6 +279,9 @@ class FakeExchange:
                     if req is None:
                         return
                     if req.is_websocket:
+                        if self.faults.refuse_websockets:
+                            await write_response(stream, 503, b"unavailable", content_type="text/plain", close=True)
+                            return
                         if req.path.split("?")[0] != "/ws":
                             await write_response(stream, 404, b"not found", content_type="text/plain", close=True)
                             return

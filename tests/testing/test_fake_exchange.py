@@ -233,6 +233,14 @@ async def test_refused_connections(fake_exchange: FakeExchange) -> None:
         await connect(fake_exchange.ws_url, open_timeout=2)
 
 
+async def test_refused_websockets_leave_rest_working(fake_exchange: FakeExchange) -> None:
+    """refuse_websockets answers upgrades with 503 while POST /info still works."""
+    fake_exchange.faults.refuse_websockets = True
+    with pytest.raises(ConnectionLost, match="503"):
+        await connect(fake_exchange.ws_url, open_timeout=2)
+    assert (await post(fake_exchange, {"type": "meta"})).status_code == 200
+
+
 async def test_idle_connections_are_closed() -> None:
     """The server drops a websocket whose client sends nothing for the idle timeout."""
     async with FakeExchange(idle_timeout=0.3) as ex:
