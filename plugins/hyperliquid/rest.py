@@ -42,7 +42,13 @@ from candlewick.runtime import names
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.telemetry import Telemetry
 
-__all__ = ["MAX_CANDLES", "BadRequest", "HyperliquidRest", "RestError", "RestUnavailable"]
+__all__ = [
+    "MAX_CANDLES",
+    "BadRequest",
+    "HyperliquidRest",
+    "RestError",
+    "RestUnavailable",
+]
 
 log = logging.getLogger(__name__)
 

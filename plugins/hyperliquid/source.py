@@ -71,7 +71,11 @@ from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, Rest
 from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, WebSocket, connect
 from candlewick.runtime import names
 
-__all__ = ["MAX_CONNECTIONS", "HyperliquidSource", "Link"]
+__all__ = [
+    "MAX_CONNECTIONS",
+    "HyperliquidSource",
+    "Link",
+]
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,13 @@ from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-__all__ = ["DEFAULT_MAX_SIZE", "ConnectionLost", "WebSocket", "accept", "connect"]
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "ConnectionLost",
+    "WebSocket",
+    "accept",
+    "connect",
+]
 
 #: Largest message accepted (a candleSnapshot over WS ``post`` can be large; candle frames are tiny).
 DEFAULT_MAX_SIZE: Final = 8 * 1024 * 1024

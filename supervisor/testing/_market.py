@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from candlewick.model import INTERVAL_MS, MINUTE_MS, Candle, close_time, next_open, open_time
 
-__all__ = ["DEFAULT_COINS", "CoinSpec", "MarketModel", "format_price", "format_size"]
+__all__ = [
+    "DEFAULT_COINS",
+    "CoinSpec",
+    "MarketModel",
+    "format_price",
+    "format_size",
+]
 
 #: 2023-05-01 00:00 UTC: when the default coins were listed (history starts here).
 DEFAULT_LISTED_AT = 1_682_899_200_000

@@ -198,3 +198,31 @@ async def test_live_candles_close_and_match_the_exchange_truth() -> None:
             assert (c.open, c.high, c.low, c.close, c.volume, c.trades) == (
                 truth.open, truth.high, truth.low, truth.close, truth.volume, truth.trades,
             )  # fmt: skip
+
+
+async def test_subscriptions_split_across_connections_only_past_the_limit(exchange: FakeExchange) -> None:
+    """With room for 2 subscriptions per connection, 3 markets use 2 connections; a 4th fills the second."""
+    async with running_source(exchange, intervals=["1m", "5m", "15m"], max_subscriptions_per_connection=2) as h:
+        await h.wait_for(lambda: [lk.status()["subscribed"] for lk in h.source.links] == [2, 1])
+        assert exchange.connections == 2
+        await h.source.add_market("ETH", "1m")
+        await h.wait_for(lambda: [lk.status()["subscribed"] for lk in h.source.links] == [2, 2])
+        await h.source.add_market("ETH", "5m")
+        await h.wait_for(lambda: exchange.connections == 3)
+        assert len(h.events_of(names.EV_CONNECTED)) == 3
+
+
+async def test_ingest_routes_candles_through_the_closing_tracker(exchange: FakeExchange) -> None:
+    """Candles handed in by gap repair are emitted closed once, and never as an older version."""
+    async with running_source(exchange) as h:
+        assert h.source.rest is not None
+        now = exchange.now_ms()
+        repaired = await h.source.rest.fetch_range("BTC", "1m", now - 10 * 60_000, now - 5 * 60_000)
+        await h.source.ingest(repaired)
+        await h.wait_for(lambda: len([c for c in h.candles if c.origin == "rest"]) >= len(repaired))
+        emitted = [c for c in h.candles if c.origin == "rest"]
+        assert emitted == repaired
+        assert all(c.closed for c in emitted)
+        await h.source.ingest(repaired)  # the same again changes nothing
+        await anyio.sleep(0.1)
+        assert [c for c in h.candles if c.origin == "rest"] == repaired
