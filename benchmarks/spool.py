@@ -110,7 +110,7 @@ async def main_async(counts: dict[int, int]) -> None:
             results: dict[str, tuple[float, float, int]] = {}
             cases: dict[str, Callable[..., object]] = {"sqlite WAL": sqlite_case, "segment log": log_case}
             for label, case in cases.items():
-                with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+                with tempfile.TemporaryDirectory() as tmp:
                     results[label] = await case(Path(tmp), policy, batch, count)  # type: ignore[misc]
             base_a, base_r, _ = results["sqlite WAL"]
             for label, (appended, replayed, nbytes) in results.items():
