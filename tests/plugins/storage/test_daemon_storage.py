@@ -60,6 +60,7 @@ async def test_graceful_shutdown_drains_the_buffer_into_the_sink(tmp_path: Path,
     """Candles held in memory when shutdown starts are all in the database when run() returns."""
     d = daemon(tmp_path, 200, daemons)
     buffer = d.components["memory"]
+    assert isinstance(buffer, MemoryBuffer)
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: d.run(signals=False))
         with anyio.fail_after(10):
