@@ -146,7 +146,8 @@ _Count = Annotated[int, msgspec.Meta(ge=0)]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 #: The five price/volume strings joined by commas: each an exact non-negative decimal.
 _DECIMALS = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?,){4}[0-9]+(?:\.[0-9]+)?")
-_FAST_PREFIX = b'{"channel":"candle","data":{'
+_FAST_PREFIX_STR = '{"channel":"candle","data":{'
+_FAST_PREFIX = _FAST_PREFIX_STR.encode()
 
 
 class WireCandle(msgspec.Struct, frozen=True):
@@ -319,7 +320,7 @@ def parse_frame(data: bytes | str) -> ServerEvent:
 
 def _parse(data: bytes | str) -> ServerEvent:
     # Fast path for the frame that matters: one candle object, decoded in one pass.
-    if data[:28] == _FAST_PREFIX or (isinstance(data, str) and data.startswith('{"channel":"candle","data":{')):
+    if data.startswith(_FAST_PREFIX) if isinstance(data, bytes) else data.startswith(_FAST_PREFIX_STR):
         try:
             frame = _candle_frame.decode(data)
         except msgspec.DecodeError:
