@@ -70,6 +70,7 @@ class MemoryBuffer(Buffer):
         self._spool_full = False
         self._head_failures = 0
         self._started_at = 0.0
+        self._last_error = ""
         m = ctx.telemetry.metrics
         self._coalesced = m.counter(names.COALESCED, "Updates collapsed into a newer version").labels()
         m.gauge(names.BUFFER_DEPTH, "Candles held in memory").set_function(lambda: float(self.depth()))
@@ -343,6 +344,7 @@ class MemoryBuffer(Buffer):
         return _Outcome.WRITTEN
 
     def _failed(self, sink: Sink, exc: BaseException) -> None:
+        self._last_error = f"{type(exc).__name__}: {exc}"
         now = self.ctx.clock.monotonic()
         self._retry_at = now + self._retry.next()
         if not self._sink_down:
@@ -371,7 +373,9 @@ class MemoryBuffer(Buffer):
             self._head_failures += 1
             if self._head_failures >= self.config.reject_after:
                 self._head_failures = 0
-                await self._reject(spool, entry, f"the sink failed it {self.config.reject_after} times")
+                await self._reject(
+                    spool, entry, f"the sink failed it {self.config.reject_after} times; last: {self._last_error}"
+                )
 
     async def _reject(self, spool: Spool, entry: Any, reason: str) -> None:
         target = await spool.quarantine(entry, reason)

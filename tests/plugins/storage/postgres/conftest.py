@@ -91,14 +91,19 @@ def free_port() -> int:
 class Cluster:
     """A PostgreSQL cluster of our own (initdb + pg_ctl as the postgres user) on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="candlewick-pg-"))
         shutil.chown(self.base, "postgres", "postgres")
         self.data = self.base / "data"
         self.port = free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
-                 "--locale=C")  # fmt: skip
+        auth = ["-A", "trust"]
+        if password is not None:  # password authentication (scram-sha-256) instead of trust
+            pwfile = self.base / "pw"
+            pwfile.write_text(password + "\n")
+            shutil.chown(pwfile, "postgres", "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+        self._pg("initdb", "-D", str(self.data), *auth, "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C")
 
     def _pg(self, tool: str, *args: str) -> None:
         result = subprocess.run(
@@ -121,14 +126,28 @@ class Cluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A running throwaway cluster, removed after the test."""
+def _cluster(password: str | None = None) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.fail("throwaway clusters are started as the postgres user via runuser: run the tests as root")
-    c = Cluster()
-    c.start()
+    c = Cluster(password)
     try:
+        c.start()
         yield c
     finally:
         c.remove()
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A running throwaway cluster (trust auth), removed after the test."""
+    yield from _cluster()
+
+
+#: The password of :func:`password_cluster`'s postgres user.
+CLUSTER_PASSWORD = "s3cret-candles"
+
+
+@pytest.fixture
+def password_cluster() -> Iterator[Cluster]:
+    """A running throwaway cluster that demands a password (scram-sha-256)."""
+    yield from _cluster(CLUSTER_PASSWORD)

@@ -202,3 +202,23 @@ async def test_server_stopped_and_started_loses_nothing(cluster: Cluster, tmp_pa
         await wait_until(lambda: p.buffer.depth() == 0 and p.metric(names.SPOOL_BATCHES) == 0, timeout=60)
         assert any(e.kind == names.EV_DISCONNECTED for e in p.telemetry.events.recent(500))
     assert await stored(cluster.dsn) == final_versions(stream)
+
+
+async def test_a_batch_the_database_rejects_is_set_aside_not_retried_forever(
+    pg_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch failing with a data error (numeric overflow) moves to rejected/, reported; later ones still land."""
+    poison = Candle("BTC", "1m", candle(0).open_time, candle(0).close_time, "1", "1", "1", "1", "1e999999", 1, True)
+    p = Pipeline(timescale_sink(pg_dsn), tmp_path / "spool", flush_interval=0.02, retry_initial=0.02, reject_after=2)
+    async with p.running():
+        await p.send.send(poison)
+        await wait_until(lambda: any("set aside" in m for m in p.events(names.EV_SPOOL)))
+        for i in range(1, 4):
+            await p.send.send(candle(i, closed=True))
+        await wait_until(lambda: p.metric(names.ROWS_WRITTEN, sink="timescaledb") == 3)
+    rejected = list((tmp_path / "spool" / "rejected").glob("*.cwbatch"))
+    assert len(rejected) == 1
+    reason = (rejected[0].parent / (rejected[0].name + ".reason")).read_text()
+    assert "failed it 2 times; last: NumericValueOutOfRangeError" in reason
+    assert [c.open_time for c in (await stored(pg_dsn)).values()] == [candle(i).open_time for i in range(1, 4)]
+    assert any("set aside" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
