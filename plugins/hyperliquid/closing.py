@@ -10,7 +10,7 @@ candle backwards. Each call returns the candles to emit downstream, oldest first
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from candlewick.model import Candle
 
@@ -125,11 +125,16 @@ class ClosingTracker:
             out.extend(self.offer(c, now_ms))
         return out
 
-    def tick(self, now_ms: int) -> list[Candle]:
-        """Clock-close every market whose open candle is past ``T`` + grace."""
+    def tick(self, now_ms: int, *, hold: Container[tuple[str, str]] = ()) -> list[Candle]:
+        """Clock-close every market whose open candle is past ``T`` + grace.
+
+        Markets in ``hold`` are skipped: while their feed is disconnected the last version seen
+        may not be final, so they wait for the catch-up instead of closing on a partial candle.
+        """
         out: list[Candle] = []
-        for tracker in self._markets.values():
-            out.extend(tracker.tick(now_ms))
+        for market, tracker in self._markets.items():
+            if market not in hold:
+                out.extend(tracker.tick(now_ms))
         return out
 
     def forget(self, coin: str, interval: str) -> None:

@@ -414,7 +414,8 @@ class HyperliquidSource(Source):
         clock = self.ctx.clock
         while True:
             now = self.now_ms()
-            await self.emit(self.tracker.tick(now))
+            hold = {m for link in self.links if not link.connected for m in link.markets}
+            await self.emit(self.tracker.tick(now, hold=hold))
             deadline = self.tracker.next_deadline_ms()
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))

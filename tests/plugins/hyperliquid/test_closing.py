@@ -94,6 +94,10 @@ def test_closing_tracker_routes_markets_and_knows_its_next_deadline() -> None:
     assert tracker.next_deadline_ms() == T0 + MIN - 1 + 1000 + 1
     closed = tracker.tick(T0 + MIN + 1000)
     assert sorted(x.coin for x in closed) == ["BTC", "ETH"]
+    tracker.offer_many([c(2, 2), replace(c(2, 2), coin="ETH")], T0 + 2 * MIN)
+    held = tracker.tick(T0 + 3 * MIN + 1000, hold={("BTC", "1m")})
+    assert [x.coin for x in held] == ["ETH"]  # BTC's feed is down: wait for its catch-up
+    assert [x.coin for x in tracker.tick(T0 + 3 * MIN + 1000)] == ["BTC"]
     tracker.forget("ETH", "1m")
     assert tracker.next_deadline_ms() is None
 
