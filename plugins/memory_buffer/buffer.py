@@ -39,10 +39,12 @@ from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull
 from candlewick.runtime import names
 
-__all__ = ["STARTUP_GRACE", "MemoryBuffer"]
+__all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
 
 #: Seconds after start during which a refusing sink is presumed to be still connecting.
 STARTUP_GRACE = 5.0
+#: Candles the collector takes from the inbox in one go before letting other tasks run.
+BURST = 1000
 
 
 class _Outcome(enum.Enum):
@@ -158,7 +160,9 @@ class MemoryBuffer(Buffer):
                 continue
             try:
                 self._hold(await inbox.receive())
-                while len(pending) < limit:
+                for _ in range(BURST):  # take what is queued without a round trip through the loop
+                    if len(pending) >= limit:
+                        break
                     self._hold(inbox.receive_nowait())
             except anyio.WouldBlock:
                 continue
@@ -265,13 +269,13 @@ class MemoryBuffer(Buffer):
         while left > 0 and (everything or len(self._pending) >= size):
             batch = self._pending.take(min(left, size) if everything else size)
             left -= len(batch)
-            self._inflight = len(batch)
+            self._inflight += len(batch)
             if self._space is not None:
                 self._space.set()
             try:
                 await self._deliver(batch, sink, spool)
             finally:
-                self._inflight = 0
+                self._inflight -= len(batch)
 
     async def _deliver(self, batch: list[Candle], sink: Sink, spool: Spool) -> None:
         """Write ``batch`` now if nothing is queued before it, else (or if refused) spool it."""
