@@ -226,3 +226,29 @@ async def test_ingest_routes_candles_through_the_closing_tracker(exchange: FakeE
         await h.source.ingest(repaired)  # the same again changes nothing
         await anyio.sleep(0.1)
         assert [c for c in h.candles if c.origin == "rest"] == repaired
+
+
+async def test_an_outage_leaves_no_hole() -> None:
+    """On a 120x clock, three minutes without websocket are filled from REST: every minute closed, as served."""
+    clock = ScaledClock(speed=120)
+    async with FakeExchange(seed=5, clock=clock, push_interval=2.0) as ex:
+        timings = {"ping_interval": 20, "pong_timeout": 40, "reconnect_initial": 2, "reconnect_max": 10}
+        async with running_source(ex, clock=clock, close_grace=2, **timings) as h:
+            await h.wait_for(lambda: sum(c.closed for c in h.candles) >= 2, timeout=10)
+            ex.faults.refuse_websockets = True
+            ex.drop_connections()
+            await anyio.sleep(1.5)  # three minutes of exchange time
+            ex.faults.refuse_websockets = False
+            await h.wait_for(lambda: len(h.events_of(names.EV_CONNECTED)) == 2, timeout=10)
+            down_at = h.events_of(names.EV_CONNECTED)[1].data["disconnected_since"]
+            await h.wait_for(lambda: max(c.open_time for c in h.candles if c.closed) > down_at + 4 * 60_000, timeout=10)
+    closed = {c.open_time: c for c in h.candles if c.closed}  # the last closed version of each minute
+    first, last = min(closed), max(closed)
+    truth = ex.truth("BTC", "1m", first, last)
+    assert [c.open_time for c in truth] == list(range(first, last + 1, 60_000))
+    assert sorted(closed) == [c.open_time for c in truth]
+    for want in truth:
+        got = closed[want.open_time]
+        assert (got.open, got.high, got.low, got.close, got.volume, got.trades) == (
+            want.open, want.high, want.low, want.close, want.volume, want.trades,
+        )  # fmt: skip
