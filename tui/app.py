@@ -79,6 +79,7 @@ class CandlewickApp(App[None]):
         self.link = DaemonLink(socket_path, self, connector=connector, retry_interval=retry_interval)
         self.paints = 0
         self._dirty = False
+        self._complete = False
 
     def on_mount(self) -> None:
         self.switch_mode("offline" if self.state.link == "detached" else "dashboard")
@@ -109,6 +110,9 @@ class CandlewickApp(App[None]):
     def update_state(self, new: st.DashboardState) -> None:
         self.state = new
         self._dirty = True
+        if not self._complete and new.components and new.stats is not None:
+            self._complete = True  # the first full picture need not wait for the repaint timer
+            self.paint()
 
     def paint(self) -> None:
         """Repaint the visible screens from the state, if it changed since the last paint."""
@@ -144,10 +148,7 @@ class CandlewickApp(App[None]):
         self.update_state(new)
 
     def on_stats_sample(self, message: StatsSample) -> None:
-        first = self.state.stats is None
         self.update_state(st.with_stats(self.state, message.stats))
-        if first:  # the first full paint need not wait for the timer
-            self.paint()
 
     def on_events_received(self, message: EventsReceived) -> None:
         self.update_state(st.with_events(self.state, message.events))
