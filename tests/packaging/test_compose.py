@@ -166,8 +166,9 @@ def test_postgres_settings_fit_its_limit(db: dict[str, Any]) -> None:
     worst = shared + size(pg["maintenance_work_mem"]) + int(pg["max_connections"]) * 2 * size(pg["work_mem"])
     assert worst <= 0.8 * limit
     assert size(pg["effective_cache_size"]) <= limit
-    needed = int(pg["timescaledb.max_background_workers"]) + int(pg["max_parallel_workers"]) + 2
-    assert int(pg["max_worker_processes"]) >= needed, "TimescaleDB jobs need launcher + scheduler + workers"
+    # TimescaleDB's rule (timescaledb-tune applies it too): 3 + background workers + parallel workers.
+    needed = 3 + int(pg["timescaledb.max_background_workers"]) + int(pg["max_parallel_workers"])
+    assert int(pg["max_worker_processes"]) >= needed, "TimescaleDB jobs and parallel queries would starve"
     assert size(db["shm_size"]) >= 64 * MiB
     assert db["environment"]["NO_TS_TUNE"] == "true", "timescaledb-tune would overwrite these for the host's RAM"
 
