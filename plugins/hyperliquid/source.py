@@ -18,6 +18,9 @@ Lifecycle of :class:`HyperliquidSource`:
      within ``pong_timeout`` (silent stalls happen);
    - reconnect with exponential backoff and full jitter, reset only after the connection stayed
      healthy ``healthy_after`` seconds, and resubscribe everything.
+
+   Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
+   repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
 3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes, and never
    lets a candle go backwards.
@@ -82,6 +85,10 @@ log = logging.getLogger(__name__)
 Market = tuple[str, str]
 #: The documented per-IP connection limit.
 MAX_CONNECTIONS = 10
+#: Outbound websocket messages per minute we allow ourselves (the exchange allows 2000 per IP).
+MESSAGES_PER_MINUTE = 1800
+#: Messages that may go out at once (a reconnect resubscribing up to 1000 markets).
+MESSAGES_BURST = 1000
 #: Longest sleep of the clock-closing loop (it also wakes at the next known deadline).
 CLOSER_MAX_SLEEP = 1.0
 #: Log a malformed frame at WARNING the first time and then every this many.
@@ -134,7 +141,7 @@ class Link:
         if ws is not None and tg is not None and self.connected:
             try:
                 self.markets[market] = "pending"
-                await ws.send_text(subscribe_frame(*market))
+                await self._send(ws, subscribe_frame(*market))
             except ConnectionLost as exc:
                 self._lose(f"subscribe failed: {exc}")
                 return
@@ -145,9 +152,14 @@ class Link:
         ws = self.ws
         if ws is not None and self.connected:
             try:
-                await ws.send_text(unsubscribe_frame(*market))
+                await self._send(ws, unsubscribe_frame(*market))
             except ConnectionLost as exc:
                 self._lose(f"unsubscribe failed: {exc}")
+
+    async def _send(self, ws: WebSocket, text: str) -> None:
+        """Send one message within the per-IP outbound message limit."""
+        await self.source.messages.acquire(1)
+        await ws.send_text(text)
 
     # -- the reconnect loop ------------------------------------------------------------------
 
@@ -212,7 +224,7 @@ class Link:
                 try:
                     for market in markets:
                         self.markets[market] = "pending"
-                        await ws.send_text(subscribe_frame(*market))
+                        await self._send(ws, subscribe_frame(*market))
                 except ConnectionLost as exc:
                     self._lose(f"subscribe failed: {exc}")
                     return
@@ -268,7 +280,7 @@ class Link:
                         self._lose(f"stalled: no pong or frame within {cfg.pong_timeout:g}s of a ping")
                         return
                 if now >= next_ping:
-                    await ws.send_text(PING_FRAME)
+                    await self._send(ws, PING_FRAME)
                     if self._pending_ping is None:
                         self._pending_ping = now
                     next_ping = now + cfg.ping_interval
@@ -297,6 +309,8 @@ class HyperliquidSource(Source):
         self.config: HyperliquidConfig = ctx.config
         self.tracker = ClosingTracker(int(self.config.close_grace * 1000))
         self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
+        #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
+        self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
         self.rest: HyperliquidRest | None = None
         self.links: list[Link] = []
         self._wanted: list[Market] = self.config.markets()

@@ -65,6 +65,9 @@ class HyperliquidHistory:
     def backfill_on_start(self) -> int | str | None:
         return self.config.backfill()
 
+    def fetches_start_history(self) -> bool:
+        return self._live() is not None
+
     async def _rest(self) -> HyperliquidRest:
         live = self._live()
         if live is None:
