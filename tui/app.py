@@ -166,6 +166,11 @@ class CandlewickApp(App[None]):
         if not isinstance(self.screen, KeysScreen):
             self.push_screen(KeysScreen())
 
+    def open_health(self) -> None:
+        from candlewick.tui.screens.health import HealthScreen
+
+        self.push_screen(HealthScreen())
+
     def open_market(self, coin: str, interval: str) -> None:
         from candlewick.tui.screens.market import MarketScreen  # plotext loads on first use
 

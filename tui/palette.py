@@ -21,6 +21,7 @@ def dashboard_commands(app: CandlewickApp) -> list[Command]:
     if state.link != "attached":
         return commands
     commands += [
+        ("Health checks", app.open_health, "why the daemon is degraded or failing"),
         ("Backfill…", partial(app.open_backfill, None), "fetch history: coin, intervals, days or max"),
         ("Add market…", partial(app.open_add_market, None), "collect one more coin/interval live"),
     ]

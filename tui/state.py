@@ -319,6 +319,8 @@ class DashboardState:
     daemon: DaemonInfo = field(default_factory=DaemonInfo)
     health: str = ""
     health_detail: tuple[str, ...] = ()
+    #: Every check of the last ``health`` answer: (name, ok, detail).
+    health_checks: tuple[tuple[str, bool, str], ...] = ()
     components: tuple[ComponentView, ...] = ()
     stats: Stats | None = None
     rates: Mapping[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
@@ -362,10 +364,9 @@ def with_status(state: DashboardState, result: Mapping[str, Any]) -> DashboardSt
 
 
 def with_health(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
-    failing = tuple(
-        f"{_str(c, 'name')}: {_str(c, 'detail')}".rstrip(": ") for c in _maps(result, "checks") if not c.get("ok", True)
-    )
-    return replace(state, health=_str(result, "status", state.health), health_detail=failing)
+    checks = tuple((_str(c, "name", "?"), bool(c.get("ok", True)), _str(c, "detail")) for c in _maps(result, "checks"))
+    failing = tuple(f"{name}: {detail}".rstrip(": ") for name, ok, detail in checks if not ok)
+    return replace(state, health=_str(result, "status", state.health), health_detail=failing, health_checks=checks)
 
 
 def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:

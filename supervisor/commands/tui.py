@@ -64,5 +64,6 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from candlewick.tui.app import CandlewickApp
 
-    CandlewickApp(path, refresh_rate=args.refresh_rate).run()
-    return EXIT_OK
+    app = CandlewickApp(path, refresh_rate=args.refresh_rate)
+    app.run()
+    return app.return_code or EXIT_OK  # Textual sets 1 when the app died of an error

@@ -33,6 +33,26 @@ def status() -> dict[str, Any]:
     }
 
 
+def health() -> dict[str, Any]:
+    def check(name: str, ok: bool, detail: str) -> dict[str, Any]:
+        return {"name": name, "ok": ok, "detail": detail}
+
+    return {
+        "status": "degraded",
+        "checks": [
+            check("component:hyperliquid", True, "running"),
+            check("component:memory", True, "running"),
+            check("component:timescaledb", False, "backing_off: OSError: connection refused"),
+            check("component:control", True, "running"),
+            check("spool", True, "empty"),
+            check("sink", False, "down; batches are spooled"),
+            check("market:hyperliquid:BTC:1m", True, "last frame 0s ago"),
+            check("market:hyperliquid:BTC:1h", True, "last frame 0s ago"),
+            check("market:hyperliquid:ETH:1m", True, "last frame 0s ago"),
+        ],
+    }
+
+
 def _component(
     name: str, kind: str, state: str, restarts: int, uptime: float | None, error: str | None
 ) -> dict[str, Any]:
@@ -117,7 +137,7 @@ def sample_state(socket: str = "/run/candlewick/control.sock") -> st.DashboardSt
     """The wireframe's dashboard: three live markets, one sink backing off, a repair running."""
     state = st.attached(st.DashboardState(socket=socket))
     state = st.with_status(state, status())
-    state = st.with_health(state, {"status": "degraded", "checks": [{"name": "sink", "ok": False, "detail": "down"}]})
+    state = st.with_health(state, health())
     counts = dict.fromkeys(RATES, 1000)
     t = NOW - len(RATES[("BTC", "1m")])
     state = st.with_stats(state, stats(t, counts))

@@ -15,6 +15,7 @@ from candlewick.tui.app import CandlewickApp
 from candlewick.tui.screens.backfill_form import BackfillForm
 from candlewick.tui.screens.confirm import ConfirmScreen
 from candlewick.tui.screens.error_modal import ErrorModal
+from candlewick.tui.screens.health import HealthScreen
 from candlewick.tui.screens.keys import KeysScreen
 from candlewick.tui.screens.market import MarketScreen
 from candlewick.tui.screens.market_form import MarketForm
@@ -297,6 +298,19 @@ async def test_keys_screen(running: Running) -> None:
         await attached(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, KeysScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_health_checks_screen(running: Running) -> None:
+    """h lists the daemon's health checks by name, with a symbol and a word for each."""
+    app = dashboard(running.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot)
+        await pilot.press("h")
+        assert isinstance(app.screen, HealthScreen)
+        await until(pilot, lambda: "component:feed" in screen_text(app))
+        assert "✔ ok" in screen_text(app)
         await pilot.press("escape")
         assert isinstance(app.screen, OverviewScreen)
 

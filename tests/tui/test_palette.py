@@ -18,6 +18,7 @@ def test_commands_follow_the_state() -> None:
     app = CandlewickApp(Path("/x.sock"), state=sample_state("/x.sock"), live=False)
     offered = names(app)
     for expected in (
+        "Health checks",
         "Backfill…",
         "Add market…",
         "Restart hyperliquid",

@@ -59,6 +59,11 @@ def test_keys(snap_compare: Any) -> None:
     assert snap_compare(still(sample_state(SOCKET)), press=["question_mark"])
 
 
+def test_health(snap_compare: Any) -> None:
+    """h lists the health checks, failing ones first."""
+    assert snap_compare(still(sample_state(SOCKET)), press=["h"])
+
+
 def test_confirm_restart(snap_compare: Any) -> None:
     """r asks before restarting the selected component."""
     assert snap_compare(still(sample_state(SOCKET)), press=["shift+tab", "r"])

@@ -25,6 +25,7 @@ def test_health_lists_failing_checks() -> None:
     )
     assert state.health == "degraded"
     assert state.health_detail == ("sink: down",)
+    assert state.health_checks == (("sink", False, "down"), ("x", True, ""))
 
 
 def test_frames_per_second_from_consecutive_samples() -> None:

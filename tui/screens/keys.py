@@ -19,6 +19,7 @@ KEYS: list[tuple[str, str]] = [
     ("a", "add a market"),
     ("x", "remove the selected market (asks first)"),
     ("⏎", "open the selected market's chart"),
+    ("h", "health checks: why the daemon is degraded or failing"),
     ("esc", "back / close a dialog"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this list"),

@@ -30,7 +30,7 @@ OVERVIEW_KEYS = [
     ("c", "cancel"),
     ("a/x", "market"),
     ("⏎", "chart"),
-    ("q", "quit"),
+    ("h", "health"),
 ]
 
 
@@ -44,6 +44,7 @@ class OverviewScreen(Screen[None]):
         Binding("c", "cancel_job", "Cancel job"),
         Binding("a", "add_market", "Add market"),
         Binding("x", "remove_market", "Remove market"),
+        Binding("h", "health", "Health checks"),
     ]
 
     @property
@@ -124,6 +125,9 @@ class OverviewScreen(Screen[None]):
         job_id = self.selected_job()
         if job_id is not None:
             self.dashboard.confirm_cancel(job_id)
+
+    def action_health(self) -> None:
+        self.dashboard.open_health()
 
     def action_add_market(self) -> None:
         self.dashboard.open_add_market(self.selected_market())
