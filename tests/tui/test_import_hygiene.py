@@ -38,3 +38,11 @@ def test_cli_help_does_not_import_textual() -> None:
     )
     assert "candlewick.commands.tui" in modules
     assert not [m for m in modules if m.startswith(("textual", "candlewick.tui"))]
+
+
+def test_public_face() -> None:
+    """candlewick.tui exports the app under a sorted __all__."""
+    import candlewick.tui
+
+    assert candlewick.tui.__all__ == sorted(candlewick.tui.__all__)
+    assert all(hasattr(candlewick.tui, name) for name in candlewick.tui.__all__)
