@@ -72,6 +72,24 @@ def describe(err: BaseException) -> tuple[str, str]:
     return "unexpected error", f"{type(err).__name__}: {err}"
 
 
+def link_error(exc: BaseException) -> str | None:
+    """Why the link was lost, if ``exc`` (or every exception in its group) is a lost link; else None.
+
+    Control errors and OS errors end a session and the dashboard re-attaches; anything else
+    is a bug and keeps its traceback.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        reasons = [link_error(inner) for inner in exc.exceptions]
+        if not reasons or any(r is None for r in reasons):
+            return None
+        return reasons[0]
+    if isinstance(exc, ControlError):
+        return exc.message  # the hint is what the disconnected screen explains
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 class NotAttached(ControlError):
     """A command was given while no daemon is attached."""
 
@@ -111,10 +129,11 @@ class DaemonLink:
                 async with self.connector(self.socket_path) as client:
                     await self._session(client)
                 error = "the daemon closed the connection"
-            except ControlError as err:
-                error = err.message  # the hint is what the disconnected screen explains
-            except OSError as err:  # a connector other than ours may let these through
-                error = f"{type(err).__name__}: {err}"
+            except Exception as exc:  # a lost link may come wrapped in task groups' ExceptionGroups
+                reason = link_error(exc)
+                if reason is None:
+                    raise
+                error = reason
             finally:
                 self.client = None
             self.owner.post_message(LinkDown(error))
