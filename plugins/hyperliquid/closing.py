@@ -20,6 +20,20 @@ __all__ = ["ClosingTracker", "MarketTracker"]
 RECENT_CLOSED = 16
 
 
+def _same(a: Candle, b: Candle) -> bool:
+    """Same candle state, wherever it came from (a REST copy of a live version changes nothing)."""
+    return (a.open_time, a.trades, a.volume, a.close, a.high, a.low, a.open, a.closed) == (
+        b.open_time,
+        b.trades,
+        b.volume,
+        b.close,
+        b.high,
+        b.low,
+        b.open,
+        b.closed,
+    )
+
+
 class MarketTracker:
     """Open/closed bookkeeping of one market."""
 
@@ -60,7 +74,7 @@ class MarketTracker:
             self._close_current(out)
             cur = None
         if cur is not None and t == cur.open_time:
-            if candle == cur:
+            if _same(candle, cur):
                 return out  # an exact duplicate changes nothing
             if candle.closed:
                 if candle.supersedes(cur):
@@ -86,7 +100,7 @@ class MarketTracker:
 
     def _late(self, closed: Candle) -> list[Candle]:
         known = self._recent.get(closed.open_time)
-        if known is not None and (known == closed or not closed.supersedes(known)):
+        if known is not None and (_same(known, closed) or not closed.supersedes(known)):
             return []
         self._remember(closed)
         return [closed]

@@ -55,6 +55,11 @@ class HyperliquidConfig(BaseModel):
     """Check the coins against ``meta``/``spotMeta`` at start-up and refuse unknown ones."""
     close_grace: float = Field(default=3.0, ge=0)
     """Seconds after a candle's close time ``T`` before a candle without a successor is declared closed."""
+    confirm_closed: bool = True
+    """Fetch each candle the websocket closed once more over REST and keep the exchange's final
+    version (the last update before a candle's end can be missed)."""
+    confirm_delay: float = Field(default=10.0, gt=0)
+    """Seconds after a candle's close before it is confirmed (and how often confirmations run)."""
     ping_interval: float = Field(default=20.0, gt=0)
     """Seconds between application pings (the server drops connections silent for 60 s)."""
     pong_timeout: float = Field(default=10.0, gt=0)

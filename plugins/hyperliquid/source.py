@@ -52,7 +52,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from candlewick.errors import SourceError
-from candlewick.model import Candle, check_interval
+from candlewick.model import Candle, check_interval, close_time
 from candlewick.plugin import ComponentContext, Source
 from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
@@ -85,6 +85,10 @@ log = logging.getLogger(__name__)
 Market = tuple[str, str]
 #: The documented per-IP connection limit.
 MAX_CONNECTIONS = 10
+#: Candles per market remembered for confirmation (older ones are left to gap repair).
+MAX_UNCONFIRMED = 1000
+#: Confirmations wait while less than this share of the REST burst is available.
+CONFIRM_MIN_BUDGET = 0.5
 #: Outbound websocket messages per minute we allow ourselves (the exchange allows 2000 per IP).
 MESSAGES_PER_MINUTE = 1800
 #: Messages that may go out at once (a reconnect resubscribing up to 1000 markets).
@@ -316,6 +320,8 @@ class HyperliquidSource(Source):
         self._wanted: list[Market] = self.config.markets()
         self._tg: TaskGroup | None = None
         self._newest: dict[Market, int] = {}
+        #: Open times of candles the websocket closed, per market, awaiting REST confirmation.
+        self._unconfirmed: dict[Market, set[int]] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -404,6 +410,8 @@ class HyperliquidSource(Source):
                     for link in self.links:
                         tg.start_soon(link.run)
                     tg.start_soon(self._closer)
+                    if cfg.confirm_closed:
+                        tg.start_soon(self._confirmer)
                     task_status.started()
             finally:
                 self._tg = None
@@ -434,12 +442,50 @@ class HyperliquidSource(Source):
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
+    async def _confirmer(self) -> None:
+        """Re-fetch candles the websocket closed; the exchange's final version wins if it differs.
+
+        One request per market covers every pending candle; it runs at gap-repair priority and
+        waits while the REST budget is low, so catch-ups and repairs come first.
+        """
+        cfg = self.config
+        clock = self.ctx.clock
+        delay_ms = int(cfg.confirm_delay * 1000)
+        while True:
+            await clock.sleep(cfg.confirm_delay)
+            rest = self.rest
+            if rest is None:
+                continue
+            for market, pending in list(self._unconfirmed.items()):
+                if market not in self._wanted:
+                    self._unconfirmed.pop(market, None)
+                    continue
+                now = self.now_ms()
+                due = sorted(t for t in pending if close_time(market[1], t) + delay_ms <= now)
+                if not due:
+                    continue
+                if self.budget.level() < self.budget.burst * CONFIRM_MIN_BUDGET:
+                    break  # the budget is busy: confirm later
+                try:
+                    candles = await rest.fetch_range(*market, due[0], due[-1], priority=Priority.REPAIR)
+                except RestError as exc:
+                    log.warning("%s: confirming %s/%s failed: %s", self.name, *market, exc)
+                    continue
+                pending.difference_update(due)
+                wanted = set(due)
+                await self.ingest([c for c in candles if c.open_time in wanted and c.closed])
+
     async def emit(self, candles: list[Candle]) -> None:
         """Hand candles to the buffer as they are (waits while it is full)."""
         newest = self._newest
+        confirm = self.config.confirm_closed
         for candle in candles:
             await self.ctx.candles.send(candle)
             market = candle.market
+            if confirm and candle.closed and candle.origin == "live":
+                pending = self._unconfirmed.setdefault(market, set())
+                if len(pending) < MAX_UNCONFIRMED:
+                    pending.add(candle.open_time)
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)

@@ -64,6 +64,8 @@ class Faults:
     duplicates: bool = False
     #: After each push, the previous (older) version of that candle is sent again.
     out_of_order: bool = False
+    #: The last trades of every candle are never pushed: the websocket's final version is partial.
+    miss_final_push: bool = False
     #: Probability per push round and connection of one garbage frame.
     garbage_rate: float = 0.0
     #: The next N REST requests are answered 429 with body ``null``.
@@ -553,11 +555,16 @@ class FakeExchange:
         last = client.pushed.get(key)
         versions: list[Candle] = []
         current_t = open_time(interval, now)
-        if last is not None and last.open_time < current_t:
+        missing_final = self.faults.miss_final_push
+        if last is not None and last.open_time < current_t and not missing_final:
             final = model.candle(coin, interval, last.open_time)
             if final is not None and final.trades != last.trades:
                 versions.append(final)  # the last trades of the previous candle, pushed late
         state = model.state(coin, interval, now)
+        if state is not None and missing_final:
+            final = model.candle(coin, interval, state.open_time)
+            if final is not None and state.trades >= final.trades - max(1, final.trades // 10):
+                state = None  # the last tenth of the trades never reaches the websocket
         if state is not None and (last is None or (last.open_time, last.trades) != (state.open_time, state.trades)):
             versions.append(state)
         frames: list[str] = []

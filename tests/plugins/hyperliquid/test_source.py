@@ -252,3 +252,25 @@ async def test_an_outage_leaves_no_hole() -> None:
         assert (got.open, got.high, got.low, got.close, got.volume, got.trades) == (
             want.open, want.high, want.low, want.close, want.volume, want.trades,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("confirm", [True, False])
+async def test_rest_confirmation_repairs_candles_whose_last_update_was_missed(confirm: bool) -> None:
+    """If the websocket never carries a candle's last trades, confirmation stores the final version."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=9, clock=clock, push_interval=1.0) as ex:
+        ex.faults.miss_final_push = True
+        options = {"ping_interval": 20, "pong_timeout": 30, "close_grace": 2}
+        async with running_source(ex, clock=clock, confirm_closed=confirm, confirm_delay=3, **options) as h:
+            await h.wait_for(lambda: sum(c.closed and c.origin == "live" for c in h.candles) >= 3, timeout=10)
+            await anyio.sleep(0.3)  # a confirmation round (3 s of exchange time) after the third close
+            live_closed = [c for c in h.candles if c.closed and c.origin == "live"]
+            final = {c.open_time: c for c in h.candles if c.closed}  # last closed version per candle
+        checked = [c.open_time for c in live_closed[:2]]
+        truth = {c.open_time: c for c in ex.truth("BTC", "1m", checked[0], checked[-1])}
+        assert all(c.trades < truth[c.open_time].trades for c in live_closed[:2])  # the websocket saw partial ones
+        if confirm:
+            assert all(final[t] == truth[t] for t in checked)
+            assert all(final[t].origin == "rest" for t in checked)
+        else:
+            assert all(final[t].trades < truth[t].trades for t in checked)
