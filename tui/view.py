@@ -184,10 +184,16 @@ def header(state: DashboardState) -> Text:
 
 
 def component_cells(c: ComponentView) -> tuple[str | Text, ...]:
-    error = c.last_error if len(c.last_error) <= 24 else c.last_error[:23] + "…"
     name = Text(c.name, style="bold") if c.critical else Text(c.name)
     uptime = fmt_duration(c.uptime) if c.state == "running" else DASH
-    return (name, c.kind, state_badge(c.state), Text(str(c.restarts), justify="right"), uptime, Text(error, "red"))
+    return (
+        name,
+        c.kind,
+        state_badge(c.state),
+        Text(str(c.restarts), justify="right"),
+        uptime,
+        Text(c.last_error, "red"),
+    )
 
 
 def lag_text(m: MarketView) -> Text:

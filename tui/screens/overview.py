@@ -34,6 +34,12 @@ OVERVIEW_KEYS = [
 ]
 
 
+#: Lines that are always there: header, gauges and keys.
+FIXED_LINES = 3
+#: Lines the jobs and events panes keep at least (with their borders).
+BOTTOM_MIN = 6
+
+
 class OverviewScreen(Screen[None]):
     """Components, markets, gauges, jobs and events; every action asks the app to send it."""
 
@@ -81,12 +87,42 @@ class OverviewScreen(Screen[None]):
 
     def show(self, state: DashboardState) -> None:
         """Render every pane from ``state``."""
+        components = self.query_one(ComponentsTable)
+        markets = self.query_one(MarketsTable)
+        counts = (components.row_count, markets.row_count)
         self.query_one(HeaderLine).show(state)
-        self.query_one(ComponentsTable).show(state)
-        self.query_one(MarketsTable).show(state)
+        components.show(state)
+        markets.show(state)
         self.query_one(GaugesLine).show(state)
         self.query_one(JobsTable).show(state)
         self.query_one(EventsLog).show(state)
+        if (components.row_count, markets.row_count) != counts:
+            self._fit()
+        self._position(markets)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Share the height: components whole if they can be, markets next, jobs/events the rest."""
+        height = self.size.height
+        components = self.query_one(ComponentsTable)
+        components.styles.max_height = max(2, min(components.row_count + 1, height // 3 - 2))
+        shown = min(components.row_count + 1, int(components.styles.max_height.value)) + 2  # + borders
+        room = height - FIXED_LINES - shown - BOTTOM_MIN - 2
+        self.query_one(MarketsTable).styles.max_height = max(2, room)
+
+    def _position(self, markets: MarketsTable) -> None:
+        """``row/rows`` under the markets box when they do not all fit."""
+        box = self.query_one("#markets-box")
+        hidden = markets.row_count > max(1, markets.size.height - 1)
+        subtitle = f"{markets.cursor_row + 1}/{markets.row_count}" if hidden else ""
+        if box.border_subtitle != subtitle:
+            box.border_subtitle = subtitle
+
+    @on(StateTable.Moved, "#markets")
+    def _moved(self) -> None:
+        self._position(self.query_one(MarketsTable))
 
     # -- selections --------------------------------------------------------------------------
 

@@ -10,14 +10,13 @@ from candlewick.tui.widgets.state_table import StateTable
 class ComponentsTable(StateTable):
     """One row per supervised component; the cursor picks the target of restart/stop/start."""
 
-    GAP = 2
     COLUMNS = (
-        ("NAME", "name", 12),
+        ("NAME", "name", 20),
         ("KIND", "kind", 7),
         ("STATE", "state", 13),
         ("RESTARTS", "restarts", 8),
         ("UPTIME", "uptime", 9),
-        ("LAST ERROR", "error", 17),
+        ("LAST ERROR", "error", 14),
     )
 
     def show(self, state: DashboardState) -> None:

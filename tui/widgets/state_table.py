@@ -59,6 +59,17 @@ def render_rows(
     return Text("\n").join(lines)
 
 
+def widen_last(columns: Sequence[tuple[str, str, int]], width: int, gap: int) -> Sequence[tuple[str, str, int]]:
+    """The columns with the last one grown to fill ``width`` (a wide terminal shows whole errors)."""
+    if not columns:
+        return columns
+    used = sum(w for _, _, w in columns) + gap * (len(columns) - 1)
+    if used >= width:
+        return columns
+    label, key, last = columns[-1]
+    return (*columns[:-1], (label, key, last + width - used))
+
+
 class StateTable(Widget, can_focus=True):
     """Rows are ``(key, cells)``; :meth:`show_rows` replaces them, keeping the cursor's key."""
 
@@ -90,6 +101,16 @@ class StateTable(Widget, can_focus=True):
 
         table: StateTable
         key: str
+
+        @property
+        def control(self) -> StateTable:
+            return self.table
+
+    @dataclass
+    class Moved(Message):
+        """The cursor moved to another row."""
+
+        table: StateTable
 
         @property
         def control(self) -> StateTable:
@@ -128,8 +149,11 @@ class StateTable(Widget, can_focus=True):
 
     def action_move(self, step: int) -> None:
         if self.rows:
-            self.cursor_row = max(0, min(len(self.rows) - 1, self.cursor_row + step))
-            self.refresh()
+            row = max(0, min(len(self.rows) - 1, self.cursor_row + step))
+            if row != self.cursor_row:
+                self.cursor_row = row
+                self.post_message(self.Moved(self))
+                self.refresh()
 
     def action_page(self, pages: int) -> None:
         self.action_move(pages * self._visible_rows())
@@ -157,7 +181,7 @@ class StateTable(Widget, can_focus=True):
         self._top = max(0, min(self._top, max(0, len(self.rows) - visible)))
         cursor_class = "state-table--cursor" if self.has_focus else "state-table--cursor-blur"
         return render_rows(
-            self.COLUMNS,
+            widen_last(self.COLUMNS, self.size.width, self.GAP),
             self.rows,
             top=self._top,
             height=self.size.height,
