@@ -107,9 +107,9 @@ class OverviewScreen(Screen[None]):
         """Share the height: components whole if they can be, markets next, jobs/events the rest."""
         height = self.size.height
         components = self.query_one(ComponentsTable)
-        components.styles.max_height = max(2, min(components.row_count + 1, height // 3 - 2))
-        shown = min(components.row_count + 1, int(components.styles.max_height.value)) + 2  # + borders
-        room = height - FIXED_LINES - shown - BOTTOM_MIN - 2
+        limit = max(2, min(components.row_count + 1, height // 3 - 2))
+        components.styles.max_height = limit
+        room = height - FIXED_LINES - (limit + 2) - BOTTOM_MIN - 2  # + 2: each box's borders
         self.query_one(MarketsTable).styles.max_height = max(2, room)
 
     def _position(self, markets: MarketsTable) -> None:

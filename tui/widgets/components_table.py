@@ -10,6 +10,7 @@ from candlewick.tui.widgets.state_table import StateTable
 class ComponentsTable(StateTable):
     """One row per supervised component; the cursor picks the target of restart/stop/start."""
 
+    WIDEN_LAST = True
     COLUMNS = (
         ("NAME", "name", 20),
         ("KIND", "kind", 7),

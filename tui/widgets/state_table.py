@@ -94,6 +94,8 @@ class StateTable(Widget, can_focus=True):
     COLUMNS: Sequence[tuple[str, str, int]] = ()
     #: Blank cells between two columns.
     GAP = 1
+    #: Grow the last column to the widget's width (for free text such as errors).
+    WIDEN_LAST = False
 
     @dataclass
     class Selected(Message):
@@ -181,7 +183,7 @@ class StateTable(Widget, can_focus=True):
         self._top = max(0, min(self._top, max(0, len(self.rows) - visible)))
         cursor_class = "state-table--cursor" if self.has_focus else "state-table--cursor-blur"
         return render_rows(
-            widen_last(self.COLUMNS, self.size.width, self.GAP),
+            widen_last(self.COLUMNS, self.size.width, self.GAP) if self.WIDEN_LAST else self.COLUMNS,
             self.rows,
             top=self._top,
             height=self.size.height,
