@@ -10,13 +10,18 @@ companion spec named ``<source>-backfill`` whose factory builds :class:`GapRepai
 
 When it checks (each check reads the sink's open times over the exchange's window):
 
-- at start, ``startup_delay`` after the sink answers, including the span ``backfill_on_start``
-  of the live source asks for;
+- at start, ``startup_delay`` after the sink answers. The span ``backfill_on_start`` of the
+  live source asks for is part of every later check; the start-up check leaves it to the live
+  source when that fetches it itself on its first connect (Hyperliquid's does);
 - ``reconnect_settle`` seconds after every ``EV_CONNECTED`` of its live source;
 - every ``outage_check_every`` seconds while that source is disconnected (``EV_DISCONNECTED``
   until ``EV_CONNECTED``): candles keep closing while the websocket is down, and REST often
   still works, so they are fetched as soon as the exchange serves them (``outage_grace``);
 - every ``check_every`` seconds, and when a recent empty span falls due for its re-check.
+
+On ``EV_DISCONNECTED`` the candles that were open at that moment become *suspect*: the live
+source may close them on its clock with only part of their trades, so they are fetched again
+over REST although they are stored.
 
 It implements :class:`~candlewick.plugin.SupportsBackfill` for the control socket.
 """
@@ -58,6 +63,9 @@ class GapRepairConfig(BaseModel):
     """During an outage, a closed candle counts as missing this many seconds after its close."""
     grace: float = Field(default=10.0, ge=0)
     """A closed candle counts as missing only this many seconds after its close (live closing and flush)."""
+    confirm_delay: float = Field(default=3.0, ge=0)
+    """A hole found by a check is repaired only if it is still there this many seconds later
+    (candles the live source just fetched may still be in the buffer)."""
     horizon_warning: float = Field(default=3600.0, ge=0)
     """Warn, and repair first, when a hole leaves the exchange's window within this many seconds."""
     verify_timeout: float = Field(default=60.0, gt=0)
@@ -77,6 +85,7 @@ class GapRepairConfig(BaseModel):
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(
             grace=self.grace,
+            confirm_delay=self.confirm_delay,
             horizon_warning=self.horizon_warning,
             verify_timeout=self.verify_timeout,
             recheck_after=self.recheck_after,
@@ -184,9 +193,12 @@ class GapRepair(Source):
                 if event.kind == names.EV_CONNECTED:
                     self._outage = False
                     self._schedule(self.config.reconnect_settle)
-                elif event.kind == names.EV_DISCONNECTED and self.config.outage_check_every > 0:
-                    self._outage = True
-                    self._schedule(self.config.outage_check_every)
+                elif event.kind == names.EV_DISCONNECTED:
+                    if self.engine is not None:
+                        self.engine.suspect(self.history.markets(), int(event.time * 1000))
+                    if self.config.outage_check_every > 0:
+                        self._outage = True
+                        self._schedule(self.config.outage_check_every)
 
     async def _checker(self) -> None:
         engine = self.engine

@@ -29,7 +29,7 @@ from candlewick.errors import SinkUnavailable
 from candlewick.gaps import grid
 from candlewick.gaps.history import History, StoredTimes
 from candlewick.gaps.jobs import STARTUP, URGENT, USER, Job, JobKind
-from candlewick.gaps.ledger import Ledger
+from candlewick.gaps.ledger import Assessment, Ledger
 from candlewick.gaps.ranges import Span, clip, find_holes, normalize, plan_requests, span_count, subtract
 from candlewick.gaps.store import Store
 from candlewick.model import DAY_MS, Candle, check_interval, open_time
@@ -58,6 +58,8 @@ class EngineSettings:
 
     #: A closed candle counts as missing only this long after its close (live closing + flush).
     grace: float = 10.0
+    #: A hole is acted on only if it is still there this long after it was first seen.
+    confirm_delay: float = 3.0
     #: Warn, and repair first, when a hole leaves the exchange's window within this long.
     horizon_warning: float = 3600.0
     #: How long a finished job waits for the sink to show its candles committed.
@@ -115,6 +117,9 @@ class GapEngine:
         self._changed = anyio.Event()
         self._running: tuple[Job, anyio.CancelScope] | None = None
         self._since: dict[Market, int] = {}
+        #: Candles stored but not trusted: open when the live source lost its connection, so it may
+        #: have closed them with part of their trades. They are fetched again like holes.
+        self._suspects: dict[Market, set[int]] = {}
         m = telemetry.metrics
         labels = ("coin", "interval")
         self._found = m.counter(names.GAPS_FOUND, "Holes found in stored candles", labels)
@@ -278,36 +283,75 @@ class GapEngine:
         ``grace`` overrides the settings' (during an outage no live candle is coming, so a
         closed candle is missing as soon as the exchange can serve it).
         """
+        wanted = list(markets if markets is not None else self.history.markets())
+        if self.settings.confirm_delay > 0:
+            # A hole must still be there a moment later: candles just fetched by the live source
+            # may be on their way through the buffer.
+            candidates = []
+            for market in wanted:
+                try:
+                    found, holes = await self._holes(market, startup=startup, grace=grace, record=False)
+                except Exception as exc:  # a sink hiccup must not end the engine: the next check retries
+                    log.warning("%s: checking %s %s failed: %s", self.name, *market, exc)
+                    continue
+                if holes or found.lost:
+                    candidates.append(market)
+            if not candidates:
+                return 0
+            await self.clock.sleep(self.settings.confirm_delay)
+            wanted = candidates
         queued = 0
-        for coin, interval in list(markets if markets is not None else self.history.markets()):
+        for coin, interval in wanted:
             try:
-                found = await self.check_market(coin, interval, reason=reason, startup=startup, grace=grace)
-                queued += len(found)
+                found_jobs = await self.check_market(coin, interval, reason=reason, startup=startup, grace=grace)
+                queued += len(found_jobs)
             except Exception as exc:  # a sink hiccup must not end the engine: the next check retries
                 log.warning("%s: checking %s %s failed: %s", self.name, coin, interval, exc)
         return queued
 
-    async def check_market(
-        self, coin: str, interval: str, *, reason: str = "check", startup: bool = False, grace: float | None = None
-    ) -> list[Job]:
-        """Find holes of one market and queue repair jobs for those not already queued."""
-        market = (coin, interval)
+    def suspect(self, markets: Iterable[Market], at_ms: int) -> None:
+        """The live feed broke at ``at_ms``: refetch the candles of ``markets`` open around then."""
+        for coin, interval in markets:
+            t = open_time(interval, at_ms)
+            self._suspects.setdefault((coin, interval), set()).update((grid.prev_open(interval, t), t))
+
+    def _with_suspects(self, market: Market, holes: list[Span], first: int, last: int) -> list[Span]:
+        interval = market[1]
+        doubtful = [(t, t) for t in self._suspects.get(market, ()) if first <= t <= last]
+        return normalize(interval, [*holes, *doubtful]) if doubtful else holes
+
+    async def _holes(
+        self, market: Market, *, startup: bool, grace: float | None, record: bool
+    ) -> tuple[Assessment, list[Span]]:
+        """Assess one market: its holes (with suspects, without spans already queued)."""
+        coin, interval = market
         now = self.now_ms()
         if startup:
             since = self.start_since(interval, now)
             if since is not None:
                 self._since[market] = since
         since = self._since.get(market)
+        if startup and self.history.fetches_start_history():
+            since = None  # the live source is fetching it right now; later checks make sure it did
         if since is not None:
             since = max(since, grid.window_start(interval, now, self.window))
         first = self.ledger.check_start(interval, now)
         present = await self.stored.open_times(coin, interval, first, now)
         grace_ms = int((self.settings.grace if grace is None else grace) * 1000)
-        found = self.ledger.assess(coin, interval, present, now, grace_ms=grace_ms, since=since)
+        found = self.ledger.assess(coin, interval, present, now, grace_ms=grace_ms, since=since, record=record)
+        queued_spans = normalize(interval, ((j.start, j.end) for j in self.active_jobs() if j.market == market))
+        holes = self._with_suspects(market, found.holes, found.window_first, found.last)
+        return found, subtract(interval, holes, queued_spans)
+
+    async def check_market(
+        self, coin: str, interval: str, *, reason: str = "check", startup: bool = False, grace: float | None = None
+    ) -> list[Job]:
+        """Find holes of one market and queue repair jobs for those not already queued."""
+        market = (coin, interval)
+        found, holes = await self._holes(market, startup=startup, grace=grace, record=True)
         if found.lost:
             await self._report_lost(coin, interval, found.lost)
-        queued_spans = normalize(interval, ((j.start, j.end) for j in self.active_jobs() if j.market == market))
-        holes = subtract(interval, found.holes, queued_spans)
+        now = self.now_ms()
         known = self._known.setdefault(market, [])
         new = [h for h in holes if not clip(known, *h)]
         if new:
@@ -471,7 +515,7 @@ class GapEngine:
             return "done"
         present = await self.stored.open_times(coin, interval, first, job.end)
         cov = self.ledger.market(coin, interval)
-        holes = find_holes(interval, present, first, job.end)
+        holes = self._with_suspects(job.market, find_holes(interval, present, first, job.end), first, job.end)
         holes = subtract(interval, holes, normalize(interval, [*cov.empty, *cov.lost]))
         waiting = normalize(interval, (s for s, due in cov.tentative if due > now))
         holes = subtract(interval, holes, waiting)
@@ -497,6 +541,9 @@ class GapEngine:
                     last_progress = mono
                     self._publish_job(job, f"job {job.id}: {job.fetched}/{job.expected} candles")
             now = self.now_ms()
+            doubtful = self._suspects.get(job.market)
+            if doubtful:
+                doubtful.difference_update([t for t in doubtful if req.first <= t <= req.last])
             for hole in req.holes:
                 self.ledger.record_fetch(coin, interval, hole, [t for t in returned if hole[0] <= t <= hole[1]], now)
             await self._persist_market(coin, interval)

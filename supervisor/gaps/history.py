@@ -34,6 +34,14 @@ class History(Protocol):
         """``"max"``, a window in ms, or ``None``: how much history the start-up check wants."""
         ...
 
+    def fetches_start_history(self) -> bool:
+        """True when the live source fetches ``backfill_on_start`` itself on its first connect.
+
+        Then the start-up check leaves that span to it (fetching it twice would only spend
+        weight), and later checks repair whatever it did not manage to store.
+        """
+        ...
+
     async def ready(self) -> None:
         """Wait until requests can be made (e.g. the live source has its REST client)."""
         ...

@@ -95,13 +95,15 @@ class Ledger:
         *,
         grace_ms: int = 0,
         since: int | None = None,
+        record: bool = True,
     ) -> Assessment:
         """Holes among ``present`` (stored closed open times, ascending) and newly lost spans.
 
         Holes are looked for from the oldest stored candle (or ``since``, a time from which the
         market should be complete, e.g. a start-up backfill) to the newest closed candle. Spans
         confirmed empty, already lost, or waiting for their re-check are left out. Lost spans are
-        recorded here, so each is reported once.
+        recorded here (unless ``record`` is false: a look without consequences), so each is
+        reported once.
         """
         cov = self.market(coin, interval)
         last = grid.newest_closed(interval, now_ms, grace_ms)
@@ -115,7 +117,7 @@ class Ledger:
         holes = subtract(interval, holes, normalize(interval, [*cov.empty, *cov.lost]))
         holes = subtract(interval, holes, waiting)
         lost, holes = split_before(interval, holes, window_first)
-        if lost:
+        if lost and record:
             cov.lost = normalize(interval, [*cov.lost, *lost])
         return Assessment(coin, interval, holes, lost, window_first, last)
 
