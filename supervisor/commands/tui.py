@@ -6,6 +6,7 @@ Textual is imported only when the command runs, so ``candlewick --help`` stays f
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,13 @@ def main(args: argparse.Namespace) -> int:
         path = socket_path(args)
     except CandlewickError as err:
         report(err)
+        return EXIT_USAGE
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(
+            "candlewick: the dashboard needs a terminal (in a container: docker exec -it candlewick candlewick tui;"
+            " for scripts use 'candlewick ctl')",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     from candlewick.tui.app import CandlewickApp
 

@@ -54,3 +54,11 @@ def test_refresh_rate_must_be_sane(rate: str, capsys: pytest.CaptureFixture[str]
         parse("tui", "--refresh-rate", rate)
     assert info.value.code == 2
     assert "--refresh-rate" in capsys.readouterr().err
+
+
+def test_without_a_terminal_it_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under pytest stdin is not a terminal: one line saying what to do, exit 2, no screen."""
+    assert main(["tui", "--socket", "/nowhere.sock"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a terminal" in err
+    assert "docker exec -it" in err
