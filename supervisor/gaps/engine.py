@@ -351,6 +351,8 @@ class GapEngine:
         found, holes = await self._holes(market, startup=startup, grace=grace, record=True)
         if found.lost:
             await self._report_lost(coin, interval, found.lost)
+        elif self.ledger.forget_before(coin, interval, self.ledger.check_start(interval, self.now_ms())):
+            await self._persist_market(coin, interval)
         now = self.now_ms()
         known = self._known.setdefault(market, [])
         new = [h for h in holes if not clip(known, *h)]

@@ -164,7 +164,10 @@ class Ledger:
     def lost_total(self, coin: str, interval: str) -> int:
         return span_count(interval, self.market(coin, interval).lost)
 
-    def forget_before(self, interval: str, coin: str, t: int) -> None:
-        """Drop empty spans older than ``t`` (they can no longer be asked for anyway)."""
+    def forget_before(self, coin: str, interval: str, t: int) -> bool:
+        """Drop empty spans ending before ``t`` (no check looks that far back); True if any went."""
         cov = self.market(coin, interval)
-        cov.empty = [(a, b) for a, b in cov.empty if b >= t]
+        kept = [(a, b) for a, b in cov.empty if b >= t]
+        changed = len(kept) != len(cov.empty)
+        cov.empty = kept
+        return changed

@@ -79,3 +79,13 @@ def test_a_late_row_clears_the_tentative_entry() -> None:
     assert ledger.record_fetch("BTC", "1m", (t(3), t(3)), [t(3)], NOW + 3 * M) == []
     assert ledger.market("BTC", "1m").tentative == []
     assert ledger.market("BTC", "1m").empty == []
+
+
+def test_empty_spans_older_than_any_check_are_forgotten() -> None:
+    """The ledger does not grow forever: empty spans no check can reach are dropped."""
+    ledger = Ledger(window=100, late_ms=0)
+    ledger.record_fetch("BTC", "1m", (t(500), t(499)), [], NOW)
+    ledger.record_fetch("BTC", "1m", (t(50), t(50)), [], NOW)
+    assert ledger.forget_before("BTC", "1m", ledger.check_start("1m", NOW))
+    assert ledger.market("BTC", "1m").empty == [(t(50), t(50))]
+    assert not ledger.forget_before("BTC", "1m", ledger.check_start("1m", NOW))
