@@ -37,6 +37,7 @@ def daemon(tmp: Path, count: int, made: list[Daemon]) -> Daemon:
         {
             "sources": {"feed": {"count": count}},
             "sink": {"sqlite": {"path": str(tmp / "c.db")}},
+            "buffer": {"memory": {"flush_interval": 3600, "close_delay": 3600}},  # held until the shutdown drain
             "spool": {"dir": str(tmp / "spool")},
             "daemon": {"data_dir": str(tmp / "data")},
         }
@@ -64,7 +65,9 @@ async def test_graceful_shutdown_drains_the_buffer_into_the_sink(tmp_path: Path,
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: d.run(signals=False))
         with anyio.fail_after(10):
-            while buffer.depth() < 200:  # the default 1 s window: they are still in memory
+            while not d.components["sqlite"].describe()["connected"]:  # else the drain would spool
+                await anyio.sleep(0.01)
+            while buffer.depth() < 200:
                 await anyio.sleep(0.01)
         d.request_shutdown("test")
     assert d.exit_code == 0
