@@ -122,7 +122,7 @@ class CandlewickApp(App[None]):
         self.paints += 1
         for screen in self.screen_stack:
             show = getattr(screen, "show", None)
-            if show is not None and screen.is_mounted:
+            if show is not None and getattr(screen, "ready", False):  # composed: its widgets exist
                 show(self.state)
 
     def on_link_up(self, message: LinkUp) -> None:

@@ -125,18 +125,20 @@ def fmt_bytes(n: int) -> str:
 
 
 def sparkline(values: Sequence[float], width: int = 8) -> str:
-    """The last ``width`` values as block characters, scaled from their minimum to their maximum."""
+    """The last ``width`` values as block characters, from zero to their maximum.
+
+    Zero-based on purpose: a steady feed reads as full bars and a stall drops to the floor,
+    where a min-to-max scale would turn jitter of a few percent into alarming swings.
+    """
     tail = list(values)[-width:]
     if not tail:
         return " " * width
-    low, top = min(tail), max(tail)
+    top = max(tail)
     last = len(SPARK_BLOCKS) - 1
     if top <= 0:
         cells = SPARK_BLOCKS[0] * len(tail)
-    elif top - low < 1e-9:
-        cells = SPARK_BLOCKS[last // 2] * len(tail)
     else:
-        cells = "".join(SPARK_BLOCKS[round((v - low) / (top - low) * last)] for v in tail)
+        cells = "".join(SPARK_BLOCKS[round(max(0.0, v) / top * last)] for v in tail)
     return cells.rjust(width)
 
 

@@ -40,9 +40,11 @@ def test_candle_time_today_and_other_days() -> None:
     assert view.fmt_candle_time(None, NOW) == "-"
 
 
-def test_sparkline_scales_between_min_and_max() -> None:
-    assert view.sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
-    assert view.sparkline([5, 5, 5], width=4) == " ▄▄▄"
+def test_sparkline_scales_from_zero() -> None:
+    """A steady rate is a full bar, a stall is the floor; jitter stays small."""
+    assert view.sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▂▃▄▅▅▆▇█"
+    assert view.sparkline([5, 5, 5], width=4) == " ███"
+    assert view.sparkline([10, 9.8, 10.1, 0], width=4) == "███▁"
     assert view.sparkline([0, 0], width=2) == "▁▁"
     assert view.sparkline([], width=3) == "   "
     assert len(view.sparkline(list(range(40)))) == 8

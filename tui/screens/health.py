@@ -32,6 +32,9 @@ def health_table(state: DashboardState) -> Table:
 class HealthScreen(ModalScreen[None]):
     """Updates with every repaint while open; arrows scroll; Escape, ``h`` or ``q`` closes it."""
 
+    #: Set once composed: the app repaints a screen only from then on.
+    ready = False
+
     BINDINGS = [Binding("escape,h,q", "close", "Close")]
 
     def compose(self) -> ComposeResult:
@@ -44,6 +47,7 @@ class HealthScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         from candlewick.tui.app import CandlewickApp
 
+        self.ready = True
         if isinstance(self.app, CandlewickApp):
             self.show(self.app.state)
         self.query_one("#health-scroll").focus()  # the arrow keys scroll a long list

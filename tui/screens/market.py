@@ -30,6 +30,9 @@ RELOAD_INTERVAL = 2.0
 class MarketScreen(Screen[None]):
     """Escape goes back to the overview; ``b`` backfills this market."""
 
+    #: Set once composed: the app repaints a screen only from then on.
+    ready = False
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("b", "backfill", "Backfill"),
@@ -59,6 +62,7 @@ class MarketScreen(Screen[None]):
         yield KeysLine([("esc", "back"), ("b", "backfill"), ("l", "reload"), ("?", "keys"), ("q", "quit")])
 
     def on_mount(self) -> None:
+        self.ready = True
         self.show(self.dashboard.state)
         self.query_one(CandleChart).show(self.coin, self.interval, self.bars)
         if self.live:

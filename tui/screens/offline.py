@@ -49,6 +49,9 @@ def offline_text(state: DashboardState, retry_interval: float) -> Group:
 class OfflineScreen(Screen[None]):
     """Shown whenever the link is down; the app switches back to the dashboard on re-attach."""
 
+    #: Set once composed: the app repaints a screen only from then on.
+    ready = False
+
     _shown: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -65,6 +68,7 @@ class OfflineScreen(Screen[None]):
         return self.app
 
     def on_mount(self) -> None:
+        self.ready = True
         self.show(self.dashboard.state)
 
     def on_screen_resume(self) -> None:

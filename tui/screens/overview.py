@@ -43,6 +43,9 @@ BOTTOM_MIN = 6
 class OverviewScreen(Screen[None]):
     """Components, markets, gauges, jobs and events; every action asks the app to send it."""
 
+    #: Set once composed: the app repaints a screen only from then on.
+    ready = False
+
     BINDINGS = [
         Binding("r", "restart", "Restart component"),
         Binding("s", "stop_start", "Stop/start component"),
@@ -80,6 +83,7 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(MarketsTable).focus()
+        self.ready = True
         self.show(self.dashboard.state)
 
     def on_screen_resume(self) -> None:
