@@ -99,10 +99,6 @@ CLOSER_MAX_SLEEP = 1.0
 MALFORMED_LOG_EVERY = 100
 
 
-class _Lost(Exception):
-    """Internal: why a session ended."""
-
-
 class Link:
     """One websocket connection carrying a set of subscriptions, reconnecting forever."""
 
@@ -118,6 +114,7 @@ class Link:
         self.last_error: str | None = None
         self._waiting_since: float | None = None
         self._pending_ping: float | None = None
+        self._last_frame_ms: int | None = None
         self._tg: TaskGroup | None = None
         self._lost_reason: str | None = None
         self._rng = random.Random()
@@ -149,7 +146,7 @@ class Link:
             except ConnectionLost as exc:
                 self._lose(f"subscribe failed: {exc}")
                 return
-            tg.start_soon(self._catch_up, [market], None, True)
+            tg.start_soon(self._catch_up, [market], None)
 
     async def remove(self, market: Market) -> None:
         self.markets.pop(market, None)
@@ -188,7 +185,8 @@ class Link:
                 if now - self.connected_at >= cfg.healthy_after:
                     attempt = 0
                 if self.disconnected_since_ms is None:
-                    self.disconnected_since_ms = src.now_ms()
+                    # The feed went quiet at the last frame (a stall is noticed only later).
+                    self.disconnected_since_ms = self._last_frame_ms or src.now_ms()
                 src.ctx.telemetry.publish(
                     names.EV_DISCONNECTED, src.name, f"{src.name} disconnected: {reason}",
                     reason=reason,
@@ -216,8 +214,8 @@ class Link:
         try:
             self.ws = ws
             self._pending_ping = None
+            self._last_frame_ms = None
             self.sessions += 1
-            first = self.sessions == 1
             self.connected = True
             self.connected_at = src.ctx.clock.monotonic()
             since = self.disconnected_since_ms
@@ -240,7 +238,7 @@ class Link:
                 )  # fmt: skip
                 self.disconnected_since_ms = None
                 tg.start_soon(self._keepalive, ws)
-                tg.start_soon(self._catch_up, markets, since, first)
+                tg.start_soon(self._catch_up, markets, since)
         finally:
             self._tg = None
             self.ws = None
@@ -258,6 +256,7 @@ class Link:
                 text = await ws.recv()
                 self._waiting_since = None
                 self._pending_ping = None
+                self._last_frame_ms = src.now_ms()
                 await src.on_frame(self, text)
         except ConnectionLost as exc:
             self._lose(str(exc))
@@ -293,14 +292,14 @@ class Link:
         except ConnectionLost as exc:
             self._lose(str(exc))
 
-    async def _catch_up(self, markets: list[Market], since: int | None, first: bool) -> None:
+    async def _catch_up(self, markets: list[Market], since: int | None) -> None:
         """REST history for what the websocket cannot replay (runs after subscribing)."""
         src = self.source
         for market in markets:
             if market not in self.markets:
                 continue
             try:
-                await src.catch_up(market, since=since, first=first)
+                await src.catch_up(market, since=since)
             except RestError as exc:
                 log.warning("%s: REST catch-up of %s/%s failed: %s", src.name, *market, exc)
 
@@ -320,6 +319,8 @@ class HyperliquidSource(Source):
         self._wanted: list[Market] = self.config.markets()
         self._tg: TaskGroup | None = None
         self._newest: dict[Market, int] = {}
+        #: Markets whose start-up history has been fetched completely.
+        self._history_done: set[Market] = set()
         #: Open times of candles the websocket closed, per market, awaiting REST confirmation.
         self._unconfirmed: dict[Market, set[int]] = {}
         m = ctx.telemetry.metrics
@@ -548,25 +549,32 @@ class HyperliquidSource(Source):
         else:
             log.warning("%s: server error: %s", self.name, event.message)
 
-    async def catch_up(self, market: Market, *, since: int | None, first: bool) -> None:
-        """Fetch over REST what live data cannot give: start-up history or the disconnected period."""
+    async def catch_up(self, market: Market, *, since: int | None) -> None:
+        """Fetch over REST what live data cannot give: start-up history, then the disconnected period.
+
+        A market's ``backfill_on_start`` history is fetched until it once completed (an
+        interrupted one is redone after the reconnect); afterwards only the span since the
+        newest candle seen (or since the disconnect) is fetched.
+        """
         rest = self.rest
         if rest is None:
             return
         coin, interval = market
         now = self.now_ms()
         newest = self.tracker.market(coin, interval).last_open_time
+        policy = self.config.backfill()
         start: int | None
-        if not first and (newest is not None or since is not None):
-            start = newest if newest is not None else since
-        else:
-            policy = self.config.backfill()
+        if market not in self._history_done:
             if policy is None:
-                return
-            start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
-        assert start is not None
-        # A reconnect's catch-up is urgent and small; start-up history yields to gap repair.
-        priority = Priority.REPAIR if first else Priority.LIVE
-        async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
-            async for page in pages:
-                await self.emit(self.tracker.offer_many(page, self.now_ms()))
+                start = None
+            else:
+                start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
+            priority = Priority.REPAIR  # start-up history yields to gap repair
+        else:
+            start = newest if newest is not None else since
+            priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
+        if start is not None:
+            async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
+                async for page in pages:
+                    await self.emit(self.tracker.offer_many(page, self.now_ms()))
+        self._history_done.add(market)

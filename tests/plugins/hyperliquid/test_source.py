@@ -215,6 +215,7 @@ async def test_subscriptions_split_across_connections_only_past_the_limit(exchan
 async def test_ingest_routes_candles_through_the_closing_tracker(exchange: FakeExchange) -> None:
     """Candles handed in by gap repair are emitted closed once, and never as an older version."""
     async with running_source(exchange) as h:
+        await h.wait_for(lambda: h.source.links[0].status()["subscribed"] == 1)
         assert h.source.rest is not None
         now = exchange.now_ms()
         repaired = await h.source.rest.fetch_range("BTC", "1m", now - 10 * 60_000, now - 5 * 60_000)
@@ -274,3 +275,14 @@ async def test_rest_confirmation_repairs_candles_whose_last_update_was_missed(co
             assert all(final[t].origin == "rest" for t in checked)
         else:
             assert all(final[t].trades < truth[t].trades for t in checked)
+
+
+async def test_interrupted_start_up_history_is_redone_after_a_reconnect(exchange: FakeExchange) -> None:
+    """A drop in the middle of the start-up backfill does not lose the rest of the history."""
+    exchange.faults.page_limit = 500
+    async with running_source(exchange, intervals=["1h"], backfill_on_start="max") as h:
+        await h.wait_for(lambda: any(c.origin == "rest" for c in h.candles))
+        exchange.drop_connections()
+        await h.wait_for(lambda: len(h.events_of(names.EV_CONNECTED)) == 2)
+        await h.wait_for(lambda: len({c.open_time for c in h.candles}) >= 5000, timeout=10)
+        assert h.source._history_done == {("BTC", "1h")}
