@@ -108,3 +108,24 @@ async def test_events_scroll_back_and_stay_put_while_new_ones_arrive() -> None:
         assert "m30" in log.render().plain
         await pilot.press("home")
         assert log.back == 30
+
+
+async def test_repaint_skips_a_screen_still_being_composed() -> None:
+    """A repaint that lands between pushing a screen and its compose must not touch missing widgets."""
+    from pathlib import Path
+
+    from candlewick.tui.app import CandlewickApp
+    from candlewick.tui.screens.market import MarketScreen
+    from tests.tui.sample import sample_state
+
+    app = CandlewickApp(Path("/x.sock"), state=sample_state("/x.sock"), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = MarketScreen("BTC", "1m", live=False)
+        app.push_screen(screen)
+        app.update_state(sample_state("/x.sock"))
+        app.paint()  # before the screen composed: skipped, no NoMatches
+        await pilot.pause()
+        assert screen.ready
+        app.update_state(sample_state("/x.sock"))
+        app.paint()
+        assert "lag 0.2 s" in str(screen.query_one("#detail").render())
