@@ -129,3 +129,22 @@ async def test_repaint_skips_a_screen_still_being_composed() -> None:
         app.update_state(sample_state("/x.sock"))
         app.paint()
         assert "lag 0.2 s" in str(screen.query_one("#detail").render())
+
+
+async def test_keys_typed_into_a_form_are_text_not_commands() -> None:
+    """q, h and ? in a form field are characters: the app neither quits nor opens other screens."""
+    from pathlib import Path
+
+    from textual.widgets import Input
+
+    from candlewick.tui.app import CandlewickApp
+    from candlewick.tui.screens.backfill_form import BackfillForm
+    from tests.tui.sample import sample_state
+
+    app = CandlewickApp(Path("/x.sock"), state=sample_state("/x.sock"), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b")
+        await pilot.press("shift+tab", "shift+tab", "ctrl+u", "q", "h", "question_mark", "x", "r")
+        assert isinstance(app.screen, BackfillForm)
+        assert app.screen.query_one("#coin", Input).value == "qh?xr"
+        assert app.is_running
