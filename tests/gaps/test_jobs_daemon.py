@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from candlewick.model import MINUTE_MS, open_time
@@ -129,3 +130,31 @@ async def test_pending_jobs_survive_a_restart(rig: Rig) -> None:
                 interval = str(job["interval"])
                 rows = [r for r in rig.stored("BTC", interval) if job["start"] <= r[0] <= job["end"]]
                 assert rows == rig.truth("BTC", interval, job["start"], job["end"])
+
+
+async def test_jobs_report_progress_in_the_control_contract_shape(rig: Rig) -> None:
+    """Job dicts carry the contract's keys; every state change and progress goes out as an event."""
+    contract = {"id", "kind", "coin", "interval", "start", "end", "state", "fetched", "expected", "eta", "error"}
+    async with rig.daemon(rig.settings(repair={"detect": False})) as daemon:
+        repair = repair_of(daemon)
+        await rig.wait_until(lambda: repair.engine is not None)
+        with daemon.telemetry.events.subscribe() as sub:
+            (job,) = await repair.backfill_start("BTC", ["15m"], 20)
+            await rig.wait_until(lambda: repair.backfill_list()[0]["state"] == "done", timeout=20)
+            done = repair.backfill_list()[0]
+            events = []
+            while True:
+                try:
+                    events.append(sub.receive.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+    assert contract <= set(job)
+    assert job["kind"] == "user"
+    assert done["fetched"] == done["expected"]
+    assert 20 * 96 - 1 <= done["fetched"] <= 20 * 96  # twenty days of 15m candles, the newest closed one last
+    assert done["eta"] is None
+    states = [e.data["job"]["state"] for e in events if e.kind == names.EV_JOB]
+    assert states[0] == "queued"
+    assert "running" in states
+    assert states[-1] == "done"
+    assert daemon.telemetry.metrics.value(names.BACKFILL_CANDLES, coin="BTC", interval="15m") == done["fetched"]
