@@ -36,7 +36,7 @@ from candlewick.plugin import Buffer, ComponentContext, Sink
 from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull
 from candlewick.runtime import names
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
@@ -317,7 +317,7 @@ class MemoryBuffer(Buffer):
             )
         return True
 
-    async def _write(self, sink: Sink, batch: Sequence[Candle], *, spooled: bool) -> _Outcome:
+    async def _write(self, sink: Sink, batch: Sequence[Candle], *, spooled: bool, quiet: bool = False) -> _Outcome:
         """One attempt to write ``batch``; schedules the next attempt on failure."""
         self._writing = True
         try:
@@ -332,6 +332,9 @@ class MemoryBuffer(Buffer):
             self._failed(sink, exc)
             return _Outcome.UNAVAILABLE
         except Exception as exc:
+            if quiet:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                return _Outcome.FAILED
             self.ctx.log.error(
                 "sink %s failed a batch of %d candles: %s: %s", sink.name, len(batch), type(exc).__name__, exc,
                 exc_info=exc,
@@ -377,13 +380,39 @@ class MemoryBuffer(Buffer):
             self._head_failures += 1
             if self._head_failures >= self.config.reject_after:
                 self._head_failures = 0
+                refused = await self._isolate(sink, candles)
+                if refused is None:
+                    return  # the sink became unavailable meanwhile: the batch stays at the head
                 await self._reject(
-                    spool, entry, f"the sink failed it {self.config.reject_after} times; last: {self._last_error}"
+                    spool,
+                    entry,
+                    f"the sink failed it {self.config.reject_after} times; {len(refused)} of its {len(candles)} "
+                    f"candles are refused on their own; last error: {self._last_error}",
+                    refused,
                 )
 
-    async def _reject(self, spool: Spool, entry: Any, reason: str) -> None:
-        target = await spool.quarantine(entry, reason)
-        self.ctx.log.error("spooled batch set aside in %s: %s", target, reason)
+    async def _isolate(self, sink: Sink, candles: Sequence[Candle]) -> list[Candle] | None:
+        """Write the parts of a failing batch the sink accepts (by halves); return the candles it
+        refuses one by one, or ``None`` if the sink became unavailable meanwhile."""
+        outcome = await self._write(sink, candles, spooled=True, quiet=True)
+        if outcome is _Outcome.WRITTEN:
+            return []
+        if outcome is _Outcome.UNAVAILABLE:
+            return None
+        if len(candles) == 1:
+            return list(candles)
+        middle = len(candles) // 2
+        first = await self._isolate(sink, candles[:middle])
+        if first is None:
+            return None
+        second = await self._isolate(sink, candles[middle:])
+        return None if second is None else first + second
+
+    async def _reject(
+        self, spool: Spool, entry: SpoolEntry, reason: str, candles: Sequence[Candle] | None = None
+    ) -> None:
+        target = await spool.quarantine(entry, reason, candles)
+        self.ctx.log.error("spooled candles set aside in %s: %s", target, reason)
         self.ctx.telemetry.publish(
             names.EV_SPOOL, self.name, f"batch set aside in {target}: {reason}", problem="rejected", path=str(target)
         )

@@ -321,11 +321,12 @@ class Spool:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._disk.remove_head, entry, limiter=self._lim())
 
-    async def quarantine(self, entry: SpoolEntry, reason: str) -> Path:
-        """Move the oldest batch to ``rejected/`` (the sink refuses it for good)."""
+    async def quarantine(self, entry: SpoolEntry, reason: str, candles: Sequence[Candle] | None = None) -> Path:
+        """Move the oldest batch (or just ``candles`` of it) to ``rejected/``: the sink refuses it for good."""
+        payload = fmt.encode_batch(candles) if candles is not None else None
 
         def run() -> Path:
-            raw = self._disk.read(entry)
+            raw = payload if payload is not None else self._disk.read(entry)
             return self._disk.quarantine(entry, raw if isinstance(raw, bytes) else None, reason)
 
         with anyio.CancelScope(shield=True):

@@ -12,6 +12,7 @@ import pytest
 from candlewick.model import Candle
 from candlewick.plugin import Sink
 from candlewick.plugins._storage.rows import candle_from_row
+from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.timescaledb import schema
 from candlewick.runtime import names
 
@@ -204,21 +205,25 @@ async def test_server_stopped_and_started_loses_nothing(cluster: Cluster, tmp_pa
     assert await stored(cluster.dsn) == final_versions(stream)
 
 
-async def test_a_batch_the_database_rejects_is_set_aside_not_retried_forever(
+async def test_only_the_candles_the_database_rejects_are_set_aside(
     pg_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A batch failing with a data error (numeric overflow) moves to rejected/, reported; later ones still land."""
+    """A batch failing with a data error (numeric overflow): its good candles are written, the bad one
+    goes to rejected/ with the reason, is reported once, and later batches still land."""
     poison = Candle("BTC", "1m", candle(0).open_time, candle(0).close_time, "1", "1", "1", "1", "1e999999", 1, True)
-    p = Pipeline(timescale_sink(pg_dsn), tmp_path / "spool", flush_interval=0.02, retry_initial=0.02, reject_after=2)
+    p = Pipeline(
+        timescale_sink(pg_dsn), tmp_path / "spool", flush_interval=0.02, close_delay=0.5, retry_initial=0.02,
+        reject_after=2,
+    )  # fmt: skip
     async with p.running():
-        await p.send.send(poison)
+        for c in [candle(i, closed=True) for i in range(1, 6)] + [poison] + [candle(i, closed=True) for i in (6, 7)]:
+            await p.send.send(c)
         await wait_until(lambda: any("set aside" in m for m in p.events(names.EV_SPOOL)))
-        for i in range(1, 4):
-            await p.send.send(candle(i, closed=True))
-        await wait_until(lambda: p.metric(names.ROWS_WRITTEN, sink="timescaledb") == 3)
-    rejected = list((tmp_path / "spool" / "rejected").glob("*.cwbatch"))
-    assert len(rejected) == 1
-    reason = (rejected[0].parent / (rejected[0].name + ".reason")).read_text()
-    assert "failed it 2 times; last: NumericValueOutOfRangeError" in reason
-    assert [c.open_time for c in (await stored(pg_dsn)).values()] == [candle(i).open_time for i in range(1, 4)]
-    assert any("set aside" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+        await p.send.send(candle(8, closed=True))
+        await wait_until(lambda: p.metric(names.SPOOL_BATCHES) == 0 and p.buffer.depth() == 0)
+    [rejected] = list((tmp_path / "spool" / "rejected").glob("*.cwbatch"))
+    assert fmt.decode_batch(rejected.read_bytes()) == [poison]
+    reason = (rejected.parent / (rejected.name + ".reason")).read_text()
+    assert "1 of its 8 candles are refused on their own; last error: NumericValueOutOfRangeError" in reason
+    assert sorted(c.open_time for c in (await stored(pg_dsn)).values()) == [candle(i).open_time for i in range(1, 9)]
+    assert [r.levelname for r in caplog.records if "set aside" in r.getMessage()] == ["ERROR"]
