@@ -122,6 +122,17 @@ async def timescale_available(conn: Any) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"))
 
 
+async def is_hypertable(conn: Any) -> bool:
+    """True when ``candles`` is a TimescaleDB hypertable (False without the extension)."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"):
+        return False
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'candles')"
+        )
+    )
+
+
 async def apply_timescale(conn: Any, statements: list[str]) -> None:
     """Run the TimescaleDB DDL in one transaction."""
     async with conn.transaction():

@@ -137,12 +137,22 @@ class TimescaleSink(Sink):
                 )
             return
         cfg = self.config
-        await schema.apply_timescale(
-            conn,
-            schema.timescale_statements(
-                chunk_time_interval=cfg.chunk_time_interval, compress_after=cfg.compress_after, retention=cfg.retention
-            ),
+        statements = schema.timescale_statements(
+            chunk_time_interval=cfg.chunk_time_interval, compress_after=cfg.compress_after, retention=cfg.retention
         )
+        try:
+            await schema.apply_timescale(conn, statements)
+        except asyncpg.PostgresError as exc:  # e.g. not in shared_preload_libraries, or a policy refused
+            self.hypertable = await schema.is_hypertable(conn)
+            if not self._said_plain:
+                self._said_plain = True
+                self.ctx.log.warning(
+                    "the timescaledb set-up failed on %s (%s: %s); candles %s",
+                    self.where, type(exc).__name__, exc,
+                    "stay a hypertable without the configured policies" if self.hypertable
+                    else "go into a plain PostgreSQL table",
+                )  # fmt: skip
+            return
         self.hypertable = True
 
     def _mark_lost(self) -> None:
