@@ -10,6 +10,11 @@ and damaged stretches (a torn tail) are reported and skipped, never fatal.
 
 One process owns a spool directory at a time (an ``flock`` on ``spool.lock``). Every disk
 operation runs on a worker thread, one at a time.
+
+Why a log and not an SQLite table of blobs (``benchmarks/spool.py``, same run, same fsync
+level): with ``fsync = "always"`` live-sized batches (100 candles) append 1.4-7x faster and
+replay 2-13x faster; 5 000-candle batches are on par; a candle costs 76 bytes on disk against
+207. A CRC-framed log also makes a torn tail after a crash easy to detect and step over.
 """
 
 from __future__ import annotations
