@@ -148,3 +148,36 @@ async def test_keys_typed_into_a_form_are_text_not_commands() -> None:
         assert isinstance(app.screen, BackfillForm)
         assert app.screen.query_one("#coin", Input).value == "qh?xr"
         assert app.is_running
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_big_daemon_still_fits(size: tuple[int, int]) -> None:
+    """Six components and twenty markets: every pane keeps its place and the markets scroll."""
+    from pathlib import Path
+
+    from candlewick.tui import state as st
+    from candlewick.tui.app import CandlewickApp
+    from tests.tui import sample
+    from tests.tui.conftest import screen_text
+
+    state = sample.sample_state("/x.sock")
+    frames = {(c, iv): 1000 for c in ("BTC", "ETH", "SOL", "DOGE", "kPEPE") for iv in ("1m", "5m", "15m", "1h")}
+    state = st.with_stats(state, sample.stats(sample.NOW + 1, frames))
+    status = sample.status()
+    status["components"].append(sample._component("hyperliquid-backfill", "source", "running", 0, 100.0, None))
+    state = st.with_status(state, status)
+    app = CandlewickApp(Path("/x.sock"), state=state, live=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert len(lines) == size[1]
+        assert lines[0].startswith(" candlewick 0.1.0")
+        assert lines[-1].startswith(" r restart")
+        assert "hyperliquid-backfill" in screen_text(app)  # every component shown whole
+        jobs = next(i for i, line in enumerate(lines) if "─ Jobs ─" in line)
+        assert size[1] - jobs >= 7  # jobs and events keep their room
+        if size == (80, 24):
+            assert "1/20" in screen_text(app)  # the markets box says it scrolls
+            await pilot.press("end")
+            assert "20/20" in screen_text(app)
+            assert "kPEPE" in screen_text(app)
