@@ -8,6 +8,8 @@ exchange reference (ping every 20 s, pong within 10 s, 1000 subscriptions per co
 from __future__ import annotations
 
 import re
+import ssl
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,6 +53,9 @@ class HyperliquidConfig(BaseModel):
     a duration such as ``7d``/``12h``, or ``none``."""
     rest_weight_per_minute: int = Field(default=1200, gt=0)
     """REST weight budget per minute shared by every REST caller of this daemon (the exchange allows 1200 per IP)."""
+    ca_file: str | None = None
+    """PEM file of extra certificate authorities to trust for wss:// and https:// (a TLS-inspecting
+    proxy, or a fake exchange with TLS); the system's authorities stay trusted."""
     validate_coins: bool = True
     """Check the coins against ``meta``/``spotMeta`` at start-up and refuse unknown ones."""
     close_grace: float = Field(default=3.0, ge=0)
@@ -127,6 +132,20 @@ class HyperliquidConfig(BaseModel):
     def _backfill(cls, v: str) -> str:
         parse_backfill(v)
         return v.strip().lower()
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).expanduser().is_file():
+            raise ValueError(f"{v!r} is not a readable file")
+        return str(Path(v).expanduser()) if v is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS client context: system authorities plus ``ca_file``."""
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
     def markets(self) -> list[tuple[str, str]]:
         """Every configured (coin, interval) pair."""

@@ -27,6 +27,7 @@ import difflib
 import json
 import logging
 import random
+import ssl
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
 from types import TracebackType
@@ -104,6 +105,7 @@ class HyperliquidRest:
         backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
         rng: random.Random | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.info_url = f"{self.base_url}/info"
@@ -114,7 +116,9 @@ class HyperliquidRest:
         self.backoff_max = backoff_max
         self._rng = rng or random.Random()
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout, headers={"Content-Type": "application/json"})
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout, headers={"Content-Type": "application/json"}, verify=ssl_context or True
+        )
         self._meta_cache: dict[str, Any] = {}
         self._telemetry = telemetry
         if telemetry is not None:

@@ -210,7 +210,7 @@ class Link:
     async def _session(self) -> None:
         src = self.source
         cfg = src.config
-        ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout)
+        ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout, ssl_context=src.tls)
         try:
             self.ws = ws
             self._pending_ping = None
@@ -315,6 +315,8 @@ class HyperliquidSource(Source):
         #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
         self.rest: HyperliquidRest | None = None
+        #: TLS client context for wss:// and https:// (system authorities plus ``ca_file``).
+        self.tls = self.config.ssl_context()
         self.links: list[Link] = []
         self._wanted: list[Market] = self.config.markets()
         self._tg: TaskGroup | None = None
@@ -396,6 +398,7 @@ class HyperliquidSource(Source):
             timeout=cfg.rest_timeout,
             retries=cfg.rest_retries,
             backoff_initial=cfg.rest_backoff_initial,
+            ssl_context=self.tls,
         ) as rest:
             self.rest = rest
             try:

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import random
+import ssl
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, TaskGroup, TaskStatus
+from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup, TaskStatus
+from anyio.streams.tls import TLSListener
 
 from candlewick.model import INTERVALS, Candle, next_open, open_time
 from candlewick.plugins.hyperliquid.protocol import GREETING
@@ -148,6 +150,7 @@ class FakeExchange:
         weight_per_minute: float | None = None,
         greeting: bool = True,
         retention: int = RETENTION,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.model = MarketModel(seed=seed, coins=coins)
         self.host = host
@@ -158,6 +161,8 @@ class FakeExchange:
         self.weight_per_minute = weight_per_minute
         self.greeting = greeting
         self.retention = retention
+        #: Serve ``wss://`` and ``https://`` with this server-side context (``None``: plain).
+        self.ssl_context = ssl_context
         self.faults = Faults()
         self.stats = ExchangeStats()
         self._clients: set[_Client] = set()
@@ -172,11 +177,11 @@ class FakeExchange:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
+        return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}/ws"
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -242,8 +247,11 @@ class FakeExchange:
 
     async def serve(self, *, task_status: TaskStatus[Self] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled; ``task_status.started(self)`` once bound."""
-        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        self.port = int(listener.extra(SocketAttribute.local_port))
+        tcp = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        self.port = int(tcp.extra(SocketAttribute.local_port))
+        listener: Listener[Any] = tcp
+        if self.ssl_context is not None:
+            listener = TLSListener(tcp, self.ssl_context, standard_compatible=False)
         async with listener, anyio.create_task_group() as tg:
             self._ready.set()
             task_status.started(self)
