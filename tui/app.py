@@ -8,6 +8,7 @@ repaints the screens from the state at most ``refresh_rate`` times a second.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -80,6 +81,7 @@ class CandlewickApp(App[None]):
         self.paints = 0
         self._dirty = False
         self._complete = False
+        self._last_sample = time.monotonic()
 
     def on_mount(self) -> None:
         self.switch_mode("offline" if self.state.link == "detached" else "dashboard")
@@ -87,6 +89,7 @@ class CandlewickApp(App[None]):
             self.attach()
             self.set_interval(1 / self.refresh_rate, self.paint)
             self.set_interval(POLL_INTERVAL, self.poll)
+            self.set_interval(1.0, self.check_silence)
 
     # -- workers: they only delegate to the link ------------------------------------------------
 
@@ -126,6 +129,7 @@ class CandlewickApp(App[None]):
                 show(self.state)
 
     def on_link_up(self, message: LinkUp) -> None:
+        self._last_sample = time.monotonic()
         self.update_state(st.attached(self.state))
         if self.current_mode != "dashboard":
             self.switch_mode("dashboard")
@@ -148,7 +152,14 @@ class CandlewickApp(App[None]):
         self.update_state(new)
 
     def on_stats_sample(self, message: StatsSample) -> None:
+        self._last_sample = time.monotonic()
         self.update_state(st.with_stats(self.state, message.stats))
+
+    def check_silence(self) -> None:
+        """A daemon that stops pushing stats (hung, overloaded) is shown, not silently trusted."""
+        new = st.with_silence(self.state, time.monotonic() - self._last_sample)
+        if new is not self.state:
+            self.update_state(new)
 
     def on_events_received(self, message: EventsReceived) -> None:
         self.update_state(st.with_events(self.state, message.events))

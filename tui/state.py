@@ -19,6 +19,8 @@ RATE_HISTORY = 16
 #: Samples closer together than this (seconds) give no rate (the answer to ``stats`` and the
 #: first pushed sample arrive together on attach).
 MIN_RATE_SPAN = 0.5
+#: Stats come every second; this long without one while attached is shown as a stall.
+SILENT_AFTER = 5.0
 #: How many events the events pane keeps.
 EVENT_HISTORY = 200
 
@@ -327,6 +329,8 @@ class DashboardState:
     sink_rate: float | None = None
     jobs: tuple[Job, ...] = ()
     events: tuple[Event, ...] = ()
+    #: Seconds without a stats sample while attached, once past :data:`SILENT_AFTER` (else None).
+    silent_for: float | None = None
 
     def market(self, coin: str, interval: str) -> MarketView | None:
         if self.stats is None:
@@ -348,12 +352,18 @@ class DashboardState:
 
 
 def attached(state: DashboardState) -> DashboardState:
-    return replace(state, link="attached", link_error="")
+    return replace(state, link="attached", link_error="", silent_for=None)
 
 
 def detached(state: DashboardState, error: str) -> DashboardState:
     """The daemon went away: keep the last numbers (they are shown dimmed), note why."""
     return replace(state, link="detached", link_error=error)
+
+
+def with_silence(state: DashboardState, seconds: float) -> DashboardState:
+    """Note how long the stats stream has been quiet (shown once past :data:`SILENT_AFTER`)."""
+    silent = seconds if state.link == "attached" and seconds >= SILENT_AFTER else None
+    return state if silent == state.silent_for else replace(state, silent_for=silent)
 
 
 def with_status(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
@@ -385,7 +395,7 @@ def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardSta
                 rates[m.key] = (*rates.get(m.key, ()), rate)[-RATE_HISTORY:]
     live = {m.key for m in new.markets}
     rates = {k: v for k, v in rates.items() if k in live}
-    return replace(state, stats=new, rates=rates, sink_rate=sink_rate)
+    return replace(state, stats=new, rates=rates, sink_rate=sink_rate, silent_for=None)
 
 
 def with_jobs(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:

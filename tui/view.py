@@ -175,6 +175,8 @@ def header(state: DashboardState) -> Text:
     if state.link == "attached":
         text.append(f" · up {fmt_duration(state.uptime)} · ")
         text.append_text(health_badge(state.health))
+        if state.silent_for is not None:
+            text.append(f" · ⚠ no stats for {state.silent_for:.0f} s", style="bold yellow")
     elif state.link == "detached":
         text.append(" · ")
         text.append("✖ detached", style="bold red")

@@ -120,3 +120,13 @@ def test_link_transitions_keep_the_last_numbers() -> None:
     assert (down.link, down.link_error, down.stats) == ("detached", "gone", state.stats)
     up = st.attached(down)
     assert (up.link, up.link_error) == ("attached", "")
+
+
+def test_silence_is_noted_only_when_attached_and_long() -> None:
+    """No stats for a while is shown; a new sample, a short gap or a detached link clear it."""
+    state = sample_state()
+    assert st.with_silence(state, 1.0) is state
+    quiet = st.with_silence(state, 7.0)
+    assert quiet.silent_for == 7.0
+    assert st.with_stats(quiet, stats(NOW + 5, dict.fromkeys(RATES, 3000))).silent_for is None
+    assert st.with_silence(st.detached(state, "gone"), 60.0).silent_for is None

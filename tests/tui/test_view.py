@@ -104,3 +104,10 @@ def test_job_cells_progress_and_eta() -> None:
     assert cells == ["#7", "repair", "ETH 1m", "█░░░░  25%", "2m05"]
     unknown = Job("8", state="running")
     assert [c.plain if isinstance(c, Text) else c for c in view.job_cells(unknown)][3] == "running"
+
+
+def test_header_warns_when_stats_stop() -> None:
+    from dataclasses import replace
+
+    text = view.header(replace(sample_state(), silent_for=7.4)).plain
+    assert text.endswith("◐ degraded · ⚠ no stats for 7 s · control.sock")

@@ -181,3 +181,21 @@ async def test_a_big_daemon_still_fits(size: tuple[int, int]) -> None:
             await pilot.press("end")
             assert "20/20" in screen_text(app)
             assert "kPEPE" in screen_text(app)
+
+
+async def test_a_quiet_stats_stream_shows_in_the_header() -> None:
+    """The app checks every second how long ago the last stats sample came."""
+    import time
+    from pathlib import Path
+
+    from candlewick.tui.app import CandlewickApp
+    from candlewick.tui.widgets.header_line import HeaderLine
+    from tests.tui.sample import sample_state
+
+    app = CandlewickApp(Path("/x.sock"), state=sample_state("/x.sock"), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app._last_sample = time.monotonic() - 9
+        app.check_silence()
+        app.paint()
+        await pilot.pause()
+        assert "⚠ no stats for 9 s" in app.screen.query_one(HeaderLine).facts.plain
