@@ -84,7 +84,8 @@ class SqliteSink(Sink):
                 )
             finally:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._close, limiter=self._write_limiter)
+                    await anyio.to_thread.run_sync(self._close_writer, limiter=self._write_limiter)
+                    await anyio.to_thread.run_sync(self._close_reader, limiter=self._read_limiter)
 
     def _open(self) -> list[int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,11 +102,15 @@ class SqliteSink(Sink):
         self._writer, self._reader = writer, reader
         return applied
 
-    def _close(self) -> None:
-        for conn in (self._writer, self._reader):
-            if conn is not None:
-                conn.close()
-        self._writer = self._reader = None
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     # -- Sink --------------------------------------------------------------------------------
 
