@@ -26,4 +26,6 @@ def test_storage_components_come_from_the_entry_points() -> None:
     assert specs[("buffer", "memory")].config_model is not None
     assert specs[("sink", "sqlite")].backends == frozenset({"asyncio", "trio"})
     assert specs[("sink", "timescaledb")].backends == frozenset({"asyncio"})
-    assert all(specs[k].restart.critical for k in [("buffer", "memory"), ("sink", "sqlite"), ("sink", "timescaledb")])
+    assert specs[("buffer", "memory")].restart.critical
+    assert specs[("sink", "sqlite")].restart.critical
+    assert specs[("sink", "timescaledb")].restart.critical
