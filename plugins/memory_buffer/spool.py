@@ -113,7 +113,11 @@ class _Disk:
             except ValueError:
                 problems.append(f"{path.name}: not a spool segment name; ignored")
                 continue
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"{path.name}: cannot be read ({exc.strerror}); left in place, skipped")
+                continue
             result = fmt.scan(data)
             for bad in result.corrupt:
                 problems.append(f"{path.name}: {bad.size} damaged bytes at offset {bad.offset} ({bad.reason}) skipped")

@@ -148,3 +148,16 @@ async def test_one_owner_per_directory(tmp_path: Path) -> None:
     await first.close()
     second, _ = await opened(tmp_path)
     await second.close()
+
+
+async def test_an_unreadable_segment_is_reported_not_fatal(tmp_path: Path) -> None:
+    """A segment that cannot be read (here: a directory in its place) is reported and skipped."""
+    spool, _ = await opened(tmp_path)
+    await spool.append(batch(0), created_ms=0, now=0.0)
+    await spool.close()
+    (tmp_path / "seg-000000000000.cwspool").mkdir()
+    again, problems = await opened(tmp_path)
+    assert len(problems) == 1
+    assert "cannot be read" in problems[0]
+    assert await drain(again) == [batch(0)]
+    await again.close()
