@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from candlewick.commands._common import EXIT_FAILURE, EXIT_OK
+from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 DEFAULT_PORT = 9870
 #: Faults that can be switched on from the command line.
@@ -40,10 +40,13 @@ def register(sub: Any) -> None:
     p.add_argument("--coins", nargs="+", metavar="COIN", help="coins to list (default: BTC ETH SOL ...)")
     p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help="switch a fault on (repeat)")
     p.add_argument("--fault-every", type=float, default=60.0, metavar="SECONDS", help="period of drops/stalls")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve wss:// and https:// with this certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    import ssl
     import sys
 
     import anyio
@@ -55,12 +58,24 @@ def main(args: argparse.Namespace) -> int:
     known = {c.name: c for c in DEFAULT_COINS}
     coins = tuple(known.get(name) or CoinSpec(name, 1.0) for name in args.coins) if args.coins else DEFAULT_COINS
     faults = set(args.fault)
+    context: ssl.SSLContext | None = None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("candlewick: --tls-cert and --tls-key go together", file=sys.stderr)
+        return EXIT_USAGE
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"candlewick: cannot load the TLS certificate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     exchange = FakeExchange(
         seed=args.seed,
         host=args.host,
         port=args.port,
         coins=coins,
         weight_per_minute=1200 if "rate-limit" in faults else None,
+        ssl_context=context,
     )
     exchange.faults.duplicates = "duplicates" in faults
     exchange.faults.out_of_order = "out-of-order" in faults
@@ -80,15 +95,17 @@ def main(args: argparse.Namespace) -> int:
     async def serve() -> None:
         async with anyio.create_task_group() as tg:
             await tg.start(exchange.serve)
-            print(
+            lines = [
                 f"fake Hyperliquid exchange on {args.host}:{exchange.port} (seed {args.seed}, "
-                f"coins {' '.join(c.name for c in coins)}, faults {', '.join(sorted(faults)) or 'none'})\n"
-                "put these in [sources.hyperliquid] of candlewick.toml:\n"
-                f'  ws_url = "{exchange.ws_url}"\n'
-                f'  rest_url = "{exchange.rest_url}"\n'
-                "Ctrl-C stops.",
-                flush=True,
-            )
+                f"coins {' '.join(c.name for c in coins)}, faults {', '.join(sorted(faults)) or 'none'})",
+                "put these in [sources.hyperliquid] of candlewick.toml:",
+                f'  ws_url = "{exchange.ws_url}"',
+                f'  rest_url = "{exchange.rest_url}"',
+            ]
+            if context is not None:
+                lines.append(f'  ca_file = "{args.tls_cert}"')
+            lines.append("Ctrl-C stops.")
+            print("\n".join(lines), flush=True)
             if faults & {"drops", "stalls"}:
                 tg.start_soon(periodic)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -264,6 +265,40 @@ def test_simulate_command_prints_the_urls_it_serves() -> None:
         assert any(line.strip().startswith('ws_url = "ws://127.0.0.1:') for line in lines)
         resp = httpx.post(rest_url + "/info", json={"type": "meta"})
         assert [u["name"] for u in resp.json()["universe"]] == ["BTC", "FOO"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_simulate_serves_tls_when_given_a_certificate() -> None:
+    """``--tls-cert/--tls-key`` switch to wss/https and print the ca_file line."""
+    cert = RECORDED / "tls-cert.pem"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "candlewick",
+            "simulate",
+            "--port",
+            "0",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(RECORDED / "tls-key.pem"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(5)]
+        rest_url = next(line.split('"')[1] for line in lines if "rest_url" in line)
+        assert rest_url.startswith("https://")
+        assert f'ca_file = "{cert}"' in "".join(lines)
+        resp = httpx.post(rest_url + "/info", json={"type": "meta"}, verify=ssl.create_default_context(cafile=cert))
+        assert resp.status_code == 200
     finally:
         proc.terminate()
         proc.wait(10)
