@@ -28,7 +28,7 @@ from candlewick.plugins.timescaledb import schema, write_paths
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.runtime import names
 
-__all__ = ["CONNECTION_ERRORS", "TimescaleSink"]
+__all__ = ["BAD_DATA", "CONNECTION_ERRORS", "TimescaleSink"]
 
 #: Errors that mean "the server is not reachable now", not "this batch is bad".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -39,6 +39,13 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, terminated backend, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # disk full, too many connections
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+)
+
+
+#: Errors that blame the batch itself (SQLSTATE classes 22 and 23), not the server.
+BAD_DATA: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
 )
 
 
@@ -179,9 +186,15 @@ class TimescaleSink(Sink):
                 raise SinkUnavailable(
                     f"{self.name}: writing to {self.where} failed: {_why(exc)}", hint="the batch is kept and retried"
                 ) from exc
-            except Exception:
+            except BAD_DATA:
                 self.stats.failed()
-                raise
+                raise  # this batch is at fault: the buffer sets aside what the database refuses
+            except asyncpg.PostgresError as exc:  # read-only standby, permissions, ...: the server's state
+                self.stats.failed()
+                raise SinkUnavailable(
+                    f"{self.name}: {self.where} refused the write: {_why(exc)}",
+                    hint="fix the database or the account; the batch is kept and retried",
+                ) from exc
             finally:
                 await _release(pool, conn)
             break

@@ -9,6 +9,7 @@ import anyio
 import asyncpg
 import pytest
 
+from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import Sink
 from candlewick.plugins._storage.rows import candle_from_row
@@ -227,3 +228,18 @@ async def test_only_the_candles_the_database_rejects_are_set_aside(
     assert "1 of its 8 candles are refused on their own; last error: NumericValueOutOfRangeError" in reason
     assert sorted(c.open_time for c in (await stored(pg_dsn)).values()) == [candle(i).open_time for i in range(1, 9)]
     assert [r.levelname for r in caplog.records if "set aside" in r.getMessage()] == ["ERROR"]
+
+
+async def test_a_read_only_database_keeps_batches_instead_of_rejecting_them(pg_dsn: str, pg_database: str) -> None:
+    """Server-state errors (here: read-only transactions) mean SinkUnavailable, never a bad batch."""
+    async with running(timescale_sink(pg_dsn)) as sink:
+        psql(f"ALTER DATABASE {pg_database} SET default_transaction_read_only = on")
+        try:
+            psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{pg_database}' AND application_name LIKE 'candlewick:%'"
+            )
+            with pytest.raises(SinkUnavailable, match="ReadOnlySQLTransactionError"):
+                await sink.write([candle(0)])
+        finally:
+            psql(f"ALTER DATABASE {pg_database} RESET default_transaction_read_only")
