@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from candlewick.errors import SchemaTooNew, SinkUnavailable
+from candlewick.model import Candle
 from candlewick.plugin import Sink
 
 from .helpers import T0, candle, start
@@ -83,7 +84,7 @@ class SinkContract:
 
     async def test_decimals_are_stored_exactly_as_sent(self, new_sink: NewSink) -> None:
         """Prices and volume come back as the same strings, trailing zeros and all."""
-        c = candle(0).__class__(
+        c = Candle(
             "kPEPE", "1h", T0 - T0 % 3_600_000, T0 - T0 % 3_600_000 + 3_599_999,
             "0.000012340", "123456789.123456789", "0.00000001", "1.10", "98765432109876.5432100", 123456, True, "rest",
         )  # fmt: skip
