@@ -119,7 +119,7 @@ class CandlewickApp(App[None]):
 
     def paint(self) -> None:
         """Repaint the visible screens from the state, if it changed since the last paint."""
-        if not self._dirty:
+        if not self._dirty or not self.is_running:  # not while shutting down: widgets are going away
             return
         self._dirty = False
         self.paints += 1
