@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from candlewick.control.client import ControlClient
+from candlewick.control.client import START_HINT, ControlClient
 from candlewick.errors import CandlewickError, ControlError
 from candlewick.tui.messages import (
     ActionDone,
@@ -84,7 +84,9 @@ def link_error(exc: BaseException) -> str | None:
             return None
         return reasons[0]
     if isinstance(exc, ControlError):
-        return exc.message  # the hint is what the disconnected screen explains
+        # "start the daemon" is what the disconnected screen explains; other hints (permissions,
+        # protocol versions) say something it does not, so they stay
+        return exc.message if exc.hint in (None, START_HINT) else f"{exc.message} ({exc.hint})"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from candlewick.control.client import START_HINT
 from candlewick.control.protocol import RpcError
 from candlewick.errors import ControlError, DaemonUnreachable
 from candlewick.tui.link import link_error
 
 
-def test_control_errors_give_their_message_without_the_hint() -> None:
-    err = DaemonUnreachable("no candlewick daemon answers on /x.sock (no socket there)", hint="start it")
+def test_control_errors_give_their_message_without_the_start_hint() -> None:
+    """The disconnected screen says how to start the daemon; other advice is kept."""
+    err = DaemonUnreachable("no candlewick daemon answers on /x.sock (no socket there)", hint=START_HINT)
     assert link_error(err) == "no candlewick daemon answers on /x.sock (no socket there)"
+    denied = DaemonUnreachable("permission denied on the control socket /x.sock", hint="run as that user")
+    assert link_error(denied) == "permission denied on the control socket /x.sock (run as that user)"
     assert link_error(RpcError(-32008, "too many clients")) == "too many clients"
 
 
