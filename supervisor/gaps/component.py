@@ -21,7 +21,8 @@ When it checks (each check reads the sink's open times over the exchange's windo
 
 On ``EV_DISCONNECTED`` the candles that were open at that moment become *suspect*: the live
 source may close them on its clock with only part of their trades, so they are fetched again
-over REST although they are stored.
+over REST although they are stored. The same goes, at start, for the two newest stored
+candles of each market (the previous run may have stopped before their last trades came).
 
 It implements :class:`~candlewick.plugin.SupportsBackfill` for the control socket.
 """
@@ -104,6 +105,8 @@ class GapRepair(Source):
         self._check_due: float | None = None
         #: The live source is disconnected (between EV_DISCONNECTED and EV_CONNECTED).
         self._outage = False
+        #: When the current outage began (ms), for outage checks that read only the tail.
+        self._outage_since: int | None = None
         self._wake: anyio.Event | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -192,12 +195,15 @@ class GapRepair(Source):
                     continue
                 if event.kind == names.EV_CONNECTED:
                     self._outage = False
+                    self._outage_since = None
                     self._schedule(self.config.reconnect_settle)
                 elif event.kind == names.EV_DISCONNECTED:
                     if self.engine is not None:
                         self.engine.suspect(self.history.markets(), int(event.time * 1000))
                     if self.config.outage_check_every > 0:
                         self._outage = True
+                        if self._outage_since is None:
+                            self._outage_since = int(event.time * 1000)
                         self._schedule(self.config.outage_check_every)
 
     async def _checker(self) -> None:
@@ -220,7 +226,7 @@ class GapRepair(Source):
                 continue
             self._check_due = None
             if self._outage:
-                await engine.check_all("outage", grace=self.config.outage_grace)
+                await engine.check_all("outage", grace=self.config.outage_grace, tail=self._outage_since)
                 self._schedule(self.config.outage_check_every)
             else:
                 await engine.check_all("reconnect or periodic")

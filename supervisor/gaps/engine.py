@@ -277,11 +277,13 @@ class GapEngine:
         markets: Iterable[Market] | None = None,
         startup: bool = False,
         grace: float | None = None,
+        tail: int | None = None,
     ) -> int:
         """Check every market (or ``markets``); returns how many jobs were queued.
 
         ``grace`` overrides the settings' (during an outage no live candle is coming, so a
-        closed candle is missing as soon as the exchange can serve it).
+        closed candle is missing as soon as the exchange can serve it); ``tail`` (ms) limits the
+        look to the candles since then (an outage check reads only what the outage can affect).
         """
         wanted = list(markets if markets is not None else self.history.markets())
         if self.settings.confirm_delay > 0:
@@ -290,7 +292,7 @@ class GapEngine:
             candidates = []
             for market in wanted:
                 try:
-                    found, holes = await self._holes(market, startup=startup, grace=grace, record=False)
+                    found, holes = await self._holes(market, startup=startup, grace=grace, record=False, tail=tail)
                 except Exception as exc:  # a sink hiccup must not end the engine: the next check retries
                     log.warning("%s: checking %s %s failed: %s", self.name, *market, exc)
                     continue
@@ -303,7 +305,9 @@ class GapEngine:
         queued = 0
         for coin, interval in wanted:
             try:
-                found_jobs = await self.check_market(coin, interval, reason=reason, startup=startup, grace=grace)
+                found_jobs = await self.check_market(
+                    coin, interval, reason=reason, startup=startup, grace=grace, tail=tail
+                )
                 queued += len(found_jobs)
             except Exception as exc:  # a sink hiccup must not end the engine: the next check retries
                 log.warning("%s: checking %s %s failed: %s", self.name, coin, interval, exc)
@@ -321,9 +325,12 @@ class GapEngine:
         return normalize(interval, [*holes, *doubtful]) if doubtful else holes
 
     async def _holes(
-        self, market: Market, *, startup: bool, grace: float | None, record: bool
+        self, market: Market, *, startup: bool, grace: float | None, record: bool, tail: int | None = None
     ) -> tuple[Assessment, list[Span]]:
-        """Assess one market: its holes (with suspects, without spans already queued)."""
+        """Assess one market: its holes (with suspects, without spans already queued).
+
+        ``tail`` (ms) limits the look to candles from the one open then on (outage checks).
+        """
         coin, interval = market
         now = self.now_ms()
         if startup:
@@ -336,7 +343,13 @@ class GapEngine:
         if since is not None:
             since = max(since, grid.window_start(interval, now, self.window))
         first = self.ledger.check_start(interval, now)
+        if tail is not None:
+            first = since = max(grid.window_start(interval, now, self.window), grid.prev_open(interval, tail))
         present = await self.stored.open_times(coin, interval, first, now)
+        if startup and present:
+            # The newest stored candles were the live ones when the last run stopped: it may have
+            # closed them before their last trades arrived. Check them again.
+            self._suspects.setdefault(market, set()).update(present[-2:])
         grace_ms = int((self.settings.grace if grace is None else grace) * 1000)
         found = self.ledger.assess(coin, interval, present, now, grace_ms=grace_ms, since=since, record=record)
         queued_spans = normalize(interval, ((j.start, j.end) for j in self.active_jobs() if j.market == market))
@@ -344,11 +357,18 @@ class GapEngine:
         return found, subtract(interval, holes, queued_spans)
 
     async def check_market(
-        self, coin: str, interval: str, *, reason: str = "check", startup: bool = False, grace: float | None = None
+        self,
+        coin: str,
+        interval: str,
+        *,
+        reason: str = "check",
+        startup: bool = False,
+        grace: float | None = None,
+        tail: int | None = None,
     ) -> list[Job]:
         """Find holes of one market and queue repair jobs for those not already queued."""
         market = (coin, interval)
-        found, holes = await self._holes(market, startup=startup, grace=grace, record=True)
+        found, holes = await self._holes(market, startup=startup, grace=grace, record=True, tail=tail)
         if found.lost:
             await self._report_lost(coin, interval, found.lost)
         elif self.ledger.forget_before(coin, interval, self.ledger.check_start(interval, self.now_ms())):
