@@ -346,9 +346,10 @@ class GapEngine:
         if tail is not None:
             first = since = max(grid.window_start(interval, now, self.window), grid.prev_open(interval, tail))
         present = await self.stored.open_times(coin, interval, first, now)
-        if startup and present:
+        if startup and present and not self.history.fetches_start_history():
             # The newest stored candles were the live ones when the last run stopped: it may have
-            # closed them before their last trades arrived. Check them again.
+            # closed them before their last trades arrived. Check them again (unless the live
+            # source refetches its recent history at start anyway).
             self._suspects.setdefault(market, set()).update(present[-2:])
         grace_ms = int((self.settings.grace if grace is None else grace) * 1000)
         found = self.ledger.assess(coin, interval, present, now, grace_ms=grace_ms, since=since, record=record)

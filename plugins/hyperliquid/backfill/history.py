@@ -66,7 +66,8 @@ class HyperliquidHistory:
         return self.config.backfill()
 
     def fetches_start_history(self) -> bool:
-        return self._live() is not None
+        # HyperliquidSource.catch_up fetches backfill_on_start on its first connect.
+        return self._live() is not None and self.config.backfill() is not None
 
     async def _rest(self) -> HyperliquidRest:
         live = self._live()
