@@ -25,7 +25,18 @@ def thirdparty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(THIRDPARTY, src, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     site = work / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
         check=True,
         capture_output=True,
     )
@@ -41,9 +52,17 @@ def candlewick_env(site: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def candlewick(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def candlewick(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "candlewick", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "candlewick", *args],
+        check=False,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -52,6 +71,10 @@ class Running:
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
+
+    @classmethod
+    def start(cls, config: Path, env: dict[str, str], cwd: Path) -> Running:
+        raise NotImplementedError("use the run_daemon fixture, which tracks and reaps the processes")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str, float]:
         """Signal it; returns exit code, its stderr and how long it took to exit."""

@@ -18,8 +18,8 @@ from candlewick.model import (
 )
 
 
-def ms(*args: int) -> int:
-    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp() * 1000)  # type: ignore[misc]
+def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC).timestamp() * 1000)
 
 
 def c(trades: int, volume: str = "1.0", *, closed: bool = False) -> Candle:
