@@ -13,7 +13,7 @@ from typing import Any
 
 from candlewick.plugins._storage.migrations import Migration, plan
 
-__all__ = ["MIGRATIONS", "OPEN_TIMES", "RECENT", "migrate", "timescale_statements"]
+__all__ = ["MIGRATIONS", "OPEN_TIMES", "RECENT", "migrate", "preloads_timescaledb", "timescale_statements"]
 
 log = logging.getLogger(__name__)
 
@@ -97,24 +97,61 @@ def timescale_statements(*, chunk_time_interval: str, compress_after: str | None
     def lit(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
+    def drop_if_changed(kind: str, key: str, value: str) -> str:
+        # ``add_*_policy(if_not_exists => TRUE)`` keeps an existing policy whatever its interval
+        # (the server only says so in a notice), so a changed setting replaces the policy first.
+        return (
+            f"SELECT remove_{kind}_policy('candles', if_exists => TRUE) FROM timescaledb_information.jobs "
+            f"WHERE hypertable_name = 'candles' AND proc_name = 'policy_{kind}' "
+            f"AND (config->>'{key}')::interval::text IS DISTINCT FROM (INTERVAL {lit(value)})::text"
+        )
+
+    chunk = f"INTERVAL {lit(chunk_time_interval)}"
     out = [
         "CREATE EXTENSION IF NOT EXISTS timescaledb",
-        f"SELECT create_hypertable('candles', 'time', chunk_time_interval => INTERVAL {lit(chunk_time_interval)}, "
+        f"SELECT create_hypertable('candles', 'time', chunk_time_interval => {chunk}, "
         "if_not_exists => TRUE, migrate_data => TRUE)",
+        # create_hypertable(if_not_exists) keeps the old width; this sets it for chunks to come
+        f"SELECT set_chunk_time_interval('candles', {chunk})",
     ]
     if compress_after is not None:
         out += [
             "ALTER TABLE candles SET (timescaledb.compress, "
             "timescaledb.compress_segmentby = 'coin, \"interval\"', timescaledb.compress_orderby = '\"time\"')",
+            drop_if_changed("compression", "compress_after", compress_after),
             f"SELECT add_compression_policy('candles', INTERVAL {lit(compress_after)}, if_not_exists => TRUE)",
         ]
     else:
         out.append("SELECT remove_compression_policy('candles', if_exists => TRUE)")
     if retention is not None:
-        out.append(f"SELECT add_retention_policy('candles', INTERVAL {lit(retention)}, if_not_exists => TRUE)")
+        out += [
+            drop_if_changed("retention", "drop_after", retention),
+            f"SELECT add_retention_policy('candles', INTERVAL {lit(retention)}, if_not_exists => TRUE)",
+        ]
     else:
         out.append("SELECT remove_retention_policy('candles', if_exists => TRUE)")
     return out
+
+
+#: Hidden (no row) from accounts that may not read it; ``preloads_timescaledb`` then says None.
+_PRELOADS = "SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'"
+
+
+def preloads_timescaledb(setting: str | None) -> bool | None:
+    """Whether a ``shared_preload_libraries`` value names timescaledb (None: not readable)."""
+    if setting is None:
+        return None
+    names = {item.strip().strip('"').rsplit("/", 1)[-1].removesuffix(".so") for item in setting.split(",")}
+    return "timescaledb" in names
+
+
+async def timescale_preloaded(conn: Any) -> bool | None:
+    """Whether the server preloads timescaledb; None when this account may not see the setting.
+
+    Without the preload, ``CREATE EXTENSION timescaledb`` fails with FATAL, which ends the
+    connection: it must not be tried then, or every reconnect meets the same end.
+    """
+    return preloads_timescaledb(await conn.fetchval(_PRELOADS))
 
 
 async def timescale_available(conn: Any) -> bool:

@@ -143,6 +143,16 @@ class TimescaleSink(Sink):
                     "the timescaledb extension is not installed on %s; using plain PostgreSQL tables", self.where
                 )
             return
+        if await schema.timescale_preloaded(conn) is False:
+            self.hypertable = False
+            if not self._said_plain:
+                self._said_plain = True
+                self.ctx.log.warning(
+                    "the timescaledb extension is installed on %s but not in shared_preload_libraries; candles "
+                    "go into a plain PostgreSQL table. To use TimescaleDB, add timescaledb to "
+                    "shared_preload_libraries in postgresql.conf and restart the server", self.where,
+                )  # fmt: skip
+            return
         cfg = self.config
         statements = schema.timescale_statements(
             chunk_time_interval=cfg.chunk_time_interval, compress_after=cfg.compress_after, retention=cfg.retention

@@ -106,7 +106,32 @@ def test_timescale_statements_are_idempotent_and_optional() -> None:
     full = schema.timescale_statements(chunk_time_interval="7 days", compress_after="90 days", retention="5 years")
     assert any("add_compression_policy('candles', INTERVAL '90 days', if_not_exists => TRUE)" in s for s in full)
     assert any("add_retention_policy('candles', INTERVAL '5 years', if_not_exists => TRUE)" in s for s in full)
-    assert all("IF NOT EXISTS" in s or "if_not_exists" in s or "if_exists" in s or "ALTER TABLE" in s for s in full)
+    assert all(
+        "IF NOT EXISTS" in s or "if_not_exists" in s or "if_exists" in s or "ALTER TABLE" in s
+        or s.startswith("SELECT set_chunk_time_interval('candles', INTERVAL '7 days')")
+        for s in full
+    )  # fmt: skip
+
+
+def test_changed_settings_replace_the_existing_policies() -> None:
+    """``if_not_exists`` keeps an old policy, so one with another interval is removed first; the chunk
+    width is set on every start (create_hypertable keeps the old one)."""
+    full = schema.timescale_statements(chunk_time_interval="7 days", compress_after="90 days", retention="5 years")
+    for kind, key, value in (("compression", "compress_after", "90 days"), ("retention", "drop_after", "5 years")):
+        [drop] = [s for s in full if f"remove_{kind}_policy" in s]
+        assert f"proc_name = 'policy_{kind}'" in drop
+        assert f"(config->>'{key}')::interval::text IS DISTINCT FROM (INTERVAL '{value}')::text" in drop
+        assert full.index(drop) < next(i for i, s in enumerate(full) if f"add_{kind}_policy" in s)
+    assert "SELECT set_chunk_time_interval('candles', INTERVAL '7 days')" in full
+
+
+def test_the_preload_of_timescaledb_is_read_from_the_setting() -> None:
+    """CREATE EXTENSION without the preload is FATAL (it ends the connection), so it is checked first."""
+    assert schema.preloads_timescaledb("timescaledb") is True
+    assert schema.preloads_timescaledb('pg_stat_statements, "$libdir/timescaledb.so"') is True
+    assert schema.preloads_timescaledb("pg_stat_statements,timescaledb_toolkit") is False
+    assert schema.preloads_timescaledb("") is False
+    assert schema.preloads_timescaledb(None) is None  # not readable by this account: try, as before
 
 
 async def test_concurrent_starts_migrate_once(pg_dsn: str, pg_database: str) -> None:
