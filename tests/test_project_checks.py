@@ -19,20 +19,22 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_lint_and_format_clean() -> None:
-    lint = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    lint = subprocess.run(check=False, args=[_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
-    fmt = subprocess.run([_tool("ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    fmt = subprocess.run(
+        check=False, args=[_tool("ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
     assert fmt.returncode == 0, fmt.stdout
 
 
 def test_mypy_strict_clean() -> None:
-    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(check=False, args=[_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 def test_import_contracts() -> None:
     """The daemon never imports the TUI or textual; the TUI talks only through candlewick.control."""
-    result = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(check=False, args=[_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
