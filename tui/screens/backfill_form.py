@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from candlewick.model import INTERVALS
-from candlewick.tui.forms import BackfillRequest, FormError, parse_backfill
+from candlewick.tui.forms import BackfillRequest, parse_backfill
+from candlewick.tui.screens.form_base import FormScreen
 
 
-class BackfillForm(ModalScreen[BackfillRequest | None]):
+class BackfillForm(FormScreen[BackfillRequest]):
     """Enter on the last field (or ctrl+s anywhere) submits; Escape cancels."""
 
+    LAST_FIELD = "days"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Start"),
@@ -53,30 +53,3 @@ class BackfillForm(ModalScreen[BackfillRequest | None]):
             self.query_one("#intervals", Input).value,
             self.query_one("#days", Input).value,
         )
-
-    @on(Input.Submitted)
-    def _next(self, event: Input.Submitted) -> None:
-        if event.input.id == "days":
-            self.action_submit()
-        else:
-            self.focus_next()
-
-    @on(Input.Changed)
-    def _clear_error(self) -> None:
-        self.query_one("#form-error", Static).update("")
-        for field in self.query(Input):
-            field.remove_class("invalid")
-
-    def action_submit(self) -> None:
-        try:
-            request = self.read()
-        except FormError as err:
-            self.query_one("#form-error", Static).update(f"✖ {err.message}")
-            field = self.query_one(f"#{err.field}", Input)
-            field.add_class("invalid")
-            field.focus()
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from candlewick.model import INTERVALS
-from candlewick.tui.forms import FormError, MarketRequest, parse_market
+from candlewick.tui.forms import MarketRequest, parse_market
+from candlewick.tui.screens.form_base import FormScreen
 
 
-class MarketForm(ModalScreen[MarketRequest | None]):
+class MarketForm(FormScreen[MarketRequest]):
     """Enter on the interval (or ctrl+s) adds the market; Escape cancels."""
 
+    LAST_FIELD = "interval"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Add"),
@@ -41,30 +41,3 @@ class MarketForm(ModalScreen[MarketRequest | None]):
 
     def read(self) -> MarketRequest:
         return parse_market(self.query_one("#coin", Input).value, self.query_one("#interval", Input).value)
-
-    @on(Input.Submitted)
-    def _next(self, event: Input.Submitted) -> None:
-        if event.input.id == "interval":
-            self.action_submit()
-        else:
-            self.focus_next()
-
-    @on(Input.Changed)
-    def _clear_error(self) -> None:
-        self.query_one("#form-error", Static).update("")
-        for field in self.query(Input):
-            field.remove_class("invalid")
-
-    def action_submit(self) -> None:
-        try:
-            request = self.read()
-        except FormError as err:
-            self.query_one("#form-error", Static).update(f"✖ {err.message}")
-            field = self.query_one(f"#{err.field}", Input)
-            field.add_class("invalid")
-            field.focus()
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
