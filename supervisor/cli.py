@@ -17,14 +17,10 @@ import sys
 from collections.abc import Sequence
 
 from candlewick._version import __version__
+from candlewick.commands._common import EXIT_INTERRUPTED, EXIT_USAGE
 
 #: Subcommand modules under ``candlewick.commands``, in ``--help`` order.
 COMMANDS: tuple[str, ...] = ("run", "check_config", "plugins", "ctl", "tui", "backfill", "simulate")
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:

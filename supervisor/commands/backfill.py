@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from candlewick.commands._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from candlewick.config import Settings
     from candlewick.gaps.component import GapRepair
 
-EXIT_INTERRUPTED = 130
 #: Seconds between progress refreshes.
 REFRESH = 0.5
 #: Without a terminal, print progress at most this often (seconds).

@@ -14,9 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
-EXIT_UNREACHABLE = 3
 #: Seconds to wait for an answer (``component.stop`` may wait for a component to finish).
 DEFAULT_TIMEOUT = 30.0
 COMPONENT_VERBS = ("restart", "stop", "start")
