@@ -130,6 +130,7 @@ class MarketView:
     lag: float | None = None
     frames: int = 0
     candles: int = 0
+    candles_today: int = 0
     gaps_found: int = 0
     gaps_repaired: int = 0
     permanent_losses: int = 0
@@ -150,6 +151,7 @@ class MarketView:
             lag=_float(raw, "lag"),
             frames=_int(raw, "frames"),
             candles=_int(raw, "candles"),
+            candles_today=_int(raw, "candles_today"),
             gaps_found=_int(raw, "gaps_found"),
             gaps_repaired=_int(raw, "gaps_repaired"),
             permanent_losses=_int(raw, "permanent_losses"),

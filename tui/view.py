@@ -222,7 +222,7 @@ def market_cells(m: MarketView, rates: Sequence[float], now_s: float | None) -> 
         fmt_candle_time(m.last_candle_time, now_s),
         lag_text(m),
         spark,
-        Text(fmt_count(m.candles), justify="right"),
+        Text(fmt_count(m.candles_today), justify="right"),
         gaps,
         lost,
     )
@@ -279,7 +279,7 @@ def detail_line(m: MarketView | None, now_s: float | None) -> Text:
     text = Text(f" last {fmt_candle_time(m.last_candle_time, now_s)} · lag ")
     text.append_text(lag_text(m))
     text.append(
-        f" · {fmt_count(m.frames)} frames · {fmt_count(m.candles)} candles"
+        f" · {fmt_count(m.frames)} frames · {fmt_count(m.candles_today)} candles today"
         f" · gaps {m.gaps_repaired}/{m.gaps_found} fixed · lost {m.permanent_losses}"
     )
     return text

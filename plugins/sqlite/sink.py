@@ -133,6 +133,7 @@ class SqliteSink(Sink):
                 f"{self.name}: writing to {self.path} failed: {exc}", hint="the batch is kept and retried"
             ) from exc
         self.stats.written(len(rows), self.ctx.clock.monotonic() - start)
+        self.stats.committed(batch)
 
     def _write_sync(self, rows: list[Row], now_ms: int) -> None:
         conn = self._writer

@@ -209,6 +209,7 @@ class TimescaleSink(Sink):
                 await _release(pool, conn)
             break
         self.stats.written(len(rows), self.ctx.clock.monotonic() - start)
+        self.stats.committed(batch)
 
     async def _acquire(self) -> tuple[Any, Any]:
         """A pooled connection, or SinkUnavailable: any failure to connect is the server's, not the batch's."""

@@ -105,6 +105,7 @@ def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
             "lag": max(0.0, now - last_frame) if last_frame is not None else None,
             "frames": _int(frames if (frames := _market_frames(m, source, coin, iv)) is not None else candles),
             "candles": _int(candles),
+            "candles_today": _int(_sum(m, names.CANDLES_TODAY, coin=coin, interval=iv)),
             "gaps_found": _int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
             "gaps_repaired": _int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
             "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),

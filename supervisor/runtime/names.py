@@ -27,6 +27,7 @@ SPOOL_OLDEST_AGE = "candlewick_spool_oldest_age_seconds"  # () age of the oldest
 ROWS_WRITTEN = "candlewick_rows_written_total"  # (sink) rows upserted
 WRITE_LATENCY = "candlewick_write_latency_seconds"  # (sink) duration of the last batch write
 WRITE_ERRORS = "candlewick_write_errors_total"  # (sink) failed batch writes
+CANDLES_TODAY = "candlewick_candles_today"  # (sink, coin, interval) closed candles of today (UTC) committed
 
 # -- gap repair and backfill (labels: coin, interval) ----------------------------------------
 GAPS_FOUND = "candlewick_gaps_found_total"

@@ -82,6 +82,7 @@ def stats(t: float, frames: dict[tuple[str, str], int]) -> dict[str, Any]:
                 "lag": 0.2 if coin == "BTC" else 0.3,
                 "frames": count,
                 "candles": count // 20,
+                "candles_today": count // 60,
                 "gaps_found": 1 if coin == "ETH" else 0,
                 "gaps_repaired": 0,
                 "permanent_losses": 0,

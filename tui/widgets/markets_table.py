@@ -17,7 +17,7 @@ class MarketsTable(StateTable):
         ("LAST CANDLE", "last", 11),
         ("LAG", "lag", 7),
         ("FRAMES/s", "rate", 14),
-        ("CANDLES", "candles", 7),
+        ("TODAY", "candles", 7),
         ("GAPS", "gaps", 6),
         ("LOST", "lost", 4),
     )
