@@ -268,7 +268,8 @@ def event_text(event: Event) -> Text:
     text = Text(fmt_clock(event.time), style="dim")
     text.append(" ")
     text.append(event.source, style=EVENT_STYLES.get(event.kind, "bold"))
-    text.append(f" {event.message}")
+    # Most messages already start with their source ("sqlite running"): say it once.
+    text.append(f" {event.message.removeprefix(event.source + ' ')}")
     return text
 
 

@@ -111,3 +111,13 @@ def test_header_warns_when_stats_stop() -> None:
 
     text = view.header(replace(sample_state(), silent_for=7.4)).plain
     assert text.endswith("◐ degraded · ⚠ no stats for 7 s · control.sock")
+
+
+def test_event_line_names_its_source_once() -> None:
+    """A message that starts with its source is not printed as 'sqlite sqlite running'."""
+    from candlewick.tui.state import Event as StateEvent
+    from candlewick.tui.view import event_text
+
+    event = StateEvent.parse({"seq": 1, "time": 0.0, "kind": "state", "source": "sqlite", "message": "sqlite running"})
+    assert event_text(event).plain.endswith(" sqlite running")
+    assert "sqlite sqlite" not in event_text(event).plain
