@@ -158,12 +158,15 @@ async def test_unreachable_exchange_exits_1(setup: Setup, tmp_path: Path) -> Non
 
 async def test_interrupt_exits_130_and_keeps_what_was_fetched(setup: Setup) -> None:
     """Ctrl-C stops the run; candles already fetched are written, not lost."""
-    config = setup.config(rest_weight_per_minute=300)  # a request every 15 s: time to interrupt
+    # Two full pages of about 104 weight each against 120 weight/min: the second waits about a
+    # minute for budget, so the run is still going when it is interrupted.
+    config = setup.config(rest_weight_per_minute=120)
     cmd = command(config, "backfill", "--coin", "BTC", "--intervals", "1h", "4h", "--days", "max", "--standalone")
     with anyio.fail_after(TIMEOUT):
         async with await anyio.open_process(cmd) as proc:
             while len(setup.rows("1h")) < 100:
                 await anyio.sleep(0.1)
+            assert proc.returncode is None, "the run finished before it could be interrupted"
             proc.send_signal(signal.SIGINT)
             code = await proc.wait()
     assert code == 130
