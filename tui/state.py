@@ -175,6 +175,7 @@ class Stats:
     spool_bytes: int = 0
     spool_oldest_age: float | None = None
     rest_weight_used: int = 0
+    rest_weight_last_minute: int = 0
     rest_budget: int = 0
     sink_name: str = ""
     sink_rows_written: int = 0
@@ -199,6 +200,7 @@ class Stats:
             spool_bytes=_int(spool, "bytes"),
             spool_oldest_age=_float(spool, "oldest_age"),
             rest_weight_used=_int(rest, "weight_used"),
+            rest_weight_last_minute=_int(rest, "weight_last_minute"),
             rest_budget=_int(rest, "budget_per_minute"),
             sink_name=_str(sink, "name"),
             sink_rows_written=_int(sink, "rows_written"),

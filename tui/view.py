@@ -245,10 +245,10 @@ def gauges(state: DashboardState) -> Text:
     text.append(f" · sink {fmt_count(state.sink_rate or 0.0)} rows/s")
     if s.sink_errors:
         text.append(f" ✖{s.sink_errors}", style="red")
-    used = s.rest_weight_used / s.rest_budget if s.rest_budget else 0.0
+    used = s.rest_weight_last_minute / s.rest_budget if s.rest_budget else 0.0
     text.append(" · REST ")
     text.append(bar(used, 4), style="red" if used > 0.8 else "blue")
-    text.append(f" {s.rest_weight_used}/{s.rest_budget}/min")
+    text.append(f" {s.rest_weight_last_minute}/{s.rest_budget}/min")
     return text
 
 

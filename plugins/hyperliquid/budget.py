@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -39,6 +40,8 @@ ITEMS_PER_EXTRA_WEIGHT = 60
 DEFAULT_BURST_FRACTION = 0.25
 #: Default headroom that backfills leave for higher priorities, as a fraction of the burst.
 DEFAULT_HEADROOM_FRACTION = 0.2
+#: Seconds over which :meth:`WeightBudget.used_last_minute` sums the weight spent.
+WINDOW = 60.0
 
 
 def candle_snapshot_weight(items: int) -> int:
@@ -92,6 +95,8 @@ class WeightBudget:
         self._wakeup = anyio.Event()
         #: Weight spent so far (for telemetry).
         self.used = 0.0
+        #: (monotonic time, weight) of each spend and correction within the last :data:`WINDOW`.
+        self._recent: deque[tuple[float, float]] = deque()
 
     # -- views -------------------------------------------------------------------------------
 
@@ -99,6 +104,11 @@ class WeightBudget:
         """Weight available now (negative while in debt after a 429 or an underestimate)."""
         self._refill()
         return self._level
+
+    def used_last_minute(self) -> float:
+        """Weight spent in the last 60 s of ``clock`` (what the exchange's limit counts)."""
+        self._forget(self._clock.monotonic())
+        return max(0.0, sum(weight for _, weight in self._recent))
 
     @property
     def waiting(self) -> int:
@@ -132,7 +142,17 @@ class WeightBudget:
 
     def _spend(self, weight: float) -> None:
         self._level -= weight
+        self._count(weight)
+
+    def _count(self, weight: float) -> None:
         self.used += weight
+        now = self._clock.monotonic()
+        self._forget(now)
+        self._recent.append((now, weight))
+
+    def _forget(self, now: float) -> None:
+        while self._recent and self._recent[0][0] <= now - WINDOW:
+            self._recent.popleft()
 
     async def acquire(self, weight: float, *, priority: int = Priority.LIVE) -> None:
         """Wait until ``weight`` may be spent, honouring priority order, then spend it."""
@@ -186,7 +206,7 @@ class WeightBudget:
         self._refill()
         diff = actual - estimate
         self._level -= diff
-        self.used += diff
+        self._count(diff)
         if diff < 0:
             self._notify()
 

@@ -126,6 +126,9 @@ class HyperliquidRest:
             self._requests = m.counter(names.REST_REQUESTS, "REST requests by HTTP status", ("status",))
             self._weight = m.counter(names.REST_WEIGHT_USED, "REST weight spent").labels()
             m.gauge(names.REST_WEIGHT_BUDGET, "REST weight budget per minute").set(budget.per_minute)
+            m.gauge(names.REST_WEIGHT_LAST_MINUTE, "REST weight spent in the last 60 s").set_function(
+                budget.used_last_minute
+            )
 
     async def __aenter__(self) -> Self:
         return self

@@ -138,7 +138,11 @@ def stats_view(host: ControlHost) -> dict[str, Any]:
             "bytes": _int(_sum(m, names.SPOOL_BYTES)),
             "oldest_age": _latest(m, names.SPOOL_OLDEST_AGE) if spool_batches else None,
         },
-        "rest": {"weight_used": _int(_sum(m, names.REST_WEIGHT_USED)), "budget_per_minute": _int(budget or 0)},
+        "rest": {
+            "weight_used": _int(_sum(m, names.REST_WEIGHT_USED)),
+            "weight_last_minute": _int(_sum(m, names.REST_WEIGHT_LAST_MINUTE)),
+            "budget_per_minute": _int(budget or 0),
+        },
         "sink": {
             "name": sink,
             "rows_written": _int(_sum(m, names.ROWS_WRITTEN, sink=sink)),

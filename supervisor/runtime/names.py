@@ -15,6 +15,7 @@ LAST_FRAME = "candlewick_last_frame_timestamp_seconds"  # (source, coin, interva
 LAST_CANDLE = "candlewick_last_candle_open_timestamp_seconds"  # (coin, interval) open time of newest candle
 REST_WEIGHT_USED = "candlewick_rest_weight_used_total"  # () REST weight spent
 REST_WEIGHT_BUDGET = "candlewick_rest_weight_per_minute"  # () configured budget
+REST_WEIGHT_LAST_MINUTE = "candlewick_rest_weight_last_minute"  # () REST weight spent in the last 60 s
 REST_REQUESTS = "candlewick_rest_requests_total"  # (status) REST requests by HTTP status or "error"
 
 # -- buffer, spool, sink ---------------------------------------------------------------------

@@ -98,7 +98,7 @@ def stats(t: float, frames: dict[tuple[str, str], int]) -> dict[str, Any]:
         "permanent_losses": 0,
         "buffer": {"depth": 12, "capacity": 5000},
         "spool": {"batches": 0, "bytes": 0, "oldest_age": None},
-        "rest": {"weight_used": 240, "budget_per_minute": 1200},
+        "rest": {"weight_used": 9840, "weight_last_minute": 240, "budget_per_minute": 1200},
         "sink": {"name": "timescaledb", "rows_written": 8000 + int(t - NOW) * 12, "write_latency": 0.003, "errors": 0},
         "markets": markets,
     }

@@ -94,6 +94,22 @@ async def test_settle_corrects_the_estimate() -> None:
     assert budget.used == 21
 
 
+async def test_used_last_minute_is_a_sliding_window() -> None:
+    """The per-minute figure counts spends (and corrections) of the last 60 s only."""
+    clock = ManualClock()
+    budget = WeightBudget(1200, clock, burst=300)
+    await budget.acquire(104)
+    budget.settle(104, 21)
+    await clock.advance(30)
+    await budget.acquire(50)
+    assert budget.used_last_minute() == 71
+    await clock.advance(31)
+    assert budget.used_last_minute() == 50
+    await clock.advance(30)
+    assert budget.used_last_minute() == 0
+    assert budget.used == 71
+
+
 async def test_cancelled_waiter_leaves_the_queue() -> None:
     """A waiter that is cancelled does not block those behind it."""
     clock = ManualClock()

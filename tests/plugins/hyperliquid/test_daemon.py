@@ -81,6 +81,10 @@ async def test_daemon_collects_history_and_live_candles(tmp_path: Path, anyio_ba
             assert len(five) >= 23
             metrics = daemon.telemetry.metrics
             assert metrics.value(names.CANDLES_IN, source="hyperliquid", coin="BTC", interval="1m") > 0
+            # The history took REST weight; the per-minute figure only counts the last 60 s (of the 60x clock).
+            spent = metrics.total(names.REST_WEIGHT_USED)
+            assert spent >= exchange.stats.rest_weight > 0
+            assert 0 <= metrics.value(names.REST_WEIGHT_LAST_MINUTE) < spent
             connected = [e for e in daemon.telemetry.events.recent(500) if e.kind == names.EV_CONNECTED]
             assert [e.source for e in connected].count("hyperliquid") == 1
             daemon.request_shutdown("test")

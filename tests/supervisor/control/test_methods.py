@@ -71,7 +71,7 @@ async def test_stats_reads_the_telemetry_registry(running: Running) -> None:
     assert (stats["frames_in"], stats["candles_in"], stats["rows_written"]) == (6, 6, 6)
     assert stats["buffer"] == {"depth": 0, "capacity": 1000}
     assert stats["spool"] == {"batches": 0, "bytes": 0, "oldest_age": None}
-    assert stats["rest"] == {"weight_used": 0, "budget_per_minute": 0}
+    assert stats["rest"] == {"weight_used": 0, "weight_last_minute": 0, "budget_per_minute": 0}
     assert stats["sink"] == {"name": "mem", "rows_written": 6, "write_latency": None, "errors": 0}
     btc = next(m for m in stats["markets"] if m["coin"] == "BTC")
     assert btc["source"] == "feed"
