@@ -1,6 +1,7 @@
 """Durable state of gap repair: pending jobs and the coverage ledger, in one small SQLite file.
 
-Blocking calls; the async side runs them with ``anyio.to_thread.run_sync``. The file lives in
+Blocking calls; the async side runs them with ``anyio.to_thread.run_sync``, possibly several at
+once, so every call holds the store's lock (one connection, one transaction at a time). The file lives in
 ``[daemon] data_dir`` (``backfill.sqlite``) so queued jobs, confirmed-empty spans and
 permanent losses survive a restart. A job that was running when the daemon stopped is queued
 again; finished jobs are kept for ``keep_finished`` rows.
@@ -9,6 +10,9 @@ again; finished jobs are kept for ``keep_finished`` rows.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -52,6 +56,20 @@ class Store:
         self.path = path
         self.keep_finished = keep_finished
         self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside BEGIN ... COMMIT (ROLLBACK on error), held by this thread alone."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,9 +92,10 @@ class Store:
         self._conn = conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -88,10 +107,11 @@ class Store:
 
     def load_jobs(self) -> list[Job]:
         """Every stored job; one that was running is queued again."""
-        rows = self.conn.execute(
-            'SELECT id, kind, coin, interval, start, "end", priority, state, fetched, expected, error,'
-            " created, finished, horizon, not_before FROM jobs ORDER BY id"
-        ).fetchall()
+        with self._lock:
+            rows = self.conn.execute(
+                'SELECT id, kind, coin, interval, start, "end", priority, state, fetched, expected, error,'
+                " created, finished, horizon, not_before FROM jobs ORDER BY id"
+            ).fetchall()
         jobs = []
         for r in rows:
             state = cast("JobState", r[7])
@@ -104,14 +124,13 @@ class Store:
         return jobs
 
     def next_id(self) -> int:
-        row = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()
+        with self._lock:
+            row = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()
         return int(row[0]) + 1
 
     def save_jobs(self, jobs: list[Job]) -> None:
         """Upsert jobs (new or changed) and prune old finished ones."""
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self._transaction() as conn:
             conn.executemany(
                 'INSERT OR REPLACE INTO jobs (id, kind, coin, interval, start, "end", priority, state, fetched,'
                 " expected, error, created, finished, horizon, not_before) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -122,17 +141,15 @@ class Store:
                 " (SELECT id FROM jobs WHERE state IN ('done','failed','cancelled') ORDER BY id DESC LIMIT ?)",
                 (self.keep_finished,),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- ledger ------------------------------------------------------------------------------
 
     def load_ledger(self, ledger: Ledger) -> None:
-        for coin, interval, what, first, last, due in self.conn.execute(
-            "SELECT coin, interval, what, first, last, due FROM spans ORDER BY coin, interval, first"
-        ):
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT coin, interval, what, first, last, due FROM spans ORDER BY coin, interval, first"
+            ).fetchall()
+        for coin, interval, what, first, last, due in rows:
             cov = ledger.market(coin, interval)
             if what == "empty":
                 cov.empty.append((first, last))
@@ -146,15 +163,9 @@ class Store:
         rows: list[tuple[Any, ...]] = [(coin, interval, "empty", a, b, None) for a, b in cov.empty]
         rows += [(coin, interval, "lost", a, b, None) for a, b in cov.lost]
         rows += [(coin, interval, "tentative", a, b, due) for (a, b), due in cov.tentative]
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM spans WHERE coin=? AND interval=?", (coin, interval))
             conn.executemany("INSERT INTO spans VALUES (?,?,?,?,?,?)", rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 def _job_row(j: Job) -> tuple[Any, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from candlewick.gaps.jobs import STARTUP, USER, Job
@@ -59,3 +60,30 @@ def test_a_newer_state_file_is_refused(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StateTooNew, match="schema 99"):
         Store(tmp_path / "state.sqlite").open()
+
+
+@pytest.mark.anyio
+async def test_saves_from_concurrent_worker_threads_all_land(tmp_path: Path) -> None:
+    """The engine saves jobs and markets from worker threads at once; each save is whole."""
+    store = Store(tmp_path / "state.sqlite", keep_finished=1000)
+    store.open()
+    ledger = Ledger(window=5000)
+
+    async def save_job(i: int) -> None:
+        job = Job(str(i), "user", "BTC", "1m", 0, i, state="queued")
+        await anyio.to_thread.run_sync(store.save_jobs, [job])
+
+    async def save_market(i: int) -> None:
+        cov = ledger.market(f"C{i}", "1m")
+        cov.empty = [(0, i * 60_000)]
+        await anyio.to_thread.run_sync(store.save_market, f"C{i}", "1m", cov)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(1, 101):
+            tg.start_soon(save_job, i)
+            tg.start_soon(save_market, i)
+    assert sorted(int(j.id) for j in store.load_jobs()) == list(range(1, 101))
+    fresh = Ledger(window=5000)
+    store.load_ledger(fresh)
+    assert all(fresh.market(f"C{i}", "1m").empty == [(0, i * 60_000)] for i in range(1, 101))
+    store.close()
