@@ -3,8 +3,10 @@
 A daemon (live Hyperliquid source, gap repair, memory buffer, SQLite sink; default timings)
 runs against the fake exchange on a clock running ``--speed`` times faster than real time.
 For each outage length D the fake drops every websocket, then for D seconds (clock time)
-either refuses websocket handshakes only (``ws``: the common server-side disconnect, REST
-still answers) or refuses every connection (``network``: REST is down too). We measure
+refuses websocket handshakes only (``ws``: the common server-side disconnect, REST still
+answers), accepts every connection and hangs up (``server``: the exchange is down behind a
+front that still answers TCP), or is not there at all (``network``: TCP is refused, as when
+the NAS loses its uplink). We measure
 
 - the time from the disconnect until every candle that closed before the reconnect is stored
   exactly as the exchange has it (target: <= D + 10 s), and
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from candlewick.testing._http import HttpRequest
 
 COINS = ("BTC", "ETH", "SOL", "HYPE")
-SCENARIOS = ("ws", "network")
+SCENARIOS = ("ws", "server", "network")
 
 
 class OutageExchange(FakeExchange):
@@ -110,11 +112,14 @@ async def episode(
             newest = {m: stored(db, *m, 0, 2**62)[-1][0] for m in markets}
             if scenario == "ws":
                 ex.ws_down = True
-            else:
+            elif scenario == "server":
                 ex.faults.refuse_connections = True
             ex.drop_connections()
+            if scenario == "network":
+                ex.go_offline()
             await clock.sleep(outage)
             ex.ws_down = ex.faults.refuse_connections = False
+            await ex.go_online()
             back_ms = ex.now_ms()
             # every candle that closed before the reconnect must be stored, exactly; the minimum
             # weight pays one request per market for the candles wrong or absent at the reconnect

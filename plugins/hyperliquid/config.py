@@ -75,6 +75,8 @@ class HyperliquidConfig(BaseModel):
     """First reconnect backoff ceiling in seconds (full jitter: the delay is uniform in [0, ceiling])."""
     reconnect_max: float = Field(default=60.0, gt=0)
     """Largest reconnect backoff ceiling, seconds."""
+    reconnect_unreachable_max: float = Field(default=5.0, gt=0)
+    """Backoff ceiling while no TCP connection can be made (refused, no route, DNS, timeout), seconds."""
     healthy_after: float = Field(default=60.0, ge=0)
     """A connection that stayed up this long resets the reconnect backoff."""
     rest_timeout: float = Field(default=15.0, gt=0)

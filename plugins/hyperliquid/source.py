@@ -17,7 +17,9 @@ Lifecycle of :class:`HyperliquidSource`:
    - ping every ``ping_interval`` seconds; reconnect when neither a pong nor any frame arrives
      within ``pong_timeout`` (silent stalls happen);
    - reconnect with exponential backoff and full jitter, reset only after the connection stayed
-     healthy ``healthy_after`` seconds, and resubscribe everything.
+     healthy ``healthy_after`` seconds, and resubscribe everything. While the server cannot be
+     reached at all (no TCP connection, so no connection the exchange counts), the delay stays
+     under ``reconnect_unreachable_max``: the feed is back within seconds of the network.
 
    Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
    repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
@@ -71,7 +73,7 @@ from candlewick.plugins.hyperliquid.protocol import (
     unsubscribe_frame,
 )
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
-from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, WebSocket, connect
+from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
 from candlewick.runtime import names
 
 __all__ = [
@@ -171,9 +173,12 @@ class Link:
         attempt = 0
         while True:
             self._lost_reason = None
+            unreachable = False
             try:
                 await self._session()
                 reason = self._lost_reason or "session ended"
+            except Unreachable as exc:
+                reason, unreachable = str(exc), True
             except (ConnectionLost, OSError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConnectionLost) else str(exc)
             except Exception as exc:  # a bug must not end the feed for good: log it and reconnect
@@ -194,6 +199,9 @@ class Link:
             self.connected = False
             self.connected_at = None
             ceiling = min(cfg.reconnect_max, cfg.reconnect_initial * 2**attempt)
+            if unreachable:
+                # The server never saw the attempt: retry soon, to be back promptly once the network is.
+                ceiling = min(ceiling, cfg.reconnect_unreachable_max)
             attempt += 1
             delay = self._rng.uniform(0.0, ceiling)
             log.warning("%s connection %d lost (%s); reconnecting in %.1fs", src.name, self.index, reason, delay)

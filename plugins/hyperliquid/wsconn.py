@@ -4,7 +4,8 @@ The same thin shell serves the client (:func:`connect`, used by the live source)
 (:func:`accept`, used by the fake exchange in :mod:`candlewick.testing`). It runs on asyncio and
 trio alike. It reads, feeds the protocol, writes what the protocol wants written, and
 reassembles fragmented messages; protocol-level pings are answered by the protocol itself.
-Every way the connection can end surfaces as :class:`ConnectionLost`.
+Every way the connection can end surfaces as :class:`ConnectionLost`; a server that could not
+be reached at all (no TCP connection) as its subclass :class:`Unreachable`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final
 
 import anyio
 from anyio.abc import ByteStream
+from anyio.streams.tls import TLSStream
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI, ProtocolError
 from websockets.extensions.permessage_deflate import (
@@ -30,6 +32,7 @@ from websockets.uri import parse_uri
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "ConnectionLost",
+    "Unreachable",
     "WebSocket",
     "accept",
     "connect",
@@ -43,6 +46,10 @@ CLOSE_TIMEOUT: Final = 2.0
 
 class ConnectionLost(Exception):
     """The websocket closed, failed its handshake, or its transport broke."""
+
+
+class Unreachable(ConnectionLost):
+    """No TCP connection could be made: the server never saw the attempt."""
 
 
 class WebSocket:
@@ -176,15 +183,15 @@ async def connect(
         raise ConnectionLost(f"bad websocket URL {url!r}: {exc}") from exc
     extensions = enable_client_permessage_deflate(None) if compression else None
     protocol = ClientProtocol(uri, extensions=extensions, max_size=max_size)
-    with anyio.fail_after(open_timeout):
-        if uri.secure:
-            stream: ByteStream = await anyio.connect_tcp(
-                uri.host, uri.port, tls=True, ssl_context=ssl_context or ssl.create_default_context(),
-                tls_hostname=uri.host, tls_standard_compatible=False,
-            )  # fmt: skip
-        else:
-            stream = await anyio.connect_tcp(uri.host, uri.port)
+    deadline = anyio.current_time() + open_timeout
+    stream: ByteStream = await _open_tcp(uri.host, uri.port, open_timeout)
+    with anyio.fail_at(deadline):
         try:
+            if uri.secure:
+                stream = await TLSStream.wrap(
+                    stream, hostname=uri.host, ssl_context=ssl_context or ssl.create_default_context(),
+                    standard_compatible=False,
+                )  # fmt: skip
             ws = WebSocket(stream, protocol)
             protocol.send_request(protocol.connect())
             await ws._flush()
@@ -208,6 +215,15 @@ async def connect(
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
             raise
+
+
+async def _open_tcp(host: str, port: int, timeout: float) -> ByteStream:
+    """A TCP connection to the server, or :class:`Unreachable` (refused, no route, DNS, timeout)."""
+    try:
+        with anyio.fail_after(timeout):
+            return await anyio.connect_tcp(host, port)
+    except (OSError, TimeoutError) as exc:
+        raise Unreachable(f"cannot reach {host}:{port}: {exc or type(exc).__name__}") from exc
 
 
 async def accept(

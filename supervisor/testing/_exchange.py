@@ -171,6 +171,8 @@ class FakeExchange:
         self._bucket = float(weight_per_minute or 0)
         self._bucket_stamp = self.clock.monotonic()
         self._stack: AsyncExitStack | None = None
+        self._tg: TaskGroup | None = None
+        self._serving: anyio.CancelScope | None = None
         self._ready = anyio.Event()
 
     # -- addresses ---------------------------------------------------------------------------
@@ -246,29 +248,48 @@ class FakeExchange:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def serve(self, *, task_status: TaskStatus[Self] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Listen and serve until cancelled; ``task_status.started(self)`` once bound."""
-        tcp = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        self.port = int(tcp.extra(SocketAttribute.local_port))
-        listener: Listener[Any] = tcp
-        if self.ssl_context is not None:
-            listener = TLSListener(tcp, self.ssl_context, standard_compatible=False)
-        async with listener, anyio.create_task_group() as tg:
-            self._ready.set()
-            task_status.started(self)
-            await listener.serve(self._handle, task_group=tg)
+        """Listen and serve until cancelled (or :meth:`go_offline`); ``task_status.started(self)`` once bound."""
+        with anyio.CancelScope() as scope:
+            self._serving = scope
+            tcp = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+            self.port = int(tcp.extra(SocketAttribute.local_port))
+            listener: Listener[Any] = tcp
+            if self.ssl_context is not None:
+                listener = TLSListener(tcp, self.ssl_context, standard_compatible=False)
+            async with listener, anyio.create_task_group() as tg:
+                self._ready.set()
+                task_status.started(self)
+                await listener.serve(self._handle, task_group=tg)
+
+    def go_offline(self) -> None:
+        """Vanish from the network: close the listening socket and every connection.
+
+        New connections are refused at the TCP level (as when the network is down), unlike
+        ``faults.refuse_connections``, which accepts and then hangs up. Needs ``async with``.
+        """
+        if self._serving is not None:
+            self._serving.cancel()
+            self._serving = None
+
+    async def go_online(self) -> None:
+        """Listen again on the same port after :meth:`go_offline`."""
+        if self._tg is None:
+            raise RuntimeError("go_online needs the exchange entered with 'async with'")
+        if self._serving is None:
+            await self._tg.start(self.serve)
 
     async def __aenter__(self) -> Self:
         stack = AsyncExitStack()
         tg: TaskGroup = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         await tg.start(self.serve)
-        self._stack = stack
+        self._stack, self._tg = stack, tg
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        stack, self._stack = self._stack, None
+        stack, self._stack, self._tg = self._stack, None, None
         if stack is not None:
             await stack.aclose()
 

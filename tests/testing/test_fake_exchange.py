@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from candlewick.model import open_time
-from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, WebSocket, connect
+from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
 from candlewick.testing import FakeExchange, MarketModel
 
 pytestmark = pytest.mark.anyio
@@ -230,8 +230,31 @@ async def test_stall_drop_and_garbage_faults(fake_exchange: FakeExchange, ws: We
 async def test_refused_connections(fake_exchange: FakeExchange) -> None:
     """With refuse_connections set, the websocket handshake fails."""
     fake_exchange.faults.refuse_connections = True
-    with pytest.raises(ConnectionLost, match="handshake"):
+    with pytest.raises(ConnectionLost, match="handshake") as refused:
         await connect(fake_exchange.ws_url, open_timeout=2)
+    assert not isinstance(refused.value, Unreachable), "the server was reached; it hung up"
+
+
+async def _read_until_closed(ws: WebSocket) -> None:
+    while True:
+        await ws.recv()
+
+
+async def test_offline_refuses_tcp_and_online_serves_the_same_port(fake_exchange: FakeExchange, ws: WebSocket) -> None:
+    """go_offline drops every connection and refuses new ones at TCP; go_online listens again."""
+    port = fake_exchange.port
+    fake_exchange.go_offline()
+    with anyio.fail_after(3), pytest.raises(ConnectionLost):
+        await _read_until_closed(ws)
+    with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):
+        await connect(fake_exchange.ws_url, open_timeout=2)
+    with pytest.raises(httpx.ConnectError):
+        await post(fake_exchange, {"type": "meta"})
+    await fake_exchange.go_online()
+    assert fake_exchange.port == port
+    again = await connect(fake_exchange.ws_url, open_timeout=2)
+    await again.aclose()
+    assert (await post(fake_exchange, {"type": "meta"})).status_code == 200
 
 
 async def test_refused_websockets_leave_rest_working(fake_exchange: FakeExchange) -> None:

@@ -94,6 +94,23 @@ async def test_drop_leads_to_reconnect_and_resubscribe(exchange: FakeExchange) -
         await h.wait_for(lambda: len(_live(h)) > count)
 
 
+async def test_an_unreachable_exchange_is_retried_soon_and_rejoined_promptly(exchange: FakeExchange) -> None:
+    """While no TCP connection can be made, the backoff stays under reconnect_unreachable_max.
+
+    Uncapped, the ceilings 0.05, 0.1, 0.2 ... 60 s would allow a dozen attempts in 3 s only with
+    odds of about 1 in 10 000; capped at 0.1 s there are dozens, and the feed is back at once.
+    """
+    async with running_source(exchange, reconnect_initial=0.05, reconnect_max=60.0, reconnect_unreachable_max=0.1) as h:
+        await h.wait_for(lambda: h.source.links[0].status()["subscribed"] == 1)
+        exchange.go_offline()
+        await anyio.sleep(3.0)
+        assert h.metric(names.RECONNECTS, source="hyperliquid") >= 12
+        assert "cannot reach" in (h.source.links[0].last_error or "")
+        await exchange.go_online()
+        await h.wait_for(lambda: exchange.stats.ws_connections == 2, timeout=3.0)
+        await h.wait_for(lambda: h.source.links[0].status()["subscribed"] == 1)
+
+
 async def test_garbage_frames_are_counted_and_survived(exchange: FakeExchange) -> None:
     """Each malformed frame is counted; the connection and the feed carry on."""
     async with running_source(exchange) as h:
