@@ -214,7 +214,8 @@ class GapRepair(Source):
         await self.history.ready()
         await clock.sleep(self.config.startup_delay)
         await engine.check_all("start", startup=True)
-        self._check_due = clock.monotonic() + self.config.check_every
+        # Keep an earlier check that a (re)connect or an outage asked for meanwhile.
+        self._schedule(self.config.check_every)
         while True:
             now = clock.monotonic()
             recheck = engine.ledger.next_recheck(engine.now_ms())

@@ -126,3 +126,27 @@ async def test_a_hole_near_its_horizon_is_repaired_first_with_a_warning(
         assert len(user_done_before) < 4, "the urgent repair did not wait for every user job"
         assert any("leaves the exchange's window" in r.getMessage() for r in caplog.records)
         assert complete(rig, "BTC", "1m", old, repair_job["end"])
+
+
+async def test_an_outage_that_begins_before_the_start_check_is_still_followed(rig: Rig) -> None:
+    """The start-up check does not cancel the outage checks a disconnect during ``startup_delay`` asked for."""
+    async with WsOutageExchange(seed=5, clock=rig.clock, push_interval=6.0) as exchange:
+        rig = Rig(exchange, rig.clock, rig.tmp)
+        repair = {"startup_delay": 30.0, "check_every": 3600.0}
+        started = exchange.now_ms()
+        async with rig.daemon(rig.settings(live={"backfill_on_start": "10m"}, repair=repair)) as daemon:
+            await rig.wait_until(lambda: len(rig.stored("BTC", "1m")) >= 2)
+            first = rig.stored("BTC", "1m")[0][0]
+            exchange.ws_down = True
+            exchange.drop_connections()
+            down_at = exchange.now_ms()
+            assert down_at < started + 30_000, "the outage must begin before the start-up check"
+            await rig.sleep(5 * 60)
+            last = open_time("1m", exchange.now_ms()) - MINUTE_MS
+            assert last >= down_at + 2 * MINUTE_MS
+            await rig.wait_until(lambda: complete(rig, "BTC", "1m", first, last - MINUTE_MS), timeout=5)
+            assert exchange.ws_down, "repaired while the websocket was still refused"
+            events = daemon.telemetry.events.recent(500)
+            found = [e for e in events if e.kind == names.EV_GAP_FOUND and e.data["reason"] == "outage"]
+            assert found, "no outage check ran"
+            exchange.ws_down = False
