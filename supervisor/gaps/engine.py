@@ -17,7 +17,8 @@ horizon, for permanent losses and failed jobs, DEBUG per request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -551,18 +552,19 @@ class GapEngine:
         ):
             returned: list[int] = []
             log.debug("%s: job %s requests %s %s %d..%d", self.name, job.id, coin, interval, req.first, req.last)
-            async for page in h.pages(coin, interval, req.first, req.last, priority=job.priority):
-                for candle in page:
-                    returned.append(candle.open_time)
-                    if candle.closed and _inside(candle.open_time, req.holes):
-                        await self.emit(candle)
-                        fetched.append(candle.open_time)
-                        job.fetched += 1
-                        counter.inc()
-                mono = self.clock.monotonic()
-                if mono - last_progress >= self.settings.progress_every:
-                    last_progress = mono
-                    self._publish_job(job, f"job {job.id}: {job.fetched}/{job.expected} candles")
+            async with _closing(h.pages(coin, interval, req.first, req.last, priority=job.priority)) as pages:
+                async for page in pages:
+                    for candle in page:
+                        returned.append(candle.open_time)
+                        if candle.closed and _inside(candle.open_time, req.holes):
+                            await self.emit(candle)
+                            fetched.append(candle.open_time)
+                            job.fetched += 1
+                            counter.inc()
+                    mono = self.clock.monotonic()
+                    if mono - last_progress >= self.settings.progress_every:
+                        last_progress = mono
+                        self._publish_job(job, f"job {job.id}: {job.fetched}/{job.expected} candles")
             now = self.now_ms()
             doubtful = self._suspects.get(job.market)
             if doubtful:
@@ -618,3 +620,14 @@ class GapEngine:
 
 def _inside(t: int, spans: Sequence[Span]) -> bool:
     return any(a <= t <= b for a, b in spans)
+
+
+@asynccontextmanager
+async def _closing(pages: AsyncIterator[list[Candle]]) -> AsyncIterator[AsyncIterator[list[Candle]]]:
+    """Close ``pages`` when the block ends early (an async generator left open warns when collected)."""
+    try:
+        yield pages
+    finally:
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -8,6 +8,7 @@ own client and budget from the ``[sources.hyperliquid]`` options.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from candlewick.errors import SourceError
@@ -100,8 +101,9 @@ class HyperliquidHistory:
         self, coin: str, interval: str, first: int, last: int, *, priority: int
     ) -> AsyncIterator[list[Candle]]:
         rest = await self._rest()
-        async for page in rest.iter_range(coin, interval, first, last, priority=budget_priority(priority)):
-            yield page
+        async with aclosing(rest.iter_range(coin, interval, first, last, priority=budget_priority(priority))) as pages:
+            async for page in pages:
+                yield page
 
     def transient(self, exc: Exception) -> bool:
         return isinstance(exc, RestUnavailable | OSError | TimeoutError)
