@@ -10,7 +10,9 @@ Lifecycle of :class:`HyperliquidSource`:
 
    - subscribe every market, then publish ``EV_CONNECTED`` (event ``source`` = this
      component's name; data ``markets`` as ``[coin, interval]`` pairs and ``disconnected_since``
-     ms or ``None``) so gap repair can check the stored history;
+     ms or ``None``) so gap repair can check the stored history; ``EV_DISCONNECTED`` when a
+     connection is lost, and once when the very first attempt fails (gap repair then keeps
+     the database complete over REST until the feed is up);
    - fetch over REST what the websocket cannot replay: ``backfill_on_start`` on the first
      connect, the period since the newest candle seen after a reconnect. Subscribing first
      means no hole opens between history and live data;
@@ -119,6 +121,7 @@ class Link:
         self._last_frame_ms: int | None = None
         self._tg: TaskGroup | None = None
         self._lost_reason: str | None = None
+        self._told_first_failure = False
         self._rng = random.Random()
 
     @property
@@ -194,6 +197,12 @@ class Link:
                     self.disconnected_since_ms = self._last_frame_ms or src.now_ms()
                 src.ctx.telemetry.publish(
                     names.EV_DISCONNECTED, src.name, f"{src.name} disconnected: {reason}",
+                    reason=reason,
+                )  # fmt: skip
+            elif self.sessions == 0 and not self._told_first_failure:
+                self._told_first_failure = True
+                src.ctx.telemetry.publish(
+                    names.EV_DISCONNECTED, src.name, f"{src.name} cannot connect: {reason}",
                     reason=reason,
                 )  # fmt: skip
             self.connected = False

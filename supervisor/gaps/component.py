@@ -41,8 +41,12 @@ from candlewick.gaps.history import History
 from candlewick.gaps.store import FILENAME
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
+from candlewick.runtime.telemetry import Event
 
 __all__ = ["GapRepair", "GapRepairConfig"]
+
+#: Recent events searched at start for the live source's latest connect or disconnect.
+EVENT_LOOKBACK = 1000
 
 
 class GapRepairConfig(BaseModel):
@@ -189,22 +193,31 @@ class GapRepair(Source):
 
     async def _listen(self) -> None:
         """Follow the live source: check after every (re)connect, and keep checking while it is down."""
-        with self.ctx.telemetry.events.subscribe() as sub:
+        events = self.ctx.telemetry.events
+        with events.subscribe() as sub:
+            # The source may have spoken before this component listened (a first connect that
+            # failed at once): its latest connect or disconnect sets where we start.
+            kinds = (names.EV_CONNECTED, names.EV_DISCONNECTED)
+            told = [e for e in events.recent(EVENT_LOOKBACK) if e.source == self.history.source and e.kind in kinds]
+            if told:
+                self._follow(told[-1])
             async for event in sub:
-                if event.source != self.history.source:
-                    continue
-                if event.kind == names.EV_CONNECTED:
-                    self._outage = False
-                    self._outage_since = None
-                    self._schedule(self.config.reconnect_settle)
-                elif event.kind == names.EV_DISCONNECTED:
-                    if self.engine is not None:
-                        self.engine.suspect(self.history.markets(), int(event.time * 1000))
-                    if self.config.outage_check_every > 0:
-                        self._outage = True
-                        if self._outage_since is None:
-                            self._outage_since = int(event.time * 1000)
-                        self._schedule(self.config.outage_check_every)
+                if event.source == self.history.source:
+                    self._follow(event)
+
+    def _follow(self, event: Event) -> None:
+        if event.kind == names.EV_CONNECTED:
+            self._outage = False
+            self._outage_since = None
+            self._schedule(self.config.reconnect_settle)
+        elif event.kind == names.EV_DISCONNECTED:
+            if self.engine is not None:
+                self.engine.suspect(self.history.markets(), int(event.time * 1000))
+            if self.config.outage_check_every > 0:
+                self._outage = True
+                if self._outage_since is None:
+                    self._outage_since = int(event.time * 1000)
+                self._schedule(self.config.outage_check_every)
 
     async def _checker(self) -> None:
         engine = self.engine

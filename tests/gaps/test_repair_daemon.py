@@ -150,3 +150,24 @@ async def test_an_outage_that_begins_before_the_start_check_is_still_followed(ri
             found = [e for e in events if e.kind == names.EV_GAP_FOUND and e.data["reason"] == "outage"]
             assert found, "no outage check ran"
             exchange.ws_down = False
+
+
+async def test_a_daemon_started_during_an_outage_keeps_the_database_complete(rig: Rig) -> None:
+    """The live source never connects; its first failure is announced and gap repair follows the outage."""
+    async with WsOutageExchange(seed=5, clock=rig.clock, push_interval=6.0) as exchange:
+        rig = Rig(exchange, rig.clock, rig.tmp)
+        exchange.ws_down = True
+        started = exchange.now_ms()
+        async with rig.daemon(rig.settings(repair={"check_every": 3600.0})) as daemon:
+            await rig.sleep(4 * 60)
+            first = open_time("1m", started) + MINUTE_MS
+            last = open_time("1m", exchange.now_ms()) - 2 * MINUTE_MS
+            await rig.wait_until(lambda: complete(rig, "BTC", "1m", first, last), timeout=5)
+            assert len(rig.stored("BTC", "1m")) >= 2
+            assert exchange.ws_down
+            assert exchange.stats.ws_connections == 0
+            events = daemon.telemetry.events.recent(500)
+            told = [e for e in events if e.kind == names.EV_DISCONNECTED and e.source == "hyperliquid"]
+            assert len(told) == 1
+            assert "cannot connect" in told[0].message
+            exchange.ws_down = False
