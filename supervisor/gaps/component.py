@@ -227,8 +227,11 @@ class GapRepair(Source):
         await self.history.ready()
         await clock.sleep(self.config.startup_delay)
         await engine.check_all("start", startup=True)
-        # Keep an earlier check that a (re)connect or an outage asked for meanwhile.
-        self._schedule(self.config.check_every)
+        # The start-up check stands for any (re)connect check asked for meanwhile (one now would
+        # request the history the live source is still fetching), but an outage that began
+        # meanwhile is followed from here on.
+        self._check_due = None
+        self._schedule(self.config.outage_check_every if self._outage else self.config.check_every)
         while True:
             now = clock.monotonic()
             recheck = engine.ledger.next_recheck(engine.now_ms())
