@@ -76,7 +76,8 @@ class HyperliquidConfig(BaseModel):
     reconnect_max: float = Field(default=60.0, gt=0)
     """Largest reconnect backoff ceiling, seconds."""
     reconnect_unreachable_max: float = Field(default=5.0, gt=0)
-    """Backoff ceiling while no TCP connection can be made (refused, no route, DNS, timeout), seconds."""
+    """Backoff ceiling, seconds, of websocket reconnects and REST retries while the exchange gives no
+    answer at all (no TCP connection, or the connection closes before any HTTP response)."""
     healthy_after: float = Field(default=60.0, ge=0)
     """A connection that stayed up this long resets the reconnect backoff."""
     rest_timeout: float = Field(default=15.0, gt=0)

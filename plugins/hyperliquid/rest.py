@@ -18,7 +18,10 @@ the last ``t`` it got and stops when a page brings nothing new.
 
 Requests are metered by :class:`~candlewick.plugins.hyperliquid.budget.WeightBudget` (one per
 daemon); 429, 5xx, timeouts and dropped connections are retried with exponential backoff and
-jitter (a 429 also empties the bucket); any other 4xx raises :class:`BadRequest` at once.
+jitter (a 429 also empties the bucket); any other 4xx raises :class:`BadRequest` at once. While
+the server gives no answer at all (no connection, or it closes before responding) the delay
+stays under ``unanswered_max``: such requests cost the exchange nothing, and the first one after
+it comes back should not wait a minute.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 6
 DEFAULT_BACKOFF_INITIAL = 2.0
 DEFAULT_BACKOFF_MAX = 60.0
+DEFAULT_UNANSWERED_MAX = 5.0
 _BODY_EXCERPT = 300
 
 
@@ -104,6 +108,7 @@ class HyperliquidRest:
         retries: int = DEFAULT_RETRIES,
         backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
+        unanswered_max: float = DEFAULT_UNANSWERED_MAX,
         rng: random.Random | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -114,6 +119,7 @@ class HyperliquidRest:
         self.retries = retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.unanswered_max = unanswered_max
         self._rng = rng or random.Random()
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(
@@ -163,14 +169,17 @@ class HyperliquidRest:
         attempt = 0
         while True:
             await self.budget.acquire(weight, priority=priority)
+            unanswered = False
             try:
                 resp = await self._client.post(self.info_url, content=content)
             except httpx.TimeoutException as exc:
                 self._count("timeout")
                 failure = f"timed out ({type(exc).__name__})"
+                unanswered = isinstance(exc, httpx.ConnectTimeout)
             except httpx.TransportError as exc:
                 self._count("error")
                 failure = f"{type(exc).__name__}: {exc}"
+                unanswered = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
             else:
                 status = resp.status_code
                 self._count(str(status), weight if status == 200 else 0.0)
@@ -193,6 +202,8 @@ class HyperliquidRest:
                     hint="check the network and rest_url; the request is retried on the next reconnect",
                 )
             ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
+            if unanswered:
+                ceiling = min(ceiling, self.unanswered_max)
             delay = self._rng.uniform(ceiling / 2, ceiling)
             log.warning("%s %s; retry %d/%d in %.1fs", what, failure, attempt, self.retries, delay)
             await self.clock.sleep(delay)

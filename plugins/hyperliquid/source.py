@@ -19,9 +19,10 @@ Lifecycle of :class:`HyperliquidSource`:
    - ping every ``ping_interval`` seconds; reconnect when neither a pong nor any frame arrives
      within ``pong_timeout`` (silent stalls happen);
    - reconnect with exponential backoff and full jitter, reset only after the connection stayed
-     healthy ``healthy_after`` seconds, and resubscribe everything. While the server cannot be
-     reached at all (no TCP connection, so no connection the exchange counts), the delay stays
-     under ``reconnect_unreachable_max``: the feed is back within seconds of the network.
+     healthy ``healthy_after`` seconds, and resubscribe everything. While the server gives no
+     answer at all (no TCP connection, or a hang-up before the HTTP response: no connection the
+     exchange counts), the delay stays under ``reconnect_unreachable_max``: the feed is back
+     within seconds of the exchange.
 
    Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
    repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
@@ -209,7 +210,7 @@ class Link:
             self.connected_at = None
             ceiling = min(cfg.reconnect_max, cfg.reconnect_initial * 2**attempt)
             if unreachable:
-                # The server never saw the attempt: retry soon, to be back promptly once the network is.
+                # No answer at all, so nothing the exchange counts: retry soon, to be back promptly.
                 ceiling = min(ceiling, cfg.reconnect_unreachable_max)
             attempt += 1
             delay = self._rng.uniform(0.0, ceiling)
@@ -415,6 +416,7 @@ class HyperliquidSource(Source):
             timeout=cfg.rest_timeout,
             retries=cfg.rest_retries,
             backoff_initial=cfg.rest_backoff_initial,
+            unanswered_max=cfg.reconnect_unreachable_max,
             ssl_context=self.tls,
         ) as rest:
             self.rest = rest

@@ -4,8 +4,9 @@ The same thin shell serves the client (:func:`connect`, used by the live source)
 (:func:`accept`, used by the fake exchange in :mod:`candlewick.testing`). It runs on asyncio and
 trio alike. It reads, feeds the protocol, writes what the protocol wants written, and
 reassembles fragmented messages; protocol-level pings are answered by the protocol itself.
-Every way the connection can end surfaces as :class:`ConnectionLost`; a server that could not
-be reached at all (no TCP connection) as its subclass :class:`Unreachable`.
+Every way the connection can end surfaces as :class:`ConnectionLost`; a server that gave no
+answer at all (no TCP connection, or no HTTP response to the upgrade) as its subclass
+:class:`Unreachable`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio
 from anyio.abc import ByteStream
 from anyio.streams.tls import TLSStream
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidURI, ProtocolError
+from websockets.exceptions import InvalidMessage, InvalidURI, ProtocolError
 from websockets.extensions.permessage_deflate import (
     enable_client_permessage_deflate,
     enable_server_permessage_deflate,
@@ -49,7 +50,7 @@ class ConnectionLost(Exception):
 
 
 class Unreachable(ConnectionLost):
-    """No TCP connection could be made: the server never saw the attempt."""
+    """The server gave no answer: no TCP connection, or it closed before any HTTP response."""
 
 
 class WebSocket:
@@ -200,10 +201,12 @@ async def connect(
                 for event in await _receive_into(stream, protocol):
                     if isinstance(event, Frame):
                         pending.append(event)
+                if _no_response(protocol.handshake_exc):
+                    raise Unreachable(f"{url} closed the connection before answering the websocket handshake")
                 if protocol.handshake_exc is not None:
                     raise ConnectionLost(f"websocket handshake with {url} failed: {protocol.handshake_exc}")
                 if _state(protocol) is State.CLOSED:
-                    raise ConnectionLost(f"{url} closed the connection during the handshake")
+                    raise Unreachable(f"{url} closed the connection during the handshake")
             # Frames that arrived with the handshake response (the greeting) come first.
             for event in protocol.events_received():
                 if isinstance(event, Frame):
@@ -215,6 +218,11 @@ async def connect(
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
             raise
+
+
+def _no_response(exc: Exception | None) -> bool:
+    """The handshake failed because the connection closed before any HTTP response."""
+    return isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError)
 
 
 async def _open_tcp(host: str, port: int, timeout: float) -> ByteStream:

@@ -79,6 +79,7 @@ class HyperliquidHistory:
                 self._own = HyperliquidRest(
                     cfg.rest_url, budget=budget, clock=self.ctx.clock, telemetry=self.ctx.telemetry,
                     timeout=cfg.rest_timeout, retries=cfg.rest_retries, backoff_initial=cfg.rest_backoff_initial,
+                    unanswered_max=cfg.reconnect_unreachable_max,
                 )  # fmt: skip
             return self._own
         while live.rest is None:

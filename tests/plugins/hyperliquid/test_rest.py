@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx
 import pytest
 
@@ -226,3 +227,27 @@ async def test_non_candle_body_is_a_clear_error() -> None:
     ):
         with pytest.raises(Exception, match="candleSnapshot BTC 1m: not a candle array"):
             await rest.candle_snapshot("BTC", "1m", 0, 60_000)
+
+
+# httpx leaves its request-body iterator open when the server hangs up (its own code; trio warns).
+@pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__")
+@pytest.mark.parametrize("fault", ["offline", "hang_up"])
+async def test_no_answer_is_retried_soon_however_long_the_backoff(exchange: FakeExchange, fault: str) -> None:
+    """Refused or hung-up requests wait at most unanswered_max; a server's 5xx waits the full backoff."""
+    if fault == "offline":
+        exchange.go_offline()
+    else:
+        exchange.faults.refuse_connections = True
+    clock = SystemClock()
+    async with HyperliquidRest(
+        exchange.rest_url, budget=WeightBudget(1200, clock, burst=1200), clock=clock,
+        retries=3, backoff_initial=30.0, unanswered_max=0.05,
+    ) as rest:  # fmt: skip
+        with anyio.fail_after(5), pytest.raises(RestUnavailable, match="failed 4 times"):
+            await rest.meta()
+        await exchange.go_online()
+        exchange.faults.refuse_connections = False
+        exchange.faults.server_error_requests = 1
+        with anyio.move_on_after(1) as waited:
+            await rest.meta()
+        assert waited.cancelled_caught, "an HTTP 500 was retried without the full backoff"
