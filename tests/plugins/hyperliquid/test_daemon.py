@@ -23,8 +23,6 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import FakeExchange, ScaledClock
 
-pytestmark = pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__")
-
 
 def _settings(exchange: FakeExchange, tmp_path: Path, **source: object) -> Settings:
     return Settings.model_validate(

@@ -229,8 +229,6 @@ async def test_non_candle_body_is_a_clear_error() -> None:
             await rest.candle_snapshot("BTC", "1m", 0, 60_000)
 
 
-# httpx leaves its request-body iterator open when the server hangs up (its own code; trio warns).
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__")
 @pytest.mark.parametrize("fault", ["offline", "hang_up"])
 async def test_no_answer_is_retried_soon_however_long_the_backoff(exchange: FakeExchange, fault: str) -> None:
     """Refused or hung-up requests wait at most unanswered_max; a server's 5xx waits the full backoff."""

@@ -14,11 +14,7 @@ from candlewick.testing import FakeExchange, ScaledClock
 
 from .conftest import Harness, make_source, running_source
 
-pytestmark = [
-    pytest.mark.anyio,
-    # httpx leaves its request-body generator to the GC when a request is cancelled at teardown.
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__"),
-]
+pytestmark = pytest.mark.anyio
 
 
 def _live(h: Harness, coin: str = "BTC", interval: str = "1m") -> list[Candle]:

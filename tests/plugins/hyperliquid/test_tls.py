@@ -16,10 +16,7 @@ from candlewick.testing import FakeExchange
 
 from .conftest import BUSY_COINS, FIXTURES, running_source
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <async_generator object ByteStream.__aiter__"),
-]
+pytestmark = pytest.mark.anyio
 
 #: A self-signed certificate for 127.0.0.1 (valid until 2126), made for these tests only.
 CERT = FIXTURES / "tls-cert.pem"
