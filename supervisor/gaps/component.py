@@ -107,9 +107,8 @@ class GapRepair(Source):
         self.history = history
         self.engine: GapEngine | None = None
         self._check_due: float | None = None
-        #: The live source is disconnected (between EV_DISCONNECTED and EV_CONNECTED).
-        self._outage = False
-        #: When the current outage began (ms), for outage checks that read only the tail.
+        #: When the live source's current outage began (ms; from EV_DISCONNECTED until
+        #: EV_CONNECTED), ``None`` while it is connected or outage checks are off.
         self._outage_since: int | None = None
         self._wake: anyio.Event | None = None
 
@@ -207,14 +206,12 @@ class GapRepair(Source):
 
     def _follow(self, event: Event) -> None:
         if event.kind == names.EV_CONNECTED:
-            self._outage = False
             self._outage_since = None
             self._schedule(self.config.reconnect_settle)
         elif event.kind == names.EV_DISCONNECTED:
             if self.engine is not None:
                 self.engine.suspect(self.history.markets(), int(event.time * 1000))
             if self.config.outage_check_every > 0:
-                self._outage = True
                 if self._outage_since is None:
                     self._outage_since = int(event.time * 1000)
                 self._schedule(self.config.outage_check_every)
@@ -231,7 +228,7 @@ class GapRepair(Source):
         # request the history the live source is still fetching), but an outage that began
         # meanwhile is followed from here on.
         self._check_due = None
-        self._schedule(self.config.outage_check_every if self._outage else self.config.check_every)
+        self._schedule(self.config.check_every if self._outage_since is None else self.config.outage_check_every)
         while True:
             now = clock.monotonic()
             recheck = engine.ledger.next_recheck(engine.now_ms())
@@ -242,7 +239,7 @@ class GapRepair(Source):
                 await self._sleep_or_wake(due - now)
                 continue
             self._check_due = None
-            if self._outage:
+            if self._outage_since is not None:
                 await engine.check_all("outage", grace=self.config.outage_grace, tail=self._outage_since)
                 self._schedule(self.config.outage_check_every)
             else:
