@@ -7,7 +7,8 @@ import json
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -274,56 +275,41 @@ async def test_idle_connections_are_closed() -> None:
         await conn.aclose()
 
 
-def test_simulate_command_prints_the_urls_it_serves() -> None:
-    """``candlewick simulate --port 0`` prints ws_url/rest_url lines that work."""
+@contextmanager
+def simulate(*args: str, lines: int) -> Iterator[list[str]]:
+    """Run ``candlewick simulate --port 0 ARGS``; yield the first ``lines`` lines it prints."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "candlewick", "simulate", "--port", "0", "--seed", "3", "--coins", "BTC", "FOO"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "candlewick", "simulate", "--port", "0", *args], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
-        rest_url = next(line.split('"')[1] for line in lines if "rest_url" in line)
-        assert any(line.strip().startswith('ws_url = "ws://127.0.0.1:') for line in lines)
-        resp = httpx.post(rest_url + "/info", json={"type": "meta"})
-        assert [u["name"] for u in resp.json()["universe"]] == ["BTC", "FOO"]
+        yield [proc.stdout.readline() for _ in range(lines)]
     finally:
         proc.terminate()
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _rest_url(lines: list[str]) -> str:
+    return next(line.split('"')[1] for line in lines if "rest_url" in line)
+
+
+def test_simulate_command_prints_the_urls_it_serves() -> None:
+    """``candlewick simulate --port 0`` prints ws_url/rest_url lines that work."""
+    with simulate("--seed", "3", "--coins", "BTC", "FOO", lines=4) as lines:
+        rest_url = _rest_url(lines)
+        assert any(line.strip().startswith('ws_url = "ws://127.0.0.1:') for line in lines)
+        resp = httpx.post(rest_url + "/info", json={"type": "meta"})
+        assert [u["name"] for u in resp.json()["universe"]] == ["BTC", "FOO"]
 
 
 def test_simulate_serves_tls_when_given_a_certificate() -> None:
     """``--tls-cert/--tls-key`` switch to wss/https and print the ca_file line."""
     cert = RECORDED / "tls-cert.pem"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "candlewick",
-            "simulate",
-            "--port",
-            "0",
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(RECORDED / "tls-key.pem"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
-        rest_url = next(line.split('"')[1] for line in lines if "rest_url" in line)
+    with simulate("--tls-cert", str(cert), "--tls-key", str(RECORDED / "tls-key.pem"), lines=5) as lines:
+        rest_url = _rest_url(lines)
         assert rest_url.startswith("https://")
         assert f'ca_file = "{cert}"' in "".join(lines)
         resp = httpx.post(rest_url + "/info", json={"type": "meta"}, verify=ssl.create_default_context(cafile=cert))
         assert resp.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
