@@ -27,7 +27,8 @@ hookspec = pluggy.HookspecMarker("candlewick")
 def candlewick_register_sources() -> Sequence[ComponentSpec]:
     """Contribute source components (producers of candles).
 
-    Called once while the daemon builds its plugin table, before the config is validated.
+    Called once per plugin, when it loads (before the config is validated); the daemon keeps
+    the table it builds from the results.
 
     :return: the :class:`~candlewick.plugin.ComponentSpec` of each source, ``kind="source"``.
         A source runs when the config has a ``[sources.<name>]`` section.
@@ -43,7 +44,7 @@ def candlewick_register_sources() -> Sequence[ComponentSpec]:
 def candlewick_register_buffers() -> Sequence[ComponentSpec]:
     """Contribute buffer components (between sources and the sink).
 
-    Called once while the daemon builds its plugin table.
+    Called once per plugin, when it loads.
 
     :return: specs with ``kind="buffer"``; ``[buffer] use`` picks the one that runs.
 
@@ -58,7 +59,7 @@ def candlewick_register_buffers() -> Sequence[ComponentSpec]:
 def candlewick_register_sinks() -> Sequence[ComponentSpec]:
     """Contribute sink components (where candles are stored).
 
-    Called once while the daemon builds its plugin table.
+    Called once per plugin, when it loads.
 
     :return: specs with ``kind="sink"``; ``[sink] use`` picks the one that runs, configured
         by ``[sink.<name>]``.
@@ -79,7 +80,8 @@ def candlewick_register_sinks() -> Sequence[ComponentSpec]:
 def candlewick_control_methods(host: ControlHost) -> Mapping[str, Handler[Any]] | None:
     """Contribute JSON-RPC methods to the control socket.
 
-    Called once when the control server starts, after every component was built.
+    Called each time the control server starts (again after a restart of it), after every
+    component was built.
 
     :param host: the daemon's view for handlers: components, telemetry, settings.
     :return: method name to async handler ``(params: dict) -> JSON-able result``. Names are

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -50,58 +50,65 @@ class PluginInfo:
 
 @dataclass
 class PluginHooks:
-    """Typed wrappers around the hook calls, so mypy sees every call site."""
+    """Typed wrappers around the hook calls, so mypy sees every call site.
+
+    The component table is collected once, when the plugins load (:func:`build_plugin_manager`):
+    the set of plugins is fixed from then on, so lookups never call the registration hooks again.
+    """
 
     pm: pluggy.PluginManager
     infos: dict[str, PluginInfo] = field(default_factory=dict)
     errors: list[PluginLoadError] = field(default_factory=list)
+    #: Every registered component, keyed by (kind, name): the first plugin loaded keeps a name.
+    table: dict[tuple[Kind, str], ComponentSpec] = field(default_factory=dict)
+    #: The plugin that registered each entry of :attr:`table`.
+    owners: dict[tuple[Kind, str], str] = field(default_factory=dict)
 
-    def _collect(self, kind: Kind) -> list[ComponentSpec]:
-        caller = {
-            "source": self.pm.hook.candlewick_register_sources,
-            "buffer": self.pm.hook.candlewick_register_buffers,
-            "sink": self.pm.hook.candlewick_register_sinks,
-        }[kind]
-        specs: list[ComponentSpec] = []
-        for result in caller():
-            for spec in result or ():
-                if spec.kind != kind:
-                    raise TypeError(f"{spec.name!r} was registered as a {kind} but declares kind={spec.kind!r}")
-                specs.append(spec)
-        return specs
+    def add_components(self, plugin: str, specs: Sequence[ComponentSpec]) -> None:
+        """Enter one loaded plugin's components; a name taken by an earlier plugin is refused once."""
+        for spec in specs:
+            key = (spec.kind, spec.name)
+            owner = self.owners.get(key)
+            if owner is not None:
+                log.warning(
+                    "plugin %r registers a %s named %r, which plugin %r registered first; %r's is ignored",
+                    plugin, spec.kind, spec.name, owner, plugin,
+                )  # fmt: skip
+                continue
+            self.table[key] = spec
+            self.owners[key] = plugin
 
     def component_specs(self) -> dict[tuple[Kind, str], ComponentSpec]:
         """Every registered component, keyed by (kind, name)."""
-        table: dict[tuple[Kind, str], ComponentSpec] = {}
-        kinds: tuple[Kind, ...] = ("source", "buffer", "sink")
-        for kind in kinds:
-            for spec in self._collect(kind):
-                if (kind, spec.name) in table:
-                    log.warning("two plugins register a %s named %r; the first one wins", kind, spec.name)
-                    continue
-                table[(kind, spec.name)] = spec
-        return table
+        return dict(self.table)
 
     def spec(self, kind: Kind, name: str) -> ComponentSpec:
         """The spec of one component, or a clear error listing what is installed."""
-        table = self.component_specs()
         try:
-            return table[(kind, name)]
+            return self.table[(kind, name)]
         except KeyError:
-            have = sorted(n for (k, n) in table if k == kind) or ["none"]
+            have = sorted(n for (k, n) in self.table if k == kind) or ["none"]
             raise UnknownComponent(
                 f"no {kind} plugin named {name!r} is installed (installed {kind}s: {', '.join(have)})",
                 hint="install the plugin's distribution or fix the name in the config",
             ) from None
 
     def control_methods(self, host: ControlHost) -> dict[str, Handler[Any]]:
-        """Methods contributed by plugins, namespaced ``<plugin>.<method>``."""
+        """Methods contributed by plugins, namespaced ``<plugin>.<method>``.
+
+        Each plugin's implementation is called through pluggy (one plugin at a time, so every
+        method is attributed to its plugin), which keeps hook tracing and monitoring in the loop.
+        """
         methods: dict[str, Handler[Any]] = {}
         impls = self.pm.hook.candlewick_control_methods.get_hookimpls()
+        everyone = [impl.plugin for impl in impls]
         for impl in impls:
-            result = cast("Mapping[str, Handler[Any]] | None", impl.function(host=host))
-            for method, handler in (result or {}).items():
-                methods[f"{impl.plugin_name}.{method}"] = handler
+            others = [p for p in everyone if p is not impl.plugin]
+            call = self.pm.subset_hook_caller("candlewick_control_methods", remove_plugins=others)
+            for result in call(host=host):
+                contributed = cast("Mapping[str, Handler[Any]] | None", result)
+                for method, handler in (contributed or {}).items():
+                    methods[f"{impl.plugin_name}.{method}"] = handler
         return methods
 
 
@@ -164,6 +171,8 @@ def build_plugin_manager(
             continue
         try:
             module = target.load() if isinstance(target, metadata.EntryPoint) else target
+            if not isinstance(module, Hashable):
+                raise TypeError(f"a plugin must be a module or a hashable object, got {type(module).__name__}")
             pm.register(module, name=name)
             components = _components_of(pm, name)
         except Exception as exc:
@@ -175,28 +184,28 @@ def build_plugin_manager(
             log.error("%s", err)
             continue
         hooks.infos[name] = PluginInfo(name, where, version, origin, components=components)
+        hooks.add_components(name, components)
     pm.check_pending()
     return hooks
 
 
 def _components_of(pm: pluggy.PluginManager, name: str) -> tuple[ComponentSpec, ...]:
-    """Call one plugin's registration hooks (validates them at load time)."""
+    """Call one plugin's registration hooks through pluggy and check what they return."""
     plugin = pm.get_plugin(name)
+    others = [p for _, p in pm.list_name_plugin() if p is not plugin]
     specs: list[ComponentSpec] = []
     for hook_name, kind in (
         ("candlewick_register_sources", "source"),
         ("candlewick_register_buffers", "buffer"),
         ("candlewick_register_sinks", "sink"),
     ):
-        fn = getattr(plugin, hook_name, None)
-        if fn is None:
-            continue
-        for spec in fn() or ():
-            if not isinstance(spec, ComponentSpec):
-                raise TypeError(f"{hook_name} returned {type(spec).__name__}, expected ComponentSpec")
-            if spec.kind != kind:
-                raise TypeError(f"{hook_name} returned {spec.name!r} with kind={spec.kind!r}")
-            specs.append(spec)
+        for result in pm.subset_hook_caller(hook_name, remove_plugins=others)():
+            for spec in result or ():
+                if not isinstance(spec, ComponentSpec):
+                    raise TypeError(f"{hook_name} returned {type(spec).__name__}, expected ComponentSpec")
+                if spec.kind != kind:
+                    raise TypeError(f"{hook_name} returned {spec.name!r} with kind={spec.kind!r}")
+                specs.append(spec)
     return tuple(specs)
 
 
