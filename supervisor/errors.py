@@ -1,19 +1,31 @@
 """Errors candlewick raises on purpose.
 
 Every error a user can act on derives from :class:`CandlewickError` and carries a short
-``title`` plus a message that says what to do::
+``title`` plus a message that says what to do. The whole family, with the module that defines
+each one kept outside this file (a test keeps this tree and the classes in step)::
 
     CandlewickError
-    ├── ConfigError            a config key has a bad value (names key, value, what is allowed)
+    ├── ConfigError                a config key has a bad value (names key, value, what is allowed)
     ├── PluginError
-    │   ├── PluginLoadError    a plugin failed to import or register (names plugin and entry point)
-    │   └── UnknownComponent   a config names a component no plugin provides (lists the installed ones)
-    ├── BackendNotSupported    a component cannot run on the chosen async backend
-    ├── SinkUnavailable        the sink cannot take writes right now (retry later; data is kept)
-    ├── SchemaTooNew           the database was migrated by a newer candlewick
-    ├── SourceError            a market source failed in a way the user must fix (unknown coin...)
-    └── ControlError           the control socket refused or failed a request
-        └── DaemonUnreachable  no daemon answers on the control socket
+    │   ├── PluginLoadError        a plugin failed to import or register (names plugin and entry point)
+    │   ├── UnknownComponent       a config names a component no plugin provides (lists the installed ones)
+    │   └── BackendNotSupported    a component cannot run on the chosen async backend
+    ├── SinkUnavailable            the sink cannot take writes right now (retry later; data is kept)
+    ├── SchemaTooNew               the database was migrated by a newer candlewick
+    ├── SourceError                a market source failed in a way the user must fix (unknown coin...)
+    ├── StateTooNew                [candlewick.gaps.store] gap repair's state file is from a newer candlewick
+    ├── RestError                  [candlewick.plugins.hyperliquid.rest] the REST endpoint failed a request
+    │   ├── BadRequest             [candlewick.plugins.hyperliquid.rest] the exchange refused the request (4xx)
+    │   └── RestUnavailable        [candlewick.plugins.hyperliquid.rest] no usable answer after every retry
+    ├── SpoolFull                  [candlewick.plugins.memory_buffer.spool] the spool reached its size limit
+    ├── SpoolLocked                [candlewick.plugins.memory_buffer.spool] another process uses the spool
+    └── ControlError               the control socket refused or failed a request
+        ├── DaemonUnreachable      no daemon answers on the control socket
+        ├── AddressInUse           [candlewick.control.socketfile] another live daemon serves the socket
+        ├── RpcError               [candlewick.control.protocol] an error answer to a request
+        ├── IncompatibleProtocol   [candlewick.control.protocol] the daemon speaks another protocol major
+        ├── ProtocolViolation      [candlewick.control.protocol] the peer sent something not in the protocol
+        └── NotAttached            [candlewick.tui.link] a TUI command while no daemon is attached
 """
 
 from __future__ import annotations
