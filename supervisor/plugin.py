@@ -117,7 +117,7 @@ class ComponentContext(Generic[ConfigT]):
     log: logging.LoggerAdapter[logging.Logger]
     #: Sources send candles here.
     candles: CandleOutlet
-    #: The buffer reads candles here (``None`` for other kinds).
+    #: The buffer reads candles here; every other kind gets ``None``.
     inbox: MemoryObjectReceiveStream[Candle] | None = None
     #: Returns another running component by name (e.g. the buffer finds the sink).
     lookup: ComponentLookup | None = None
@@ -265,8 +265,3 @@ class SupportsBackfill(Protocol):
     async def backfill_cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued or running job and return it; raise ``LookupError`` for an unknown id."""
         ...
-
-
-def components_of(specs: Sequence[ComponentSpec], kind: Kind) -> list[ComponentSpec]:
-    """The specs of one kind."""
-    return [s for s in specs if s.kind == kind]

@@ -91,14 +91,6 @@ class WebSocket:
         self.protocol.send_text(text.encode())
         await self._flush()
 
-    async def send_raw(self, data: bytes) -> None:
-        """Write bytes straight to the transport (the fake exchange uses it to send broken frames)."""
-        async with self._send_lock:
-            try:
-                await self.stream.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(f"send failed: {exc}") from exc
-
     def _closed_reason(self) -> str:
         exc = self.protocol.close_exc
         return f"connection closed: {exc}" if exc is not None else "connection closed"

@@ -62,10 +62,6 @@ class History(Protocol):
         """True when a request that raised ``exc`` may succeed later (rate limits, outages)."""
         ...
 
-    def weight_used(self) -> float:
-        """Request weight spent so far (for progress figures)."""
-        ...
-
     async def aclose(self) -> None:
         """Release what the history opened itself (its own REST client, if any)."""
         ...

@@ -108,7 +108,7 @@ class Daemon:
                 config = validate_section(spec.config_model, raw, prefix=prefix)
             elif raw:
                 raise ConfigError(f"{prefix}: {name} takes no options, got {', '.join(raw)}")
-            ctx = self.context(name, config)
+            ctx = self.context(name, config, kind=kind)
             component = spec.factory(ctx)
             if component.kind != kind:
                 raise ConfigError(f"{prefix}: plugin built a {component.kind}, expected a {kind}")
@@ -125,8 +125,8 @@ class Daemon:
                 hint=f'set [daemon] backend = "{sorted(spec.backends)[0]}" or pick another {spec.kind}',
             )
 
-    def context(self, name: str, config: Any) -> ComponentContext[Any]:
-        """The context handed to component ``name``."""
+    def context(self, name: str, config: Any, *, kind: Kind | None = None) -> ComponentContext[Any]:
+        """The context handed to component ``name``; only the buffer gets the candle inbox."""
         return ComponentContext(
             name=name,
             config=config,
@@ -135,7 +135,7 @@ class Daemon:
             clock=self.clock,
             log=logging.LoggerAdapter(logging.getLogger(f"candlewick.component.{name}"), {"component": name}),
             candles=self.outlet,
-            inbox=self._candle_receive,
+            inbox=self._candle_receive if kind == "buffer" else None,
             lookup=self.component,
             data_dir=self.data_dir,
         )
@@ -152,9 +152,6 @@ class Daemon:
             return self.components[name]
         except KeyError:
             raise LookupError(f"no component named {name!r}") from None
-
-    def of_kind(self, kind: str) -> list[Component]:
-        return [c for c in self.components.values() if c.kind == kind]
 
     # -- running -----------------------------------------------------------------------------
 

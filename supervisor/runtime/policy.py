@@ -73,8 +73,8 @@ class RestartTracker:
     attempt: int = 0
     _restarts: collections.deque[float] = field(default_factory=collections.deque)
 
-    def child_exited(self, *, now: float, up_for: float) -> None:
-        """Account an exit at ``now`` after ``up_for`` seconds of uptime."""
+    def child_exited(self, *, up_for: float) -> None:
+        """Account an exit after ``up_for`` seconds of uptime (long enough: the backoff starts over)."""
         if up_for >= self.policy.reset_after:
             self.attempt = 0
 

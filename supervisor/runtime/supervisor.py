@@ -183,7 +183,7 @@ class Child:
                         sup._child_failed(self)
                     return
                 now = sup.clock.monotonic()
-                self.tracker.child_exited(now=now, up_for=now - started)
+                self.tracker.child_exited(up_for=now - started)
                 if not self.tracker.allow_restart(now):
                     self._set(
                         ChildState.FAILED,
@@ -314,14 +314,13 @@ class Supervisor:
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    async def stop_all(self, children: Iterable[Child], *, wait: bool = True) -> None:
+    async def stop_all(self, children: Iterable[Child]) -> None:
         """Cancel the given children and wait for each to finish."""
         children = list(children)
         for child in children:
             child.request_stop()
-        if wait:
-            for child in children:
-                await child.wait()
+        for child in children:
+            await child.wait()
 
     async def wait_finished(self, children: Iterable[Child]) -> None:
         """Wait until the given children return by themselves (a buffer draining)."""

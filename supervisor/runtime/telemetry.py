@@ -215,9 +215,6 @@ class EventBus:
         """Call ``fn`` synchronously for every event (it must not block)."""
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: Callable[[Event], None]) -> None:
-        self._listeners.remove(fn)
-
     @contextmanager
     def subscribe(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE) -> Iterator[Subscription]:
         """Receive every event published while the ``with`` block is open."""

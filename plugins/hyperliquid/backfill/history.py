@@ -109,11 +109,6 @@ class HyperliquidHistory:
     def transient(self, exc: Exception) -> bool:
         return isinstance(exc, RestUnavailable | OSError | TimeoutError)
 
-    def weight_used(self) -> float:
-        live = self._live()
-        rest = live.rest if live is not None else self._own
-        return rest.budget.used if rest is not None else 0.0
-
     async def aclose(self) -> None:
         if self._own is not None:
             own, self._own = self._own, None
