@@ -16,20 +16,31 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from candlewick.errors import ControlError
 from candlewick.tui import state as st
 from candlewick.tui.forms import BackfillRequest, MarketRequest
 from candlewick.tui.link import DEFAULT_RETRY_INTERVAL, Connector, DaemonLink
 from candlewick.tui.messages import (
     ActionDone,
     ActionFailed,
+    CandlesLoaded,
+    CandlesWanted,
+    ConfirmCancel,
+    ConfirmComponent,
+    ConfirmRemoveMarket,
     EventsReceived,
     LinkDown,
     LinkUp,
+    OpenAddMarket,
+    OpenBackfill,
+    OpenHealth,
+    OpenMarket,
     StatsSample,
     StatusResult,
 )
 from candlewick.tui.palette import DashboardCommands
 from candlewick.tui.screens.backfill_form import BackfillForm
+from candlewick.tui.screens.base import ShowsState
 from candlewick.tui.screens.confirm import ConfirmScreen
 from candlewick.tui.screens.error_modal import ErrorModal
 from candlewick.tui.screens.keys import KeysScreen
@@ -108,6 +119,17 @@ class CandlewickApp(App[None]):
         """Send one operator command."""
         await self.link.command(what, method, params)
 
+    @work(exclusive=True, group="candles", name="candles")
+    async def load_candles(self, coin: str, interval: str, limit: int) -> None:
+        """Fetch a market's recent candles and hand them to the screen on top as :class:`CandlesLoaded`."""
+        params = {"coin": coin, "interval": interval, "limit": limit}
+        try:
+            result = await self.link.call("candles.recent", params)
+        except ControlError as err:
+            self.screen.post_message(CandlesLoaded(coin, interval, {}, error=f"candles.recent: {err}"))
+            return
+        self.screen.post_message(CandlesLoaded(coin, interval, result if isinstance(result, dict) else {}))
+
     # -- folding messages into the state -----------------------------------------------------
 
     def update_state(self, new: st.DashboardState) -> None:
@@ -124,9 +146,8 @@ class CandlewickApp(App[None]):
         self._dirty = False
         self.paints += 1
         for screen in self.screen_stack:
-            show = getattr(screen, "show", None)
-            if show is not None and getattr(screen, "ready", False):  # composed: its widgets exist
-                show(self.state)
+            if isinstance(screen, ShowsState) and screen.ready:  # composed: its widgets exist
+                screen.show(self.state)
 
     def on_link_up(self, message: LinkUp) -> None:
         self._last_sample = time.monotonic()
@@ -171,23 +192,27 @@ class CandlewickApp(App[None]):
     def on_action_failed(self, message: ActionFailed) -> None:
         self.push_screen(ErrorModal(message.title, f"{message.what} failed:\n{message.message}"))
 
-    # -- what the keys and the command palette ask for ---------------------------------------
+    # -- what the keys, the screens and the command palette ask for --------------------------
 
     def action_keys(self) -> None:
         if not isinstance(self.screen, KeysScreen):
             self.push_screen(KeysScreen())
 
-    def open_health(self) -> None:
+    def on_open_health(self, message: OpenHealth) -> None:
         from candlewick.tui.screens.health import HealthScreen
 
         self.push_screen(HealthScreen())
 
-    def open_market(self, coin: str, interval: str) -> None:
+    def on_open_market(self, message: OpenMarket) -> None:
         from candlewick.tui.screens.market import MarketScreen  # plotext loads on first use
 
-        self.push_screen(MarketScreen(coin, interval, live=self.live))
+        self.push_screen(MarketScreen(message.coin, message.interval, live=self.live))
 
-    def confirm_component(self, action: str, name: str) -> None:
+    def on_candles_wanted(self, message: CandlesWanted) -> None:
+        self.load_candles(message.coin, message.interval, message.limit)
+
+    def on_confirm_component(self, message: ConfirmComponent) -> None:
+        action, name = message.action, message.name
         question, detail = COMPONENT_QUESTIONS[action]
 
         def answered(yes: bool | None) -> None:
@@ -196,7 +221,8 @@ class CandlewickApp(App[None]):
 
         self.push_screen(ConfirmScreen(question.format(name=name), detail), answered)
 
-    def confirm_cancel(self, job_id: str) -> None:
+    def on_confirm_cancel(self, message: ConfirmCancel) -> None:
+        job_id = message.job_id
         job = self.state.job(job_id)
         what = f"job #{job_id}" + (f" ({job.kind} {job.coin} {job.interval})" if job else "")
 
@@ -206,8 +232,8 @@ class CandlewickApp(App[None]):
 
         self.push_screen(ConfirmScreen(f"Cancel {what}?", "Candles it fetched so far are kept."), answered)
 
-    def open_backfill(self, market: tuple[str, str] | None = None) -> None:
-        coin, interval = market or ("", "")
+    def on_open_backfill(self, message: OpenBackfill) -> None:
+        coin, interval = message.market or ("", "")
 
         def submitted(request: BackfillRequest | None) -> None:
             if request is not None:
@@ -215,8 +241,8 @@ class CandlewickApp(App[None]):
 
         self.push_screen(BackfillForm(coin, interval), submitted)
 
-    def open_add_market(self, market: tuple[str, str] | None = None) -> None:
-        coin = market[0] if market else ""
+    def on_open_add_market(self, message: OpenAddMarket) -> None:
+        coin = message.market[0] if message.market else ""
 
         def submitted(request: MarketRequest | None) -> None:
             if request is not None:
@@ -224,7 +250,9 @@ class CandlewickApp(App[None]):
 
         self.push_screen(MarketForm(coin), submitted)
 
-    def confirm_remove_market(self, coin: str, interval: str) -> None:
+    def on_confirm_remove_market(self, message: ConfirmRemoveMarket) -> None:
+        coin, interval = message.coin, message.interval
+
         def answered(yes: bool | None) -> None:
             if yes:
                 request = MarketRequest(coin, interval)

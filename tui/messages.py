@@ -1,4 +1,7 @@
-"""Messages the link workers post up to the app (attributes go down, messages come up)."""
+"""Messages that come up to the app (attributes go down, messages come up).
+
+The link workers post what the daemon answered; screens and the command palette post requests.
+"""
 
 from __future__ import annotations
 
@@ -80,3 +83,68 @@ class CandlesLoaded(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, CandlesLoaded) and (message.coin, message.interval) == (self.coin, self.interval)
+
+
+# -- requests: screens and the command palette ask the app for an action ----------------------
+
+
+@dataclass
+class OpenMarket(Message):
+    """Open the chart of one market."""
+
+    coin: str
+    interval: str
+
+
+@dataclass
+class OpenHealth(Message):
+    """Open the health checks."""
+
+
+@dataclass
+class OpenBackfill(Message):
+    """Open the backfill form, filled in for ``market`` if one is given."""
+
+    market: tuple[str, str] | None = None
+
+
+@dataclass
+class OpenAddMarket(Message):
+    """Open the add-market form, its coin filled in from ``market`` if one is given."""
+
+    market: tuple[str, str] | None = None
+
+
+@dataclass
+class ConfirmComponent(Message):
+    """Ask, then ``restart``, ``stop`` or ``start`` component ``name``."""
+
+    action: str
+    name: str
+
+
+@dataclass
+class ConfirmCancel(Message):
+    """Ask, then cancel backfill job ``job_id``."""
+
+    job_id: str
+
+
+@dataclass
+class ConfirmRemoveMarket(Message):
+    """Ask, then stop collecting one market."""
+
+    coin: str
+    interval: str
+
+
+@dataclass
+class CandlesWanted(Message):
+    """Fetch the newest ``limit`` candles of a market; the answer comes as :class:`CandlesLoaded`."""
+
+    coin: str
+    interval: str
+    limit: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CandlesWanted) and (message.coin, message.interval) == (self.coin, self.interval)

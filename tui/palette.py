@@ -7,11 +7,22 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+
+from candlewick.tui.messages import (
+    ConfirmCancel,
+    ConfirmComponent,
+    ConfirmRemoveMarket,
+    OpenAddMarket,
+    OpenBackfill,
+    OpenHealth,
+    OpenMarket,
+)
 
 if TYPE_CHECKING:
     from candlewick.tui.app import CandlewickApp
 
-Command = tuple[str, Callable[[], None], str]
+Command = tuple[str, Callable[[], object], str]
 
 
 def dashboard_commands(app: CandlewickApp) -> list[Command]:
@@ -20,33 +31,28 @@ def dashboard_commands(app: CandlewickApp) -> list[Command]:
     state = app.state
     if state.link != "attached":
         return commands
+
+    def ask(message: Message) -> Callable[[], object]:
+        return partial(app.post_message, message)
+
     commands += [
-        ("Health checks", app.open_health, "why the daemon is degraded or failing"),
-        ("Backfill…", partial(app.open_backfill, None), "fetch history: coin, intervals, days or max"),
-        ("Add market…", partial(app.open_add_market, None), "collect one more coin/interval live"),
+        ("Health checks", ask(OpenHealth()), "why the daemon is degraded or failing"),
+        ("Backfill…", ask(OpenBackfill()), "fetch history: coin, intervals, days or max"),
+        ("Add market…", ask(OpenAddMarket()), "collect one more coin/interval live"),
     ]
     for c in state.components:
-        commands.append(
-            (f"Restart {c.name}", partial(app.confirm_component, "restart", c.name), f"{c.kind}, {c.state}")
-        )
+        commands.append((f"Restart {c.name}", ask(ConfirmComponent("restart", c.name)), f"{c.kind}, {c.state}"))
         action = "stop" if c.active else "start"
-        commands.append(
-            (f"{action.title()} {c.name}", partial(app.confirm_component, action, c.name), f"{c.kind}, {c.state}")
-        )
+        commands.append((f"{action.title()} {c.name}", ask(ConfirmComponent(action, c.name)), f"{c.kind}, {c.state}"))
     for m in state.stats.markets if state.stats else ():
         label = f"{m.coin} {m.interval}"
-        commands.append((f"Chart {label}", partial(app.open_market, m.coin, m.interval), "recent candles, live"))
-        commands.append(
-            (f"Backfill {label}…", partial(app.open_backfill, (m.coin, m.interval)), "fetch this market's history")
-        )
-        commands.append(
-            (f"Remove market {label}", partial(app.confirm_remove_market, m.coin, m.interval), "stop collecting it")
-        )
+        commands.append((f"Chart {label}", ask(OpenMarket(m.coin, m.interval)), "recent candles, live"))
+        commands.append((f"Backfill {label}…", ask(OpenBackfill((m.coin, m.interval))), "fetch this market's history"))
+        commands.append((f"Remove market {label}", ask(ConfirmRemoveMarket(m.coin, m.interval)), "stop collecting it"))
     for job in state.jobs:
         if not job.finished:
-            commands.append(
-                (f"Cancel job #{job.id}", partial(app.confirm_cancel, job.id), f"{job.kind} {job.coin} {job.interval}")
-            )
+            what = f"{job.kind} {job.coin} {job.interval}"
+            commands.append((f"Cancel job #{job.id}", ask(ConfirmCancel(job.id)), what))
     return commands
 
 

@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from candlewick.tui.screens.base import DashboardModal
 from candlewick.tui.state import DashboardState
 from candlewick.tui.view import health_badge
 
@@ -29,11 +29,8 @@ def health_table(state: DashboardState) -> Table:
     return table
 
 
-class HealthScreen(ModalScreen[None]):
+class HealthScreen(DashboardModal):
     """Updates with every repaint while open; arrows scroll; Escape, ``h`` or ``q`` closes it."""
-
-    #: Set once composed: the app repaints a screen only from then on.
-    ready = False
 
     BINDINGS = [Binding("escape,h,q", "close", "Close")]
 
@@ -44,12 +41,7 @@ class HealthScreen(ModalScreen[None]):
             with VerticalScroll(id="health-scroll"):
                 yield Static(id="health-checks")
 
-    def on_mount(self) -> None:
-        from candlewick.tui.app import CandlewickApp
-
-        self.ready = True
-        if isinstance(self.app, CandlewickApp):
-            self.show(self.app.state)
+    def first_shown(self) -> None:
         self.query_one("#health-scroll").focus()  # the arrow keys scroll a long list
 
     def show(self, state: DashboardState) -> None:

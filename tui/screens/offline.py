@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
-from textual.screen import Screen
 from textual.widgets import Static
 
+from candlewick.tui.screens.base import DashboardScreen
 from candlewick.tui.state import DashboardState
 from candlewick.tui.widgets.header_line import HeaderLine
 from candlewick.tui.widgets.keys_line import KeysLine
-
-if TYPE_CHECKING:
-    from candlewick.tui.app import CandlewickApp
 
 
 def offline_text(state: DashboardState, retry_interval: float) -> Group:
@@ -46,11 +41,8 @@ def offline_text(state: DashboardState, retry_interval: float) -> Group:
     )
 
 
-class OfflineScreen(Screen[None]):
+class OfflineScreen(DashboardScreen):
     """Shown whenever the link is down; the app switches back to the dashboard on re-attach."""
-
-    #: Set once composed: the app repaints a screen only from then on.
-    ready = False
 
     _shown: tuple[str, str] | None = None
 
@@ -60,23 +52,11 @@ class OfflineScreen(Screen[None]):
             yield Static(id="offline-text")
         yield KeysLine([("?", "keys"), ("q", "quit")])
 
-    @property
-    def dashboard(self) -> CandlewickApp:
-        from candlewick.tui.app import CandlewickApp
-
-        assert isinstance(self.app, CandlewickApp)
-        return self.app
-
-    def on_mount(self) -> None:
-        self.ready = True
-        self.show(self.dashboard.state)
-
-    def on_screen_resume(self) -> None:
-        self.show(self.dashboard.state)
-
     def show(self, state: DashboardState) -> None:
         self.query_one(HeaderLine).show(state)
         shown = (state.socket, state.link_error)
         if shown != self._shown:  # retries repeat the same answer: nothing to redraw
             self._shown = shown
-            self.query_one("#offline-text", Static).update(offline_text(state, self.dashboard.retry_interval))
+            holder = self.holder()
+            retry = holder.retry_interval if holder is not None else 0.0
+            self.query_one("#offline-text", Static).update(offline_text(state, retry))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 
+from candlewick.tui.messages import (
+    ConfirmCancel,
+    ConfirmComponent,
+    ConfirmRemoveMarket,
+    OpenAddMarket,
+    OpenBackfill,
+    OpenHealth,
+    OpenMarket,
+)
+from candlewick.tui.screens.base import DashboardScreen
 from candlewick.tui.state import DashboardState
 from candlewick.tui.widgets.components_table import ComponentsTable
 from candlewick.tui.widgets.events_log import EventsLog
@@ -19,9 +26,6 @@ from candlewick.tui.widgets.jobs_table import JobsTable
 from candlewick.tui.widgets.keys_line import KeysLine
 from candlewick.tui.widgets.markets_table import MarketsTable
 from candlewick.tui.widgets.state_table import StateTable
-
-if TYPE_CHECKING:
-    from candlewick.tui.app import CandlewickApp
 
 OVERVIEW_KEYS = [
     ("r", "restart"),
@@ -40,11 +44,8 @@ FIXED_LINES = 3
 BOTTOM_MIN = 6
 
 
-class OverviewScreen(Screen[None]):
+class OverviewScreen(DashboardScreen):
     """Components, markets, gauges, jobs and events; every action asks the app to send it."""
-
-    #: Set once composed: the app repaints a screen only from then on.
-    ready = False
 
     BINDINGS = [
         Binding("r", "restart", "Restart component"),
@@ -55,13 +56,6 @@ class OverviewScreen(Screen[None]):
         Binding("x", "remove_market", "Remove market"),
         Binding("h", "health", "Health checks"),
     ]
-
-    @property
-    def dashboard(self) -> CandlewickApp:
-        from candlewick.tui.app import CandlewickApp
-
-        assert isinstance(self.app, CandlewickApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield HeaderLine()
@@ -81,13 +75,8 @@ class OverviewScreen(Screen[None]):
                 yield EventsLog(id="events")
         yield KeysLine(OVERVIEW_KEYS)
 
-    def on_mount(self) -> None:
+    def first_shown(self) -> None:
         self.query_one(MarketsTable).focus()
-        self.ready = True
-        self.show(self.dashboard.state)
-
-    def on_screen_resume(self) -> None:
-        self.show(self.dashboard.state)
 
     def show(self, state: DashboardState) -> None:
         """Render every pane from ``state``."""
@@ -145,34 +134,35 @@ class OverviewScreen(Screen[None]):
     def _open_chart(self, event: StateTable.Selected) -> None:
         market = self.query_one(MarketsTable).market_of(event.key)
         if market is not None:
-            self.dashboard.open_market(*market)
+            self.post_message(OpenMarket(*market))
 
     def action_restart(self) -> None:
         name = self.selected_component()
         if name is not None:
-            self.dashboard.confirm_component("restart", name)
+            self.post_message(ConfirmComponent("restart", name))
 
     def action_stop_start(self) -> None:
         name = self.selected_component()
-        component = self.dashboard.state.component(name) if name else None
+        holder = self.holder()
+        component = holder.state.component(name) if name and holder else None
         if component is not None:
-            self.dashboard.confirm_component("stop" if component.active else "start", component.name)
+            self.post_message(ConfirmComponent("stop" if component.active else "start", component.name))
 
     def action_backfill(self) -> None:
-        self.dashboard.open_backfill(self.selected_market())
+        self.post_message(OpenBackfill(self.selected_market()))
 
     def action_cancel_job(self) -> None:
         job_id = self.selected_job()
         if job_id is not None:
-            self.dashboard.confirm_cancel(job_id)
+            self.post_message(ConfirmCancel(job_id))
 
     def action_health(self) -> None:
-        self.dashboard.open_health()
+        self.post_message(OpenHealth())
 
     def action_add_market(self) -> None:
-        self.dashboard.open_add_market(self.selected_market())
+        self.post_message(OpenAddMarket(self.selected_market()))
 
     def action_remove_market(self) -> None:
         market = self.selected_market()
         if market is not None:
-            self.dashboard.confirm_remove_market(*market)
+            self.post_message(ConfirmRemoveMarket(*market))
