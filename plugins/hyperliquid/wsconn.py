@@ -92,6 +92,8 @@ class WebSocket:
         await self._flush()
 
     def _closed_reason(self) -> str:
+        if self.protocol.state is not State.CLOSED:  # close_exc is only defined once closed
+            return f"connection {self.protocol.state.name.lower()}"
         exc = self.protocol.close_exc
         return f"connection closed: {exc}" if exc is not None else "connection closed"
 

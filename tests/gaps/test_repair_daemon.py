@@ -178,7 +178,15 @@ async def test_start_up_history_the_live_source_is_fetching_is_not_requested_aga
     # Three pages of about 104 weight against 240 weight/min: the history takes about a minute,
     # long after the start-up check (5 s) and the connect's settle time (5 s). The periodic
     # check is moved out of the way: it is not what this test is about.
-    live = {"intervals": ["1m", "5m", "15m"], "backfill_on_start": "max", "rest_weight_per_minute": 240}
+    # The pages are decoded and stored while the clock runs 60x: a generous pong timeout (2 real
+    # seconds) keeps a loaded machine's late pong from dropping the connection, which would start
+    # the history over and is not what this test is about.
+    live = {
+        "intervals": ["1m", "5m", "15m"],
+        "backfill_on_start": "max",
+        "rest_weight_per_minute": 240,
+        "pong_timeout": 120.0,
+    }
     async with rig.daemon(rig.settings(live=live, repair={"check_every": 3600.0})) as daemon:
         await rig.wait_until(lambda: all(len(rig.stored("BTC", i)) >= 4000 for i in ("1m", "5m", "15m")))
         await rig.sleep(30)
