@@ -26,6 +26,8 @@ MiB = 1024 * 1024
 _SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmg]?)i?b?$", re.IGNORECASE)
 #: What the whole stack may take of the DS218+'s 2 GB (DSM and its page cache need the rest).
 NAS_BUDGET = 1024 * MiB
+#: The compose project name, which the README's volume names and commands assume.
+PROJECT = "candlewick"
 
 
 def size(text: str | int) -> int:
@@ -65,6 +67,36 @@ def app(compose: dict[str, Any]) -> dict[str, Any]:
 def test_two_services(compose: dict[str, Any]) -> None:
     """The stack is the database and the daemon, nothing else."""
     assert set(compose["services"]) == {"timescaledb", "candlewick"}
+
+
+#: The top-level keys docker-compose v1 (1.27+, the Compose Specification schema) accepts; it
+#: refuses anything else (`'name' does not match any of the regexes: '^x-'`), unlike v2.
+COMPOSE_V1_TOP_LEVEL = {"version", "services", "networks", "volumes", "secrets", "configs"}
+
+
+def test_docker_compose_v1_accepts_the_top_level(compose: dict[str, Any]) -> None:
+    """No top-level `name:` or other v2-only key: Synology's and Debian's docker-compose v1 read it too."""
+    extra = {key for key in compose if key not in COMPOSE_V1_TOP_LEVEL and not key.startswith("x-")}
+    assert extra == set(), f"docker-compose v1 refuses the file because of {sorted(extra)}"
+
+
+def test_project_name_comes_from_the_env_file_beside_it() -> None:
+    """COMPOSE_PROJECT_NAME in packaging/.env, which v1 and v2 read from the compose file's folder."""
+    env = dict(
+        line.split("=", 1)
+        for line in (PACKAGING / ".env").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert env == {"COMPOSE_PROJECT_NAME": PROJECT}
+
+
+def test_names_do_not_depend_on_the_project_name(compose: dict[str, Any]) -> None:
+    """Explicit container and volume names: a stack brought up under another project name (`-p`,
+    Container Manager) finds the same volumes, named as compose names them under `candlewick`."""
+    for name, service in compose["services"].items():
+        assert service["container_name"].startswith(PROJECT), name
+    for key, volume in compose["volumes"].items():
+        assert volume["name"] == f"{PROJECT}_{key}", key
 
 
 def test_database_is_the_official_image_pinned(db: dict[str, Any]) -> None:
