@@ -107,6 +107,18 @@ def test_database_is_the_official_image_pinned(db: dict[str, Any]) -> None:
     assert re.search(r"-pg1[4-9]$", image), "the tag must name the PostgreSQL major version"
 
 
+def test_database_is_a_timescaledb_release_with_the_job_fixes(db: dict[str, Any]) -> None:
+    """2.31.2 or later: before it, ON CONFLICT into compressed chunks stopped at the first conflict
+    (#7672), uniqueness checks on compressed chunks were wrong (#9276, #10003), and every scheduled
+    job, the compression policy included, fails on the newest PostgreSQL minor releases (#11015)."""
+    match = re.fullmatch(r"timescale/timescaledb:(\d+)\.(\d+)\.(\d+)-pg(\d+)", db["image"])
+    assert match is not None, db["image"]
+    major, minor, patch, pg = (int(x) for x in match.groups())
+    assert (major, minor, patch) >= (2, 31, 2)
+    # TimescaleDB 2.29 dropped PostgreSQL 15; 16 keeps an existing stack's data in place (no dump).
+    assert pg >= 16
+
+
 def test_database_healthcheck_waits_for_tcp(db: dict[str, Any]) -> None:
     """pg_isready over TCP, as the configured user and database (init runs on the Unix socket only)."""
     health = db["healthcheck"]
