@@ -117,6 +117,8 @@ def test_database_is_a_timescaledb_release_with_the_job_fixes(db: dict[str, Any]
     assert (major, minor, patch) >= (2, 31, 2)
     # TimescaleDB 2.29 dropped PostgreSQL 15; 16 keeps an existing stack's data in place (no dump).
     assert pg >= 16
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`{db['image']}`" in readme, "the README's Docker section names another TimescaleDB image"
 
 
 def test_database_healthcheck_waits_for_tcp(db: dict[str, Any]) -> None:
