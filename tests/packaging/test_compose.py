@@ -26,6 +26,8 @@ MiB = 1024 * 1024
 _SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmg]?)i?b?$", re.IGNORECASE)
 #: What the whole stack may take of the DS218+'s 2 GB (DSM and its page cache need the rest).
 NAS_BUDGET = 1024 * MiB
+#: The compose project name, which the README's volume names and commands assume.
+PROJECT = "candlewick"
 
 
 def size(text: str | int) -> int:
@@ -67,12 +69,56 @@ def test_two_services(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {"timescaledb", "candlewick"}
 
 
+#: The top-level keys docker-compose v1 (1.27+, the Compose Specification schema) accepts; it
+#: refuses anything else (`'name' does not match any of the regexes: '^x-'`), unlike v2.
+COMPOSE_V1_TOP_LEVEL = {"version", "services", "networks", "volumes", "secrets", "configs"}
+
+
+def test_docker_compose_v1_accepts_the_top_level(compose: dict[str, Any]) -> None:
+    """No top-level `name:` or other v2-only key: Synology's and Debian's docker-compose v1 read it too."""
+    extra = {key for key in compose if key not in COMPOSE_V1_TOP_LEVEL and not key.startswith("x-")}
+    assert extra == set(), f"docker-compose v1 refuses the file because of {sorted(extra)}"
+
+
+def test_project_name_comes_from_the_env_file_beside_it() -> None:
+    """COMPOSE_PROJECT_NAME in packaging/.env, which v1 and v2 read from the compose file's folder."""
+    env = dict(
+        line.split("=", 1)
+        for line in (PACKAGING / ".env").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert env == {"COMPOSE_PROJECT_NAME": PROJECT}
+
+
+def test_names_do_not_depend_on_the_project_name(compose: dict[str, Any]) -> None:
+    """Explicit container and volume names: a stack brought up under another project name (`-p`,
+    Container Manager) finds the same volumes, named as compose names them under `candlewick`."""
+    for name, service in compose["services"].items():
+        assert service["container_name"].startswith(PROJECT), name
+    for key, volume in compose["volumes"].items():
+        assert volume["name"] == f"{PROJECT}_{key}", key
+
+
 def test_database_is_the_official_image_pinned(db: dict[str, Any]) -> None:
     """The official TimescaleDB image on a release tag naming its PostgreSQL major (no 'latest')."""
     image = db["image"]
     assert image.startswith("timescale/timescaledb:")
     assert dl.is_pinned(image)
     assert re.search(r"-pg1[4-9]$", image), "the tag must name the PostgreSQL major version"
+
+
+def test_database_is_a_timescaledb_release_with_the_job_fixes(db: dict[str, Any]) -> None:
+    """2.31.2 or later: before it, ON CONFLICT into compressed chunks stopped at the first conflict
+    (#7672), uniqueness checks on compressed chunks were wrong (#9276, #10003), and every scheduled
+    job, the compression policy included, fails on the newest PostgreSQL minor releases (#11015)."""
+    match = re.fullmatch(r"timescale/timescaledb:(\d+)\.(\d+)\.(\d+)-pg(\d+)", db["image"])
+    assert match is not None, db["image"]
+    major, minor, patch, pg = (int(x) for x in match.groups())
+    assert (major, minor, patch) >= (2, 31, 2)
+    # TimescaleDB 2.29 dropped PostgreSQL 15; 16 keeps an existing stack's data in place (no dump).
+    assert pg >= 16
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`{db['image']}`" in readme, "the README's Docker section names another TimescaleDB image"
 
 
 def test_database_healthcheck_waits_for_tcp(db: dict[str, Any]) -> None:

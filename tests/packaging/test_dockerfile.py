@@ -116,3 +116,41 @@ def test_stop_signal_is_one_the_daemon_handles(dockerfile: list[dl.Instruction])
     """STOPSIGNAL is SIGTERM, which the daemon turns into a draining shutdown."""
     (stop,) = [ins.args for ins in _final(dockerfile) if ins.keyword == "STOPSIGNAL"]
     assert stop == "SIGTERM"
+
+
+def _build_runs(dockerfile: list[dl.Instruction]) -> list[str]:
+    return [" ".join(ins.args.split()) for ins in dl.stages(dockerfile)[0] if ins.keyword == "RUN"]
+
+
+def test_dependencies_come_from_the_lock_with_hashes(dockerfile: list[dl.Instruction]) -> None:
+    """The venv gets exactly packaging/requirements.lock (hash-checked wheels), then candlewick --no-deps."""
+    runs = _build_runs(dockerfile)
+    (from_lock,) = [run for run in runs if "-r packaging/requirements.lock" in run]
+    assert "--require-hashes" in from_lock
+    assert "--only-binary :all:" in from_lock, "no source builds on the NAS"
+    (own,) = [run for run in runs if "candlewick-*.whl" in run]
+    assert re.search(r"install [^&]*--no-deps [^&]*candlewick-\*\.whl", own), "the lock brought the dependencies"
+    assert "--require-hashes -r packaging/build-requirements.lock" in own, "setuptools is pinned too"
+    assert "--no-build-isolation" in own, "build isolation would fetch an unpinned setuptools"
+    copies = [ins for ins in dl.stages(dockerfile)[0] if ins.keyword == "COPY"]
+    first_source = next(i for i, ins in enumerate(copies) if "pyproject.toml" in dl.argv(ins.args))
+    first_lock = next(i for i, ins in enumerate(copies) if "packaging/requirements.lock" in dl.argv(ins.args))
+    assert first_lock < first_source, "copy the lock first: the dependency layer stays cached across code changes"
+
+
+def test_runtime_venv_has_no_pip_or_setuptools(dockerfile: list[dl.Instruction]) -> None:
+    """The runtime venv is made without pip (the build stage's pip installs into it with --python),
+    the build tools live in a venv the runtime stage does not copy, and the build checks the result."""
+    runs = _build_runs(dockerfile)
+    made = [re.search(r"-m venv (.*?) ?(/opt/\S+)", run) for run in runs]
+    venvs = {m[2]: m[1] for m in made if m is not None}
+    assert venvs["/opt/candlewick"] == "--without-pip"
+    for run in runs:
+        assert "/opt/candlewick/bin/pip" not in run, "the venv has no pip of its own"
+    own = next(run for run in runs if "candlewick-*.whl" in run)
+    for module in ("pip", "setuptools", "pkg_resources"):
+        assert f'! /opt/candlewick/bin/python -c "import {module}"' in own, module
+    copied = [dl.argv(ins.args) for ins in _final(dockerfile) if ins.keyword == "COPY" and "--from=build" in ins.args]
+    assert copied == [["--from=build", "/opt/candlewick", "/opt/candlewick"]]
+    assert set(venvs) - {"/opt/candlewick"}, "the build tools have a venv of their own"
+    assert not [ins for ins in _final(dockerfile) if ins.keyword == "RUN" and "pip" in ins.args]
