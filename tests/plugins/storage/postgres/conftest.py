@@ -175,8 +175,11 @@ PRELOAD_TIMESCALEDB = {
 
 def timescaledb_missing() -> list[Path]:
     """The files of a TimescaleDB installation that PG_BIN's PostgreSQL lacks (none: installed)."""
+    pg_config = PG_BIN / "pg_config"
+    if not pg_config.exists():
+        return [pg_config]
     dirs = subprocess.run(
-        [str(PG_BIN / "pg_config"), "--sharedir", "--pkglibdir"], check=True, capture_output=True, text=True
+        [str(pg_config), "--sharedir", "--pkglibdir"], check=True, capture_output=True, text=True
     ).stdout.split()
     share, lib = Path(dirs[0]), Path(dirs[1])
     return [f for f in (share / "extension" / "timescaledb.control", lib / "timescaledb.so") if not f.exists()]
