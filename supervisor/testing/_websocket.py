@@ -45,12 +45,22 @@ class ServerWebSocket:
         self._messages: collections.deque[str] = collections.deque()
         self._fragments: list[bytes] | None = None
         self._eof = False
+        self._outbox: collections.deque[bytes] = collections.deque()
 
     async def _write_pending(self) -> None:
-        # data_to_send() is taken under the lock so concurrent writers never reorder frames
-        # (with permessage-deflate, a reordered frame would corrupt the compression context).
+        """Send what the protocol queued, in its order, whichever task queued it.
+
+        The protocol's output is moved to the outbox at once (no await in between), and only the
+        lock holder drains it, so concurrent writers never reorder frames (with permessage-deflate
+        a reordered frame corrupts the stream). A reader with nothing to send never waits here
+        behind a pusher's slow send.
+        """
+        self._outbox.extend(self._protocol.data_to_send())
+        if not self._outbox:
+            return
         async with self._writing:
-            for data in self._protocol.data_to_send():
+            while self._outbox:
+                data = self._outbox.popleft()
                 try:
                     if data:
                         await self._stream.send(data)
