@@ -35,7 +35,7 @@ from candlewick.plugins.hyperliquid.protocol import GREETING
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.testing._http import BadHttp, HttpRequest, read_request, write_response
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
-from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed, accept_websocket
+from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed
 
 __all__ = ["ExchangeStats", "FakeExchange", "Faults"]
 
@@ -460,7 +460,7 @@ class FakeExchange:
     # -- websocket ---------------------------------------------------------------------------
 
     async def _serve_ws(self, stream: ByteStream, req: HttpRequest) -> None:
-        ws = await accept_websocket(stream, req.head + req.leftover)
+        ws = await ServerWebSocket.accept(stream, req.head + req.leftover)
         self._numbers += 1
         client = _Client(ws, self._numbers, self.clock.monotonic())
         self._clients.add(client)

@@ -21,7 +21,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-__all__ = ["ServerWebSocket", "WebSocketClosed", "accept_websocket"]
+__all__ = ["ServerWebSocket", "WebSocketClosed"]
 
 #: Largest message the fake takes from a client (subscriptions and pings are tiny).
 MAX_MESSAGE: Final = 1024 * 1024
@@ -46,6 +46,23 @@ class ServerWebSocket:
         self._fragments: list[bytes] | None = None
         self._eof = False
         self._outbox: collections.deque[bytes] = collections.deque()
+
+    @classmethod
+    async def accept(cls, stream: ByteStream, head: bytes) -> ServerWebSocket:
+        """Answer the upgrade request whose bytes so far (``head``) the HTTP layer has read."""
+        protocol = ServerProtocol(extensions=enable_server_permessage_deflate(None), max_size=MAX_MESSAGE)
+        ws = cls(stream, protocol)
+        protocol.receive_data(head)
+        request = ws._take_all()
+        while request is None:
+            if not ws._open() or protocol.handshake_exc is not None:
+                raise WebSocketClosed(f"no websocket request: {protocol.handshake_exc}")
+            request = await ws._read_once()
+        protocol.send_response(protocol.accept(request))
+        await ws._write_pending()
+        if protocol.state is not State.OPEN:
+            raise WebSocketClosed(f"websocket handshake refused: {protocol.handshake_exc}")
+        return ws
 
     async def _write_pending(self) -> None:
         """Send what the protocol queued, in its order, whichever task queued it.
@@ -141,20 +158,3 @@ class ServerWebSocket:
         """Drop the transport without a closing handshake (a hang-up)."""
         with anyio.CancelScope(shield=True):
             await self._stream.aclose()
-
-
-async def accept_websocket(stream: ByteStream, head: bytes) -> ServerWebSocket:
-    """Answer the upgrade request whose bytes so far (``head``) were read by the HTTP layer."""
-    protocol = ServerProtocol(extensions=enable_server_permessage_deflate(None), max_size=MAX_MESSAGE)
-    ws = ServerWebSocket(stream, protocol)
-    protocol.receive_data(head)
-    request = ws._take_all()
-    while request is None:
-        if not ws._open() or protocol.handshake_exc is not None:
-            raise WebSocketClosed(f"no websocket request: {protocol.handshake_exc}")
-        request = await ws._read_once()
-    protocol.send_response(protocol.accept(request))
-    await ws._write_pending()
-    if protocol.state is not State.OPEN:
-        raise WebSocketClosed(f"websocket handshake refused: {protocol.handshake_exc}")
-    return ws
