@@ -1,8 +1,8 @@
 """A websocket over anyio byte streams, driven by websockets' sans-I/O protocol objects.
 
-The same thin shell serves the client (:func:`connect`, used by the live source) and servers
-(:func:`accept`, used by the fake exchange in :mod:`candlewick.testing`). It runs on asyncio and
-trio alike. It reads, feeds the protocol, writes what the protocol wants written, and
+:func:`connect` opens the live source's client websocket; it runs on asyncio and trio alike.
+The fake exchange in :mod:`candlewick.testing` serves its side with code of its own, so the two
+check each other. The shell reads, feeds the protocol, writes what the protocol wants written, and
 reassembles fragmented messages; protocol-level pings are answered by the protocol itself.
 Every way the connection can end surfaces as :class:`ConnectionLost`; a server that gave no
 answer at all (no TCP connection, or no HTTP response to the upgrade) as its subclass
@@ -20,14 +20,10 @@ from anyio.abc import ByteStream
 from anyio.streams.tls import TLSStream
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidMessage, InvalidURI, ProtocolError
-from websockets.extensions.permessage_deflate import (
-    enable_client_permessage_deflate,
-    enable_server_permessage_deflate,
-)
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol, State
-from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 __all__ = [
@@ -35,7 +31,6 @@ __all__ = [
     "ConnectionLost",
     "Unreachable",
     "WebSocket",
-    "accept",
     "connect",
 ]
 
@@ -226,34 +221,3 @@ async def _open_tcp(host: str, port: int, timeout: float) -> ByteStream:
             return await anyio.connect_tcp(host, port)
     except (OSError, TimeoutError) as exc:
         raise Unreachable(f"cannot reach {host}:{port}: {exc or type(exc).__name__}") from exc
-
-
-async def accept(
-    stream: ByteStream,
-    head: bytes,
-    *,
-    max_size: int = DEFAULT_MAX_SIZE,
-    compression: bool = True,
-) -> tuple[WebSocket, Request]:
-    """Complete a server-side handshake whose first bytes (``head``) were already read."""
-    extensions = enable_server_permessage_deflate(None) if compression else None
-    protocol = ServerProtocol(extensions=extensions, max_size=max_size)
-    protocol.receive_data(head)
-    request: Request | None = None
-    while request is None:
-        for event in protocol.events_received():
-            if isinstance(event, Request):
-                request = event
-        if request is None:
-            if protocol.state is State.CLOSED:
-                raise ConnectionLost("client went away during the handshake")
-            for event in await _receive_into(stream, protocol):
-                if isinstance(event, Request):
-                    request = event
-    response: Response = protocol.accept(request)
-    protocol.send_response(response)
-    ws = WebSocket(stream, protocol)
-    await ws._flush()
-    if protocol.handshake_exc is not None:
-        raise ConnectionLost(f"handshake failed: {protocol.handshake_exc}")
-    return ws, request

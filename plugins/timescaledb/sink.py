@@ -68,7 +68,7 @@ class TimescaleSink(Sink):
         self.hypertable: bool | None = None
         self._pool: asyncpg.Pool | None = None
         self._lost: anyio.Event | None = None
-        self._said_plain = False
+        self._said_tables = False
 
     def describe(self) -> dict[str, object]:
         return {"database": self.where, "connected": self._pool is not None, "hypertable": self.hypertable}
@@ -137,16 +137,16 @@ class TimescaleSink(Sink):
     async def _ensure_timescale(self, conn: Any) -> None:
         if not await schema.timescale_available(conn):
             self.hypertable = False
-            if not self._said_plain:
-                self._said_plain = True
+            if not self._said_tables:
+                self._said_tables = True
                 self.ctx.log.info(
                     "the timescaledb extension is not installed on %s; using plain PostgreSQL tables", self.where
                 )
             return
         if await schema.timescale_preloaded(conn) is False:
             self.hypertable = False
-            if not self._said_plain:
-                self._said_plain = True
+            if not self._said_tables:
+                self._said_tables = True
                 self.ctx.log.warning(
                     "the timescaledb extension is installed on %s but not in shared_preload_libraries; candles "
                     "go into a plain PostgreSQL table. To use TimescaleDB, add timescaledb to "
@@ -161,8 +161,8 @@ class TimescaleSink(Sink):
             await schema.apply_timescale(conn, statements)
         except asyncpg.PostgresError as exc:  # e.g. not in shared_preload_libraries, or a policy refused
             self.hypertable = await schema.is_hypertable(conn)
-            if not self._said_plain:
-                self._said_plain = True
+            if not self._said_tables:
+                self._said_tables = True
                 self.ctx.log.warning(
                     "the timescaledb set-up failed on %s (%s: %s); candles %s",
                     self.where, type(exc).__name__, exc,
@@ -171,6 +171,12 @@ class TimescaleSink(Sink):
                 )  # fmt: skip
             return
         self.hypertable = True
+        if not self._said_tables:
+            self._said_tables = True
+            self.ctx.log.info(
+                "candles on %s is a TimescaleDB hypertable (chunks of %s; compression after %s; retention %s)",
+                self.where, cfg.chunk_time_interval, cfg.compress_after or "off", cfg.retention or "off",
+            )  # fmt: skip
 
     def _mark_lost(self) -> None:
         if self._lost is not None:

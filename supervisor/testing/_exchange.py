@@ -8,7 +8,9 @@ the plain-text greeting, ``subscriptionResponse`` echoes, a candle as one object
 :class:`~candlewick.testing._market.MarketModel` in (optionally scaled) real time, and
 :meth:`FakeExchange.truth` says what every closed candle is, so tests can compare a database
 with what the exchange served. Faults are switched at runtime through :attr:`FakeExchange.faults`
-and the action methods. Runs on asyncio and trio.
+and the action methods. Runs on asyncio and trio. The websocket is served by the ``websockets``
+library's server protocol (:mod:`candlewick.testing._websocket`), not by the live source's own
+client code, so the two check each other.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from anyio.streams.tls import TLSListener
 
 from candlewick.model import INTERVALS, Candle, next_open, open_time
 from candlewick.plugins.hyperliquid.protocol import GREETING
-from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, WebSocket, accept
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.testing._http import BadHttp, HttpRequest, read_request, write_response
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
+from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed
 
 __all__ = ["ExchangeStats", "FakeExchange", "Faults"]
 
@@ -104,7 +106,7 @@ class ExchangeStats:
 class _Client:
     """One websocket client of the fake."""
 
-    def __init__(self, ws: WebSocket, number: int, now: float) -> None:
+    def __init__(self, ws: ServerWebSocket, number: int, now: float) -> None:
         self.ws = ws
         self.number = number
         self.subs: dict[tuple[str, str], None] = {}
@@ -242,7 +244,7 @@ class FakeExchange:
                 try:
                     await client.ws.send_text(text)
                     self.stats.garbage_frames += 1
-                except ConnectionLost:
+                except WebSocketClosed:
                     break
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -256,7 +258,8 @@ class FakeExchange:
             listener: Listener[Any] = tcp
             if self.ssl_context is not None:
                 listener = TLSListener(tcp, self.ssl_context, standard_compatible=False)
-            async with listener, anyio.create_task_group() as tg:
+            # The listener closes first, so new connections are refused while the open ones finish.
+            async with anyio.create_task_group() as tg, listener:
                 self._ready.set()
                 task_status.started(self)
                 await listener.serve(self._handle, task_group=tg)
@@ -323,7 +326,7 @@ class FakeExchange:
                     if not req.keep_alive:
                         return
                     buffered = req.leftover
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, ConnectionLost, OSError):
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, WebSocketClosed, OSError):
             return
         except Exception:  # one broken connection must not take the server down
             log.exception("fake exchange: connection handler failed")
@@ -457,7 +460,7 @@ class FakeExchange:
     # -- websocket ---------------------------------------------------------------------------
 
     async def _serve_ws(self, stream: ByteStream, req: HttpRequest) -> None:
-        ws, _ = await accept(stream, req.head + req.leftover)
+        ws = await ServerWebSocket.accept(stream, req.head + req.leftover)
         self._numbers += 1
         client = _Client(ws, self._numbers, self.clock.monotonic())
         self._clients.add(client)
@@ -471,7 +474,7 @@ class FakeExchange:
                     tg.start_soon(self._guard, scope, self._pusher(client))
                     tg.start_soon(self._guard, scope, self._idle_watch(client, scope))
                     tg.start_soon(self._guard, scope, self._reader(client))
-        except ConnectionLost:
+        except WebSocketClosed:
             pass
         finally:
             self._clients.discard(client)
@@ -484,7 +487,7 @@ class FakeExchange:
     async def _guard(scope: anyio.CancelScope, work: Coroutine[Any, Any, None]) -> None:
         try:
             await work
-        except ConnectionLost:
+        except WebSocketClosed:
             scope.cancel()
 
     async def _reader(self, client: _Client) -> None:

@@ -1,7 +1,13 @@
-"""A throwaway database on the machine's PostgreSQL, and throwaway clusters started with pg_ctl."""
+"""A throwaway database on the machine's PostgreSQL, and throwaway clusters started with pg_ctl.
+
+Where TimescaleDB is installed for the machine's PostgreSQL 15, :func:`timescale_cluster` is a
+cluster of the suite's own that preloads it; where it is not, the tests that need it are skipped
+with one reason saying what is missing and how to build it.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -17,7 +23,7 @@ from candlewick.plugin import Sink
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.plugins.timescaledb.sink import TimescaleSink
 
-from ..contract import BumpSchema, NewSink
+from ..contract import BumpSchema, NewSink, running
 from ..helpers import context
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -91,7 +97,9 @@ def free_port() -> int:
 class Cluster:
     """A PostgreSQL cluster of our own (initdb + pg_ctl as the postgres user) on a free port."""
 
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, settings: dict[str, str] | None = None) -> None:
+        #: Server settings given on the command line (``-c name=value``).
+        self.settings = settings or {}
         self.base = Path(tempfile.mkdtemp(prefix="candlewick-pg-"))
         shutil.chown(self.base, "postgres", "postgres")
         self.data = self.base / "data"
@@ -115,6 +123,7 @@ class Cluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -126,10 +135,10 @@ class Cluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def _cluster(password: str | None = None) -> Iterator[Cluster]:
+def _cluster(password: str | None = None, settings: dict[str, str] | None = None) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.fail("throwaway clusters are started as the postgres user via runuser: run the tests as root")
-    c = Cluster(password)
+    c = Cluster(password, settings)
     try:
         c.start()
         yield c
@@ -151,3 +160,95 @@ CLUSTER_PASSWORD = "s3cret-candles"
 def password_cluster() -> Iterator[Cluster]:
     """A running throwaway cluster that demands a password (scram-sha-256)."""
     yield from _cluster(CLUSTER_PASSWORD)
+
+
+# -- TimescaleDB -------------------------------------------------------------------------------
+
+#: Settings of a cluster that preloads TimescaleDB. No telemetry (no network but loopback) and no
+#: background workers: policies run when a test calls ``run_job``, never behind its back.
+PRELOAD_TIMESCALEDB = {
+    "shared_preload_libraries": "timescaledb",
+    "timescaledb.telemetry_level": "off",
+    "timescaledb.max_background_workers": "0",
+}
+
+
+def timescaledb_missing() -> list[Path]:
+    """The files of a TimescaleDB installation that PG_BIN's PostgreSQL lacks (none: installed)."""
+    pg_config = PG_BIN / "pg_config"
+    if not pg_config.exists():
+        return [pg_config]
+    dirs = subprocess.run(
+        [str(pg_config), "--sharedir", "--pkglibdir"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    share, lib = Path(dirs[0]), Path(dirs[1])
+    return [f for f in (share / "extension" / "timescaledb.control", lib / "timescaledb.so") if not f.exists()]
+
+
+def require_timescaledb(*, module: bool = False) -> None:
+    """Skip (the test, or with ``module`` the calling test module) unless TimescaleDB is installed."""
+    missing = timescaledb_missing()
+    if missing:
+        pytest.skip(
+            allow_module_level=module,
+            reason=f"TimescaleDB is not installed for PostgreSQL 15 (no {', '.join(map(str, missing))}); Debian has "
+            "no package: build it from source against PostgreSQL 15 as README.md says under "
+            "'Development > TimescaleDB tests', then the suite starts its own cluster that preloads it",
+        )
+
+
+def timescale_offer(port: int = 5432) -> str:
+    """What a server offers of TimescaleDB: ``absent``, ``installed`` (not preloaded) or ``preloaded``."""
+    if psql("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", port=port) != "1":
+        return "absent"
+    preloaded = psql(
+        r"SELECT 'timescaledb' = ANY(regexp_split_to_array(current_setting('shared_preload_libraries'), '\s*,\s*'))",
+        port=port,
+    )
+    return "preloaded" if preloaded == "t" else "installed"
+
+
+@pytest.fixture
+def unloaded_timescale_cluster() -> Iterator[Cluster]:
+    """A throwaway cluster where TimescaleDB is installed but not in shared_preload_libraries."""
+    require_timescaledb()
+    yield from _cluster()
+
+
+@pytest.fixture(scope="session")
+def timescale_cluster() -> Iterator[Cluster]:
+    """A throwaway cluster, started once per session, that preloads TimescaleDB."""
+    require_timescaledb()
+    yield from _cluster(settings=PRELOAD_TIMESCALEDB)
+
+
+@pytest.fixture
+def tsdb_dsn(timescale_cluster: Cluster) -> Iterator[str]:
+    """A new database of this test's own on the TimescaleDB cluster, dropped afterwards."""
+    name = f"candlewick_tsdb_{secrets.token_hex(4)}"
+    psql(f"CREATE DATABASE {name}", port=timescale_cluster.port)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{timescale_cluster.port}/{name}"
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", port=timescale_cluster.port)
+
+
+#: What the sink says, once per sink, for each thing a server can offer of TimescaleDB.
+SAID = {
+    "absent": (logging.INFO, "the timescaledb extension is not installed on"),
+    "installed": (logging.WARNING, "but not in shared_preload_libraries; candles go into a plain PostgreSQL table"),
+    "preloaded": (logging.INFO, "is a TimescaleDB hypertable (chunks of 30 days; compression after off;"),
+}
+
+
+async def says_once(dsn: str, offer: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A sink started twice (a reconnect) says what the server offers once, and nothing else."""
+    caplog.set_level(logging.INFO)
+    sink = timescale_sink(dsn)
+    async with running(sink):
+        pass
+    async with running(sink):
+        pass
+    said = [(r.levelno, text) for r in caplog.records for _, text in SAID.values() if text in r.getMessage()]
+    assert said == [SAID[offer]]
+    assert sink.describe()["hypertable"] is (offer == "preloaded")

@@ -11,7 +11,7 @@ from candlewick.model import Candle
 
 from ..end_to_end import run_and_compare
 from .conftest import psql
-from .test_timescaledb_sink import stored
+from .streams import stored
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -9,7 +9,7 @@ import pytest
 from ..feed_plugin import expected_rows
 from ..killing import kill9, spooled_candles, start_daemon, stop, wait_for
 from .conftest import free_port, psql
-from .test_timescaledb_sink import stored
+from .streams import stored
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

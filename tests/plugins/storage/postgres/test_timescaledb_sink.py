@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import anyio
-import asyncpg
 import pytest
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import Sink
-from candlewick.plugins._storage.rows import candle_from_row
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.timescaledb import schema
 from candlewick.runtime import names
 
 from ..contract import NewSink, SinkContract, running
 from ..helpers import Pipeline, candle, wait_until
-from .conftest import Cluster, psql, timescale_sink
+from .conftest import Cluster, psql, says_once, timescale_offer, timescale_sink
+from .streams import final_versions, market_stream, stored
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -71,32 +69,10 @@ async def test_time_is_the_open_time_in_utc(pg_dsn: str, pg_database: str) -> No
     assert got == f"{c.open_time}|{c.open}"
 
 
-async def test_plain_postgresql_is_said_once(pg_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
-    """Without the timescaledb extension the sink uses plain tables and logs it once, not per reconnect."""
-    caplog.set_level(logging.INFO)
-    sink = timescale_sink(pg_dsn)
-    async with running(sink):
-        pass
-    async with running(sink):
-        pass
-    said = [r for r in caplog.records if "timescaledb extension is not installed" in r.getMessage()]
-    assert len(said) == 1
-    assert sink.describe()["hypertable"] is False
-
-
-async def test_timescaledb_hypertable_where_the_extension_exists(pg_dsn: str, pg_database: str) -> None:
-    """Where the extension can be created, ``candles`` becomes a hypertable on ``time``."""
-    available = psql("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", database=pg_database)
-    if available != "1":
-        pytest.skip("the timescaledb extension is not installed in this PostgreSQL (Debian bookworm ships no package)")
-    async with running(timescale_sink(pg_dsn, compress_after="90 days", retention="10 years")) as sink:
-        await sink.write([candle(0, closed=True)])
-        assert sink.describe()["hypertable"] is True
-    dims = psql(
-        "SELECT column_name FROM timescaledb_information.dimensions WHERE hypertable_name = 'candles'",
-        database=pg_database,
-    )
-    assert dims == "time"
+async def test_the_sink_says_once_what_this_server_offers(pg_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The machine's server, in whichever state it is: without timescaledb, with it installed but
+    not preloaded, or preloading it."""
+    await says_once(pg_dsn, timescale_offer(), caplog)
 
 
 def test_timescale_statements_are_idempotent_and_optional() -> None:
@@ -145,40 +121,6 @@ async def test_concurrent_starts_migrate_once(pg_dsn: str, pg_database: str) -> 
 async def _start_stop(sink: Sink) -> None:
     async with running(sink):
         pass
-
-
-def market_stream(markets: int, minutes: int, updates: int) -> list[Candle]:
-    """Live-like traffic: each minute, ``updates`` open versions per market, then the closed one."""
-    out = []
-    for m in range(minutes):
-        for n in range(1, updates + 1):
-            out += [candle(m, trades=n, coin=f"C{k}") for k in range(markets)]
-        out += [candle(m, trades=updates + 1, coin=f"C{k}", closed=True) for k in range(markets)]
-    return out
-
-
-def final_versions(stream: list[Candle]) -> dict[tuple[str, str, int], Candle]:
-    best: dict[tuple[str, str, int], Candle] = {}
-    for c in stream:
-        if c.key not in best or c.supersedes(best[c.key]):
-            best[c.key] = c
-    return best
-
-
-ALL_ROWS = f"""
-SELECT {schema.TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed
-FROM candles
-"""
-
-
-async def stored(dsn: str) -> dict[tuple[str, str, int], Candle]:
-    """Every row of ``candles`` as candles, by key."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        records = await conn.fetch(ALL_ROWS)
-    finally:
-        await conn.close()
-    return {c.key: c for c in (candle_from_row(*r) for r in records)}
 
 
 async def feed(p: Pipeline, stream: list[Candle], *, per_tick: int = 50) -> None:
