@@ -107,13 +107,14 @@ class GridWatch:
 
     def observe(self, candle: Candle) -> GridChange | None:
         """Judge one candle; return the market's state change, if any."""
-        market, t = candle.market, candle.open_time
-        current = self._mismatch.get(market)
+        market = (candle.coin, candle.interval)
         off = disagreement(candle)
+        if off is None and market in self._agreed:
+            return None  # the common case: one more candle on the grid
+        t = candle.open_time
+        current = self._mismatch.get(market)
         if off is None:
             if current is None:
-                if market in self._agreed:
-                    return None
                 self._agreed.add(market)
                 return GridChange("agreed", candle.coin, candle.interval)
             if t <= current.newest:
