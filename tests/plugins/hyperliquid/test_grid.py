@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.anyio
 SPEED = 60.0
 #: The fake exchange's weeks opening on Monday, three days after Hyperliquid's Thursday.
 MONDAY_WEEKS = {"1w": 4 * DAY_MS}
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    """A short directory for the control socket (Unix socket paths are limited to 107 bytes)."""
-    path = Path(tempfile.mkdtemp(prefix="cw-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -90,36 +79,47 @@ class Running:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, sock_dir: Path, intervals: list[str], grid_shift: dict[str, int] | None = None
+    tmp_path: Path, intervals: list[str], grid_shift: dict[str, int] | None = None
 ) -> AsyncIterator[Running]:
     """The fake exchange and a daemon following BTC ``intervals`` with all history (``max``)."""
     clock = ScaledClock(SPEED)
-    async with FakeExchange(seed=4, clock=clock, push_interval=6.0, grid_shift=grid_shift) as exchange:
-        db = tmp_path / "candles.db"
-        settings = Settings.model_validate(
-            {
-                "sources": {
-                    "hyperliquid": {
-                        "ws_url": exchange.ws_url, "rest_url": exchange.rest_url, "coins": ["BTC"],
-                        "intervals": intervals, "backfill_on_start": "max", "close_grace": 2.0,
-                        "ping_interval": 20.0, "pong_timeout": 10.0, "rest_timeout": 300.0,
-                    },
-                    "hyperliquid-backfill": {"startup_delay": 5.0, "check_every": 60.0, "confirm_delay": 1.0},
+    # A short directory for the control socket (Unix socket paths are limited to 107 bytes).
+    short = tempfile.TemporaryDirectory(prefix="cw-", dir="/tmp")
+    exchange = FakeExchange(seed=4, clock=clock, push_interval=6.0, grid_shift=grid_shift)
+    with short:
+        async with exchange, _daemon(tmp_path, Path(short.name) / "c.sock", exchange, clock, intervals) as run:
+            yield run
+
+
+@asynccontextmanager
+async def _daemon(
+    tmp_path: Path, socket: Path, exchange: FakeExchange, clock: ScaledClock, intervals: list[str]
+) -> AsyncIterator[Running]:
+    db = tmp_path / "candles.db"
+    settings = Settings.model_validate(
+        {
+            "sources": {
+                "hyperliquid": {
+                    "ws_url": exchange.ws_url, "rest_url": exchange.rest_url, "coins": ["BTC"],
+                    "intervals": intervals, "backfill_on_start": "max", "close_grace": 2.0,
+                    "ping_interval": 20.0, "pong_timeout": 10.0, "rest_timeout": 300.0,
                 },
-                "sink": {"use": "sqlite", "sqlite": {"path": str(db)}},
-                "buffer": {"use": "memory", "memory": {"flush_interval": 1.0}},
-                "control": {"socket": str(sock_dir / "c.sock")},
-                "daemon": {"data_dir": tmp_path / "data", "shutdown_timeout": 600.0},
-            }
-        )  # fmt: skip
-        daemon = Daemon(settings, build_plugin_manager(), clock=clock, services=default_services())
-        daemon.build()
-        async with anyio.create_task_group() as tg:
-            await tg.start(functools.partial(daemon.run, signals=False))
-            try:
-                yield Running(daemon, exchange, db, sock_dir / "c.sock")
-            finally:
-                daemon.request_shutdown("test over")
+                "hyperliquid-backfill": {"startup_delay": 5.0, "check_every": 60.0, "confirm_delay": 1.0},
+            },
+            "sink": {"use": "sqlite", "sqlite": {"path": str(db)}},
+            "buffer": {"use": "memory", "memory": {"flush_interval": 1.0}},
+            "control": {"socket": str(socket)},
+            "daemon": {"data_dir": tmp_path / "data", "shutdown_timeout": 600.0},
+        }
+    )  # fmt: skip
+    daemon = Daemon(settings, build_plugin_manager(), clock=clock, services=default_services())
+    daemon.build()
+    async with anyio.create_task_group() as tg:
+        await tg.start(functools.partial(daemon.run, signals=False))
+        try:
+            yield Running(daemon, exchange, db, socket)
+        finally:
+            daemon.request_shutdown("test over")
 
 
 async def wait_until(what: Any, timeout: float = 20.0) -> None:
@@ -132,9 +132,9 @@ def weekday(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%a")
 
 
-async def test_weekly_candles_are_stored_on_thursdays(tmp_path: Path, sock_dir: Path) -> None:
+async def test_weekly_candles_are_stored_on_thursdays(tmp_path: Path) -> None:
     """``intervals = ["1w"]``: every weekly candle the exchange has is stored, opening on Thursday."""
-    async with running(tmp_path, sock_dir, ["1w"]) as run:
+    async with running(tmp_path, ["1w"]) as run:
         truth = run.truth("1w")
         assert len(truth) > 100
         await wait_until(lambda: len(run.rows("1w")) >= len(truth))
@@ -149,12 +149,12 @@ async def test_weekly_candles_are_stored_on_thursdays(tmp_path: Path, sock_dir: 
 
 
 async def test_an_exchange_aligned_otherwise_is_stored_and_reported_once(
-    tmp_path: Path, sock_dir: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Monday weeks: every candle is stored as sent, health names the mismatch, the log says it once,
     gap repair counts no holes or losses for the market, and a user's backfill still stores the span."""
     caplog.set_level(logging.INFO, logger="candlewick.runtime.gridreport")
-    async with running(tmp_path, sock_dir, ["1w", "1d"], grid_shift=MONDAY_WEEKS) as run:
+    async with running(tmp_path, ["1w", "1d"], grid_shift=MONDAY_WEEKS) as run:
         truth = run.truth("1w")
         assert {weekday(t) for t, *_ in truth} == {"Mon"}
         await wait_until(lambda: len(run.rows("1w")) >= len(truth) and len(run.rows("1d")) >= 900)
