@@ -408,6 +408,7 @@ class HyperliquidSource(Source):
             "markets": [f"{c}/{i}" for c, i in self._wanted],
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
+            "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
         }
 
     def now_ms(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
+from candlewick.commands.ctl import render_health
 from candlewick.config import Settings
 from candlewick.control.client import ControlClient
 from candlewick.gaps.component import GapRepair
@@ -178,9 +179,18 @@ async def test_an_exchange_aligned_otherwise_is_stored_and_reported_once(
                 "gap repair is paused for this market",
             }
         ]
+        shown = render_health(health)  # what `candlewick ctl health` prints
+        assert shown.startswith("degraded\n")
+        line = next(line for line in shown.splitlines() if "grid:" in line)
+        assert line.split()[:2] == ["BAD", "grid:hyperliquid:BTC:1w"]
+        assert "the exchange opened a 1w candle at 2023-05-01 00:00 UTC (Mon)" in line
         stats = await run.call("stats")
         rows = {m["interval"]: m["grid_mismatch"] for m in stats["markets"]}
         assert rows == {"1w": {"expected": expected, "seen": first}, "1d": None}
+        status = await run.call("status")
+        assert status["daemon"]["health"] == "degraded"
+        source = next(c for c in status["components"] if c["name"] == "hyperliquid")
+        assert source["grid_mismatch"] == ["BTC/1w"]
         events = [e for e in (await run.call("events.recent"))["events"] if e["kind"] == names.EV_GRID_MISMATCH]
         assert [(e["data"]["interval"], e["data"]["seen"]) for e in events] == [("1w", first)]
 
