@@ -12,10 +12,12 @@ gap repair leaves it alone and health says so, until the mismatch is resolved.
   :class:`GridChange` only when a market's state changes, so a caller logs each change once,
   never once per frame.
 
-A market's mismatch is *resolved* when the exchange sends, for that market, a candle on the
-grid that opens after the newest off-grid candle it sent (the exchange is back on the grid;
-older candles arriving late do not count). A restart starts every market afresh: the first
-page of start-up history checks it again within seconds.
+The newest candle of a market decides its state. A mismatch begins with an off-grid candle
+newer than every candle seen on the grid, and is *resolved* when the exchange sends, for that
+market, a candle on the grid that opens after the newest off-grid candle it sent (the
+exchange is back on the grid). Older candles arriving later (a REST page of history) change
+nothing either way. A restart starts every market afresh: the first page of start-up history
+checks it again within seconds.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ class GridWatch:
 
     def __init__(self) -> None:
         self._mismatch: dict[Market, GridMismatch] = {}
-        self._agreed: set[Market] = set()
+        #: Markets whose newest candle sits on the grid: the open time of that candle.
+        self._agreed: dict[Market, int] = {}
 
     def mismatches(self) -> list[GridMismatch]:
         """Markets in mismatch now."""
@@ -101,34 +104,41 @@ class GridWatch:
     def forget(self, coin: str, interval: str) -> GridChange | None:
         """Drop a market (it is no longer followed); a mismatch it had ends as ``resolved``."""
         market = (coin, interval)
-        self._agreed.discard(market)
+        self._agreed.pop(market, None)
         gone = self._mismatch.pop(market, None)
         return GridChange("resolved", coin, interval, gone) if gone is not None else None
 
     def observe(self, candle: Candle) -> GridChange | None:
-        """Judge one candle; return the market's state change, if any."""
-        market = (candle.coin, candle.interval)
+        """Judge one candle; return the market's state change, if any.
+
+        The newest candle decides: one older than the newest seen changes nothing (history
+        the exchange kept from before it changed alignment, fetched again by gap repair).
+        """
+        market, t = (candle.coin, candle.interval), candle.open_time
         off = disagreement(candle)
-        if off is None and market in self._agreed:
+        agreed = self._agreed.get(market)
+        if off is None and agreed is not None:
+            if t > agreed:
+                self._agreed[market] = t
             return None  # the common case: one more candle on the grid
-        t = candle.open_time
         current = self._mismatch.get(market)
         if off is None:
-            if current is None:
-                self._agreed.add(market)
-                return GridChange("agreed", candle.coin, candle.interval)
-            if t <= current.newest:
+            if current is not None and t <= current.newest:
                 return None  # an older candle on the grid: the exchange is not back on it
+            self._agreed[market] = t
+            if current is None:
+                return GridChange("agreed", candle.coin, candle.interval)
             del self._mismatch[market]
-            self._agreed.add(market)
             return GridChange("resolved", candle.coin, candle.interval, current)
-        if current is None:
-            self._agreed.discard(market)
-            began = self._mismatch[market] = GridMismatch(candle.coin, candle.interval, off.expected, off.seen, t)
-            return GridChange("mismatch", candle.coin, candle.interval, began)
-        if t > current.newest:
-            self._mismatch[market] = replace(current, newest=t)
-        return None
+        if current is not None:
+            if t > current.newest:
+                self._mismatch[market] = replace(current, newest=t)
+            return None
+        if agreed is not None and t < agreed:
+            return None  # older than the newest candle on the grid
+        self._agreed.pop(market, None)
+        began = self._mismatch[market] = GridMismatch(candle.coin, candle.interval, off.expected, off.seen, t)
+        return GridChange("mismatch", candle.coin, candle.interval, began)
 
     def observe_many(self, candles: Iterable[Candle]) -> list[GridChange]:
         """Judge candles in order; the state changes they cause, oldest first."""

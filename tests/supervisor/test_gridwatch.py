@@ -69,6 +69,19 @@ def test_a_mismatch_is_reported_once_and_resolved_by_a_newer_candle_on_the_grid(
     assert watch.mismatches() == []
 
 
+def test_only_the_newest_candle_decides() -> None:
+    """History fetched again (older than the newest candle) neither starts nor ends a mismatch."""
+    watch = GridWatch()
+    watch.observe(candle("1w", THURSDAY + 10 * WEEK_MS))
+    assert watch.observe(monday_week(MONDAY)) is None  # the exchange's weeks before it moved to Thursday
+    assert watch.mismatches() == []
+    began = watch.observe(monday_week(MONDAY + 10 * WEEK_MS))  # newer than every Thursday seen: it moved
+    assert began is not None
+    assert began.kind == "mismatch"
+    assert watch.observe(candle("1w", THURSDAY + 10 * WEEK_MS)) is None
+    assert watch.mismatches() != []
+
+
 def test_markets_are_watched_apart_and_forgotten() -> None:
     watch = GridWatch()
     changes = watch.observe_many([monday_week(MONDAY), candle("1w", THURSDAY, coin="ETH"), candle("1m", 0)])
