@@ -59,14 +59,22 @@ REAL_OPEN_TIMES = {
 }
 
 
-def test_real_open_times_are_pinned_for_every_interval() -> None:
-    """Each interval's grid is the exchange's: weeks from Thursday, months from the 1st, 3d from the epoch."""
+def test_every_interval_has_a_pinned_open_time() -> None:
     assert set(REAL_OPEN_TIMES) == set(INTERVALS)
-    for interval, (opens, inside) in REAL_OPEN_TIMES.items():
-        assert open_time(interval, opens) == opens, interval
-        assert open_time(interval, inside) == opens, interval
-        assert next_open(interval, opens) > inside, interval
-        assert open_time(interval, next_open(interval, opens)) == next_open(interval, opens), interval
+
+
+@pytest.mark.parametrize("interval", INTERVALS)
+def test_real_open_times_are_pinned(interval: str) -> None:
+    """Each interval's grid is the exchange's: weeks from Thursday, months from the 1st, 3d from the epoch."""
+    opens, inside = REAL_OPEN_TIMES[interval]
+    assert open_time(interval, opens) == opens
+    assert open_time(interval, inside) == opens
+    assert next_open(interval, opens) > inside
+    assert open_time(interval, next_open(interval, opens)) == next_open(interval, opens)
+    assert close_time(interval, opens) == next_open(interval, opens) - 1
+
+
+def test_the_real_weekly_candle_opens_on_thursday() -> None:
     assert dt.datetime.fromtimestamp(REAL_OPEN_TIMES["1w"][0] / 1000, dt.UTC).strftime("%a") == "Thu"
     assert close_time("1w", ms(2025, 10, 30)) == ms(2025, 11, 6) - 1
 
