@@ -1,7 +1,8 @@
 """The exchange's grid end to end: weekly candles stored, and an exchange aligned otherwise made loud.
 
 A real daemon (control socket, gap repair, SQLite sink) against the fake exchange on a fast
-clock; health and stats are read over the real control socket.
+clock; health and stats are read over the real control socket. The resolution of a mismatch
+is followed on the source alone, with the exchange's clock set to a Saturday.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+
+from .conftest import BUSY_COINS, running_source
 
 pytestmark = pytest.mark.anyio
 
@@ -217,3 +220,20 @@ async def test_an_exchange_aligned_otherwise_is_stored_and_reported_once(
     assert len(said) == 1
     assert said[0].levelno == logging.WARNING
     assert "BTC/1w" in said[0].getMessage()
+
+
+async def test_a_mismatch_is_resolved_when_the_exchange_is_back_on_the_grid() -> None:
+    """The exchange returns to Thursday weeks: the next weekly candle (newer than its last Monday week)
+    resolves the mismatch, once, and the metric drops back to 0."""
+    saturday = dt.datetime(2025, 11, 8, 12, tzinfo=dt.UTC).timestamp()  # this Thursday's week is the newer one
+    clock = ScaledClock(1.0, start=saturday)
+    ex = FakeExchange(seed=4, clock=clock, push_interval=0.05, coins=BUSY_COINS, grid_shift=MONDAY_WEEKS)
+    async with ex, running_source(ex, clock=clock, intervals=["1w"], backfill_on_start="30d") as h:
+        await h.wait_for(lambda: h.source.grid.mismatched("BTC", "1w"))
+        ex.model.grid_shift.clear()
+        await h.wait_for(lambda: not h.source.grid.mismatched("BTC", "1w"))
+        await anyio.sleep(0.3)  # more frames on the grid change nothing
+        kinds = [e.kind for e in h.events if e.kind.startswith("grid.")]
+        assert kinds == [names.EV_GRID_MISMATCH, names.EV_GRID_RESOLVED]
+        assert h.metric(names.GRID_MISMATCH, source="hyperliquid", coin="BTC", interval="1w") == 0
+        assert {weekday(c.open_time) for c in h.candles} == {"Mon", "Thu"}
