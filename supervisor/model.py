@@ -2,6 +2,11 @@
 
 A :class:`Candle` is immutable; prices and volume stay the exact decimal strings the
 exchange sent. Times are integer milliseconds since the Unix epoch (UTC).
+
+The grid is Hyperliquid's: every fixed interval, ``3d`` and ``1w`` included, is aligned to
+the epoch (1970-01-01 was a Thursday, so weekly candles open on Thursday 00:00 UTC) and
+``1M`` is the calendar month (UTC). The exchange's own ``t``/``T`` stay the truth: where
+they disagree with this arithmetic, :mod:`candlewick.gridwatch` reports it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
-#: 1970-01-05 00:00 UTC, the first Monday after the epoch: weekly candles open on Mondays.
-_MONDAY_EPOCH_MS = 4 * DAY_MS
 
 #: Every interval Hyperliquid serves, shortest first (``1M`` is a calendar month).
 INTERVALS: tuple[str, ...] = (
@@ -62,11 +65,9 @@ def _to_ms(d: dt.datetime) -> int:
 
 
 def open_time(interval: str, ts_ms: int) -> int:
-    """Open time of the candle of ``interval`` that contains ``ts_ms``."""
+    """Open time of the candle of ``interval`` that contains ``ts_ms`` (epoch-aligned; ``1M``: the 1st)."""
     if interval == "1M":
         return _to_ms(_month_start(ts_ms))
-    if interval == "1w":
-        return ts_ms - (ts_ms - _MONDAY_EPOCH_MS) % WEEK_MS
     step = INTERVAL_MS[interval]
     return ts_ms - ts_ms % step
 

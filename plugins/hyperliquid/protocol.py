@@ -13,8 +13,10 @@ exactly one event and never raises:
 - :class:`Malformed` (anything else, with the reason; callers count it and go on).
 
 Candles are validated strictly: ``t``/``T``/``n`` integers (never bools or floats), prices and
-volume exact non-negative decimal strings, ``i`` a known interval, ``t`` aligned to it and
-``T`` its inclusive close. Decoding uses msgspec (see ``benchmarks/parse_frames.py``).
+volume exact non-negative decimal strings, ``i`` a known interval, ``T`` not before ``t``.
+Where ``t``/``T`` sit on the interval's grid is *not* checked here: the exchange's times are
+the truth, so an off-grid candle is still a candle; :mod:`candlewick.gridwatch` reports it.
+Decoding uses msgspec (see ``benchmarks/parse_frames.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from candlewick.model import INTERVAL_MS, Candle, close_time, open_time
+from candlewick.model import INTERVAL_MS, Candle
 
 __all__ = [
     "GREETING",
@@ -211,22 +213,16 @@ def _new_candle(w: WireCandle, closed: bool, origin: str) -> Candle:
 
 
 def candle_from_wire(w: WireCandle, *, closed: bool = False, origin: Literal["live", "rest"] = "live") -> Candle:
-    """Check a decoded wire candle's semantics and build the :class:`Candle`; ValueError if wrong."""
+    """Check a decoded wire candle's semantics and build the :class:`Candle`; ValueError if wrong.
+
+    An off-grid ``t``/``T`` is not wrong: the exchange's times are kept as sent.
+    """
     if _DECIMALS.fullmatch(f"{w.o},{w.c},{w.h},{w.l},{w.v}") is None:
         raise ValueError(f"prices and volume must be decimal strings, got {[w.o, w.c, w.h, w.l, w.v]}")
-    step = INTERVAL_MS.get(w.i)
-    if step is None:
+    if w.i not in INTERVAL_MS:
         raise ValueError(f"unknown interval {w.i!r}")
-    if w.i in ("1M", "1w"):
-        if open_time(w.i, w.t) != w.t:
-            raise ValueError(f"t={w.t} is not the start of a {w.i} candle")
-        if close_time(w.i, w.t) != w.T:
-            raise ValueError(f"T={w.T} is not the close of the {w.i} candle opening at {w.t}")
-    else:
-        if w.t % step:
-            raise ValueError(f"t={w.t} is not aligned to {w.i}")
-        if w.T - w.t != step - 1:
-            raise ValueError(f"T-t={w.T - w.t}, expected {step - 1} for {w.i}")
+    if w.t > w.T:
+        raise ValueError(f"T={w.T} is before t={w.t}")
     return _new_candle(w, closed, origin)
 
 

@@ -39,7 +39,7 @@ from typing import Any, Self
 import httpx
 
 from candlewick.errors import CandlewickError, SourceError
-from candlewick.model import INTERVAL_MS, Candle, next_open, open_time
+from candlewick.model import INTERVAL_MS, Candle, open_time
 from candlewick.plugins.hyperliquid.budget import INFO_WEIGHT, Priority, WeightBudget, candle_snapshot_weight
 from candlewick.plugins.hyperliquid.protocol import parse_candle_list
 from candlewick.runtime import names
@@ -308,13 +308,16 @@ class HyperliquidRest:
     async def iter_range(
         self, coin: str, interval: str, start_ms: int, end_ms: int, *, priority: int = Priority.REPAIR
     ) -> AsyncGenerator[list[Candle], None]:
-        """Pages of new candles overlapping ``[start_ms, end_ms]``, ascending, each ``t`` once."""
-        first = open_time(interval, max(0, start_ms))
+        """Pages of new candles overlapping ``[start_ms, end_ms]``, ascending, each ``t`` once.
+
+        Overlap and the next page's start come from the candles' own ``t``/``T``, never from
+        candlewick's grid: a candle off that grid is returned like any other.
+        """
         cursor = max(0, start_ms)
         last_t = -1
         while cursor <= end_ms:
             page = await self.candle_snapshot(coin, interval, cursor, end_ms, priority=priority)
-            fresh = [c for c in page if c.open_time > last_t and first <= c.open_time <= end_ms]
+            fresh = [c for c in page if c.open_time > last_t and c.close_time >= start_ms and c.open_time <= end_ms]
             if not fresh:
                 return
             fresh.sort(key=lambda c: c.open_time)
@@ -327,7 +330,7 @@ class HyperliquidRest:
                 dedup.append(c)
             last_t = dedup[-1].open_time
             yield dedup
-            cursor = next_open(interval, last_t)
+            cursor = max(dedup[-1].close_time, last_t) + 1
 
     async def fetch_range(
         self, coin: str, interval: str, start_ms: int, end_ms: int, *, priority: int = Priority.REPAIR

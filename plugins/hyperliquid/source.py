@@ -29,6 +29,11 @@ Lifecycle of :class:`HyperliquidSource`:
 3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes, and never
    lets a candle go backwards.
+4. Every candle the exchange sends is also checked against candlewick's grid
+   (:class:`~candlewick.runtime.gridreport.GridReporter`, ``source.grid``): the first page of
+   start-up history checks each market within seconds, every frame afterwards. A candle off
+   the grid is stored all the same; its market shows a grid mismatch in health, and gap
+   repair leaves it alone until the exchange's candles are back on the grid.
 
 Markets can be added and removed while running.
 
@@ -57,7 +62,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from candlewick.errors import SourceError
-from candlewick.model import Candle, check_interval, close_time
+from candlewick.model import Candle, check_interval
 from candlewick.plugin import ComponentContext, Source
 from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
@@ -78,6 +83,7 @@ from candlewick.plugins.hyperliquid.protocol import (
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
 from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
 from candlewick.runtime import names
+from candlewick.runtime.gridreport import GridReporter
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -329,6 +335,8 @@ class HyperliquidSource(Source):
         super().__init__(ctx)
         self.config: HyperliquidConfig = ctx.config
         self.tracker = ClosingTracker(int(self.config.close_grace * 1000))
+        #: Each market's candles against candlewick's grid (gap repair reads it too).
+        self.grid = GridReporter(ctx.name, ctx.telemetry)
         self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
         #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
@@ -341,8 +349,8 @@ class HyperliquidSource(Source):
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
         self._history_done: set[Market] = set()
-        #: Open times of candles the websocket closed, per market, awaiting REST confirmation.
-        self._unconfirmed: dict[Market, set[int]] = {}
+        #: Candles the websocket closed, per market, awaiting REST confirmation: open -> close time.
+        self._unconfirmed: dict[Market, dict[int, int]] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -393,12 +401,14 @@ class HyperliquidSource(Source):
             if market in link.markets:
                 await link.remove(market)
         self.tracker.forget(coin, interval)
+        self.grid.forget(coin, interval)
 
     def describe(self) -> dict[str, Any]:
         return {
             "markets": [f"{c}/{i}" for c, i in self._wanted],
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
+            "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
         }
 
     def now_ms(self) -> int:
@@ -484,7 +494,7 @@ class HyperliquidSource(Source):
                     self._unconfirmed.pop(market, None)
                     continue
                 now = self.now_ms()
-                due = sorted(t for t in pending if close_time(market[1], t) + delay_ms <= now)
+                due = sorted(t for t, close in pending.items() if close + delay_ms <= now)
                 if not due:
                     continue
                 if self.budget.level() < self.budget.burst * CONFIRM_MIN_BUDGET:
@@ -494,8 +504,10 @@ class HyperliquidSource(Source):
                 except RestError as exc:
                     log.warning("%s: confirming %s/%s failed: %s", self.name, *market, exc)
                     continue
-                pending.difference_update(due)
+                for t in due:
+                    del pending[t]
                 wanted = set(due)
+                self.grid.observe_many(candles)
                 await self.ingest([c for c in candles if c.open_time in wanted and c.closed])
 
     async def emit(self, candles: list[Candle]) -> None:
@@ -506,9 +518,9 @@ class HyperliquidSource(Source):
             await self.ctx.candles.send(candle)
             market = candle.market
             if confirm and candle.closed and candle.origin == "live":
-                pending = self._unconfirmed.setdefault(market, set())
+                pending = self._unconfirmed.setdefault(market, {})
                 if len(pending) < MAX_UNCONFIRMED:
-                    pending.add(candle.open_time)
+                    pending[candle.open_time] = candle.close_time
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
@@ -525,10 +537,12 @@ class HyperliquidSource(Source):
             now_s = self.ctx.clock.time()
             now = int(now_s * 1000)
             out: list[Candle] = []
+            observe = self.grid.observe
             for candle in event.candles:
                 market = candle.market
                 if market not in link.markets:
                     continue  # a late frame of a market just removed
+                observe(candle)
                 self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
                 self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
                 if link.markets.get(market) == "pending":
@@ -598,5 +612,6 @@ class HyperliquidSource(Source):
         if start is not None:
             async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
                 async for page in pages:
+                    self.grid.observe_many(page)  # the first page checks the market's grid at start-up
                     await self.emit(self.tracker.offer_many(page, self.now_ms()))
         self._history_done.add(market)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from candlewick.plugin import Source
 from candlewick.runtime import names
+from candlewick.runtime.gridreport import format_time, mismatch_of
 from candlewick.runtime.policy import ChildState
 
 if TYPE_CHECKING:
@@ -109,8 +110,15 @@ def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
             "gaps_found": _int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
             "gaps_repaired": _int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
             "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
+            "grid_mismatch": _grid_mismatch(m, source, coin, iv),
         })  # fmt: skip
     return rows
+
+
+def _grid_mismatch(m: Metrics, source: str, coin: str, interval: str) -> dict[str, int] | None:
+    """``{expected, seen}`` open times (ms) while the exchange's candles are off candlewick's grid."""
+    found = mismatch_of(m, source, coin, interval)
+    return None if found is None else {"expected": found[0], "seen": found[1]}
 
 
 # -- stats -----------------------------------------------------------------------------------
@@ -163,9 +171,9 @@ def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
 def health_view(host: ControlHost) -> dict[str, Any]:
     """``healthy``, ``degraded`` (something needs attention) or ``failing`` (data is at risk).
 
-    Degraded: a component not running (backing off, failed, stopped), a non-empty spool, or a
-    stale market. Failing: a critical component failed, or the sink is down while the spool is
-    at its cap.
+    Degraded: a component not running (backing off, failed, stopped), a non-empty spool, a
+    stale market, or a market in grid mismatch. Failing: a critical component failed, or the
+    sink is down while the spool is at its cap.
     """
     m = host.telemetry.metrics
     checks: list[dict[str, Any]] = []
@@ -202,8 +210,10 @@ def health_view(host: ControlHost) -> dict[str, Any]:
     else:
         checks.append(_check("sink", sink_up, "up" if sink_up else "down; batches are spooled"))
 
-    checks.extend(_stale_checks(host, _market_stats(host, host.clock.time())))
-    if any(not c["ok"] for c in checks if c["name"].startswith("market:")):
+    markets = _market_stats(host, host.clock.time())
+    checks.extend(_stale_checks(host, markets))
+    checks.extend(_grid_checks(markets))
+    if any(not c["ok"] for c in checks if c["name"].startswith(("market:", "grid:"))):
         degraded = True
     status = FAILING if failing else DEGRADED if degraded else HEALTHY
     return {"status": status, "checks": checks}
@@ -222,6 +232,21 @@ def _stale_checks(host: ControlHost, markets: Iterable[dict[str, Any]]) -> list[
         else:
             ok = lag <= STALE_AFTER
             out.append(_check(name, ok, f"last frame {lag:.0f}s ago" + ("" if ok else " (stale)")))
+    return out
+
+
+def _grid_checks(markets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One failed check per market whose candles the exchange opens off candlewick's grid."""
+    out = []
+    for row in markets:
+        found = row["grid_mismatch"]
+        if found is not None:
+            detail = (
+                f"grid mismatch: the exchange opened a {row['interval']} candle at {format_time(found['seen'])}, "
+                f"candlewick's grid expects {format_time(found['expected'])}; candles are stored as sent, "
+                "gap repair is paused for this market"
+            )
+            out.append(_check(f"grid:{row['source']}:{row['coin']}:{row['interval']}", False, detail))
     return out
 
 

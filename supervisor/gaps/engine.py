@@ -10,8 +10,15 @@ missing (the live source's own catch-up may have filled part of it meanwhile), m
 few requests as pay off. Fetched candles go out through ``emit`` (the buffer, then the sink);
 a job is ``done`` only once the sink shows them committed.
 
+A market in *grid mismatch* (its source reports candles off candlewick's grid, see
+:mod:`candlewick.runtime.gridreport`) is not checked: holes and losses are counted on the
+grid, which no longer describes it. A job of such a market stores every closed candle the
+exchange has in its span and records nothing in the ledger. Checks resume once the source
+reports the mismatch resolved.
+
 Logging: INFO for holes found and repaired and for job results, WARNING for a hole near its
-horizon, for permanent losses and failed jobs, DEBUG per request.
+horizon, for permanent losses and failed jobs, DEBUG per request and for markets skipped in
+a grid mismatch (the source logs the mismatch itself, once).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from candlewick.gaps.store import Store
 from candlewick.model import DAY_MS, Candle, check_interval, open_time
 from candlewick.runtime import names
 from candlewick.runtime.clock import Clock
+from candlewick.runtime.gridreport import mismatch_of
 from candlewick.runtime.telemetry import Telemetry
 
 __all__ = ["EngineSettings", "GapEngine", "NotCommitted"]
@@ -171,6 +179,10 @@ class GapEngine:
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
 
+    def off_grid(self, coin: str, interval: str) -> bool:
+        """True while the source reports this market's candles off candlewick's grid."""
+        return mismatch_of(self.telemetry.metrics, self.history.source, coin, interval) is not None
+
     # -- jobs --------------------------------------------------------------------------------
 
     def _new_job(self, kind: JobKind, coin: str, interval: str, start: int, end: int, **kw: Any) -> Job:
@@ -286,7 +298,7 @@ class GapEngine:
         closed candle is missing as soon as the exchange can serve it); ``tail`` (ms) limits the
         look to the candles since then (an outage check reads only what the outage can affect).
         """
-        wanted = list(markets if markets is not None else self.history.markets())
+        wanted = [m for m in (markets if markets is not None else self.history.markets()) if not self._skip(m)]
         if self.settings.confirm_delay > 0:
             # A hole must still be there a moment later: candles just fetched by the live source
             # may be on their way through the buffer.
@@ -319,6 +331,12 @@ class GapEngine:
         for coin, interval in markets:
             t = open_time(interval, at_ms)
             self._suspects.setdefault((coin, interval), set()).update((grid.prev_open(interval, t), t))
+
+    def _skip(self, market: Market) -> bool:
+        if self.off_grid(*market):
+            log.debug("%s: %s %s not checked: its candles are off candlewick's grid", self.name, *market)
+            return True
+        return False
 
     def _with_suspects(self, market: Market, holes: list[Span], first: int, last: int) -> list[Span]:
         interval = market[1]
@@ -370,6 +388,8 @@ class GapEngine:
     ) -> list[Job]:
         """Find holes of one market and queue repair jobs for those not already queued."""
         market = (coin, interval)
+        if self._skip(market):
+            return []
         found, holes = await self._holes(market, startup=startup, grace=grace, record=True, tail=tail)
         if found.lost:
             await self._report_lost(coin, interval, found.lost)
@@ -537,6 +557,8 @@ class GapEngine:
         first = max(job.start, grid.window_start(interval, now, self.window))
         if first > job.end:
             return "done"
+        if self.off_grid(coin, interval):
+            return await self._store_span(job, first)
         present = await self.stored.open_times(coin, interval, first, job.end)
         cov = self.ledger.market(coin, interval)
         holes = self._with_suspects(job.market, find_holes(interval, present, first, job.end), first, job.end)
@@ -569,16 +591,38 @@ class GapEngine:
             doubtful = self._suspects.get(job.market)
             if doubtful:
                 doubtful.difference_update([t for t in doubtful if req.first <= t <= req.last])
-            for hole in req.holes:
-                self.ledger.record_fetch(coin, interval, hole, [t for t in returned if hole[0] <= t <= hole[1]], now)
-            await self._persist_market(coin, interval)
+            if not self.off_grid(coin, interval):  # off the grid, "not returned" proves nothing
+                for hole in req.holes:
+                    returned_in = [t for t in returned if hole[0] <= t <= hole[1]]
+                    self.ledger.record_fetch(coin, interval, hole, returned_in, now)
+                await self._persist_market(coin, interval)
             if self._outranked(job):
                 await self._verify(job, fetched)
                 return "preempted"
         job.expected = max(job.expected, job.fetched)
         await self._verify(job, fetched)
-        if job.kind == "repair":
+        if job.kind == "repair" and not self.off_grid(coin, interval):
             self._mark_repaired(job)
+        return "done"
+
+    async def _store_span(self, job: Job, first: int) -> str:
+        """A job of a market off the grid: store every closed candle the exchange has in the span.
+
+        Holes cannot be told from candles the grid misplaces, so the ledger is left alone.
+        """
+        coin, interval = job.market
+        fetched: list[int] = []
+        counter = self._candles.labels(coin=coin, interval=interval)
+        async with _closing(self.history.pages(coin, interval, first, job.end, priority=job.priority)) as pages:
+            async for page in pages:
+                for candle in page:
+                    if candle.closed:
+                        await self.emit(candle)
+                        fetched.append(candle.open_time)
+                        job.fetched += 1
+                        counter.inc()
+        job.expected = max(job.expected, job.fetched)
+        await self._verify(job, fetched)
         return "done"
 
     async def _verify(self, job: Job, times: list[int]) -> None:

@@ -17,6 +17,11 @@ REST_WEIGHT_USED = "candlewick_rest_weight_used_total"  # () REST weight spent
 REST_WEIGHT_BUDGET = "candlewick_rest_weight_per_minute"  # () configured budget
 REST_WEIGHT_LAST_MINUTE = "candlewick_rest_weight_last_minute"  # () REST weight spent in the last 60 s
 REST_REQUESTS = "candlewick_rest_requests_total"  # (status) REST requests by HTTP status or "error"
+#: (source, coin, interval) 1 while the exchange's open times disagree with candlewick's grid, 0 once checked fine
+GRID_MISMATCH = "candlewick_grid_mismatch"
+#: (source, coin, interval) during a mismatch: the open time candlewick's grid expects, and the one the exchange sent
+GRID_EXPECTED_OPEN = "candlewick_grid_mismatch_expected_open_timestamp_seconds"
+GRID_SEEN_OPEN = "candlewick_grid_mismatch_seen_open_timestamp_seconds"
 
 # -- buffer, spool, sink ---------------------------------------------------------------------
 BUFFER_DEPTH = "candlewick_buffer_depth"  # () candles held in memory
@@ -55,3 +60,5 @@ EV_GAP_LOST = "gap.lost"  # a hole passed the exchange's window: permanent loss
 EV_JOB = "job"  # a backfill job changed state or progressed
 EV_SPOOL = "spool"  # spooling started/stopped, cap reached, corrupt tail skipped
 EV_SHUTDOWN = "shutdown"
+EV_GRID_MISMATCH = "grid.mismatch"  # a market's candles left candlewick's grid (data: coin, interval, expected, seen)
+EV_GRID_RESOLVED = "grid.resolved"  # they are back on it

@@ -10,6 +10,10 @@ A plugin author or user can test offline::
         exchange.drop_connections()
         closed = exchange.truth("BTC", "1m", start_ms, end_ms)
 
+It serves Hyperliquid's grid (weeks from Thursday, months from the 1st);
+``FakeExchange(grid_shift={"1w": 4 * DAY_MS})`` plays an exchange that opens weeks on Monday,
+to see how candlewick reports a grid mismatch.
+
 ``candlewick simulate`` runs the same exchange in the foreground. pytest users can load the
 fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
 """

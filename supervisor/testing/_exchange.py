@@ -30,7 +30,7 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.streams.tls import TLSListener
 
-from candlewick.model import INTERVALS, Candle, next_open, open_time
+from candlewick.model import INTERVALS, Candle
 from candlewick.plugins.hyperliquid.protocol import GREETING
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.testing._http import BadHttp, HttpRequest, read_request, write_response
@@ -153,8 +153,10 @@ class FakeExchange:
         greeting: bool = True,
         retention: int = RETENTION,
         ssl_context: ssl.SSLContext | None = None,
+        grid_shift: dict[str, int] | None = None,
     ) -> None:
-        self.model = MarketModel(seed=seed, coins=coins)
+        #: ``grid_shift`` moves the grid of some intervals (ms): an exchange that aligns them otherwise.
+        self.model = MarketModel(seed=seed, coins=coins, grid_shift=dict(grid_shift or {}))
         self.host = host
         self.port = port
         self.clock: Clock = clock or SystemClock()
@@ -202,7 +204,7 @@ class FakeExchange:
         now = self.now_ms()
         out = []
         for t in self.model.open_times(interval, start, end):
-            if next_open(interval, t) > now:
+            if self.model.next_open(interval, t) > now:
                 break
             c = self.model.candle(coin, interval, t)
             if c is not None:
@@ -444,17 +446,17 @@ class FakeExchange:
         if spec is None:
             return []
         now = self.now_ms()
-        current = open_time(interval, now)
+        current = self.model.open_time(interval, now)
         last = min(end if end is not None else now, now)
         floor = self.model.step_back(interval, current, self.retention - 1)
-        t = max(open_time(interval, start), floor, open_time(interval, spec.listed_at))
+        t = max(self.model.open_time(interval, start), floor, self.model.open_time(interval, spec.listed_at))
         out: list[Candle] = []
         limit = self.faults.page_limit
         while t <= last and len(out) < limit:
             c = self.model.state(coin, interval, now) if t == current else self.model.candle(coin, interval, t)
             if c is not None:
                 out.append(c)
-            t = next_open(interval, t)
+            t = self.model.next_open(interval, t)
         return out
 
     # -- websocket ---------------------------------------------------------------------------
@@ -586,7 +588,7 @@ class FakeExchange:
         model = self.model
         last = client.pushed.get(key)
         versions: list[Candle] = []
-        current_t = open_time(interval, now)
+        current_t = model.open_time(interval, now)
         missing_final = self.faults.miss_final_push
         if last is not None and last.open_time < current_t and not missing_final:
             final = model.candle(coin, interval, last.open_time)

@@ -16,7 +16,8 @@ import math
 import struct
 from dataclasses import dataclass, field
 
-from candlewick.model import INTERVAL_MS, MINUTE_MS, Candle, close_time, next_open, open_time
+from candlewick import model as grid
+from candlewick.model import INTERVAL_MS, MINUTE_MS, Candle
 
 __all__ = [
     "DEFAULT_COINS",
@@ -93,9 +94,28 @@ class MarketModel:
     sparse: set[str] = field(default_factory=set)
     #: Probability that a 1m candle of a sparse coin has no trades.
     sparse_probability: float = 0.35
+    #: Per interval, ms to shift the exchange's grid by (``{"1w": 4 * DAY_MS}``: weeks from Monday),
+    #: to play an exchange whose alignment differs from candlewick's. Empty: Hyperliquid's grid.
+    grid_shift: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_name = {c.name: c for c in self.coins}
+
+    # -- the exchange's grid (candlewick's, unless shifted) ------------------------------------
+
+    def open_time(self, interval: str, ts: int) -> int:
+        """Open time of the candle containing ``ts`` on this exchange's grid."""
+        shift = self.grid_shift.get(interval, 0)
+        return grid.open_time(interval, ts - shift) + shift
+
+    def next_open(self, interval: str, t: int) -> int:
+        """Open time of the candle after the one opening at ``t``."""
+        shift = self.grid_shift.get(interval, 0)
+        return grid.next_open(interval, t - shift) + shift
+
+    def close_time(self, interval: str, t: int) -> int:
+        """The inclusive close time ``T`` of the candle opening at ``t``."""
+        return self.next_open(interval, t) - 1
 
     def coin(self, name: str) -> CoinSpec | None:
         return self._by_name.get(name)
@@ -117,12 +137,12 @@ class MarketModel:
 
     def trades(self, spec: CoinSpec, interval: str, t: int) -> int:
         """Trades in the candle opening at ``t`` (0: the candle does not exist)."""
-        if t < open_time(interval, spec.listed_at):
+        if t < self.open_time(interval, spec.listed_at):
             return 0
         r = self._rand(spec.name, interval, t)
         if interval == "1m" and spec.name in self.sparse and r[3] < self.sparse_probability:
             return 0
-        minutes = max(1.0, (next_open(interval, t) - t) / MINUTE_MS)
+        minutes = max(1.0, (self.next_open(interval, t) - t) / MINUTE_MS)
         return max(1, int(spec.activity * minutes * (0.3 + 1.4 * r[0])))
 
     def candle(self, coin: str, interval: str, t: int, done: int | None = None) -> Candle | None:
@@ -137,7 +157,7 @@ class MarketModel:
         k = n if done is None else min(max(done, 0), n)
         if k == 0:
             return None
-        end = next_open(interval, t)
+        end = self.next_open(interval, t)
         o = self.price_at(spec, t)
         c_final = self.price_at(spec, end)
         r = self._rand(spec.name, interval, t, "hl")
@@ -157,7 +177,7 @@ class MarketModel:
         hs = max((hs, os_, cs), key=float)
         ls = min((ls, os_, cs), key=float)
         return Candle(
-            coin, interval, t, close_time(interval, t), os_, hs, ls, cs,
+            coin, interval, t, self.close_time(interval, t), os_, hs, ls, cs,
             format_size(units, spec.sz_decimals), k, closed=done is None, origin="rest",
         )  # fmt: skip
 
@@ -167,7 +187,7 @@ class MarketModel:
         if spec is None:
             return 0
         n = self.trades(spec, interval, t)
-        length = next_open(interval, t) - t
+        length = self.next_open(interval, t) - t
         if now_ms >= t + length:
             return n
         if now_ms < t:
@@ -176,25 +196,26 @@ class MarketModel:
 
     def state(self, coin: str, interval: str, now_ms: int) -> Candle | None:
         """The open candle of a market as it stands at ``now_ms`` (``None``: no trade yet)."""
-        t = open_time(interval, now_ms)
+        t = self.open_time(interval, now_ms)
         done = self.done_at(coin, interval, t, now_ms)
         return self.candle(coin, interval, t, done)
 
     def open_times(self, interval: str, start: int, end: int) -> list[int]:
         """Open times of every candle slot of ``interval`` overlapping ``[start, end]``."""
         out = []
-        t = open_time(interval, max(0, start))
+        t = self.open_time(interval, max(0, start))
         while t <= end:
             out.append(t)
-            t = next_open(interval, t)
+            t = self.next_open(interval, t)
         return out
 
     def step_back(self, interval: str, t: int, count: int) -> int:
         """The open time ``count`` candles before ``t``."""
         if interval != "1M":
             return t - count * INTERVAL_MS[interval]
-        year, month = divmod(_month_index(t) - count, 12)
-        return int(dt.datetime(year, month + 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+        shift = self.grid_shift.get(interval, 0)
+        year, month = divmod(_month_index(t - shift) - count, 12)
+        return int(dt.datetime(year, month + 1, 1, tzinfo=dt.UTC).timestamp() * 1000) + shift
 
 
 def _month_index(t: int) -> int:

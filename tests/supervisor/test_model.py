@@ -39,12 +39,65 @@ def test_close_time_is_inclusive_like_the_exchange() -> None:
     assert close_time("1m", 1710146280000) == 1710146339999
 
 
-def test_calendar_month_and_monday_weeks() -> None:
+#: Real open times of every interval, with an instant inside each candle. ``1w`` is the weekly
+#: candle Hyperliquid served for Thu 30 Oct 2025 (rainbow-me/rainbow#6920, reference §1.3).
+REAL_OPEN_TIMES = {
+    "1m": (ms(2024, 3, 11, 8, 38), ms(2024, 3, 11, 8, 38) + 59_999),
+    "3m": (ms(2024, 3, 11, 8, 36), ms(2024, 3, 11, 8, 38)),
+    "5m": (ms(2024, 3, 11, 8, 35), ms(2024, 3, 11, 8, 39)),
+    "15m": (ms(2023, 4, 19, 17), ms(2023, 4, 19, 17, 14)),  # the reference's candleSnapshot example
+    "30m": (ms(2024, 3, 11, 8, 30), ms(2024, 3, 11, 8, 59)),
+    "1h": (1684699200000, 1684702007000),  # the recorded kPEPE page: startTime falls in this candle
+    "2h": (ms(2024, 3, 11, 8), ms(2024, 3, 11, 9, 59)),
+    "4h": (ms(2024, 3, 14, 8), ms(2024, 3, 14, 9, 30)),
+    "8h": (ms(2024, 3, 14, 8), ms(2024, 3, 14, 15, 59)),
+    "12h": (ms(2024, 3, 14, 12), ms(2024, 3, 14, 23, 59)),
+    "1d": (ms(2024, 3, 14), ms(2024, 3, 14, 23, 59)),
+    "3d": (ms(2024, 3, 12), ms(2024, 3, 14, 23, 59)),  # 19794 days after the epoch: a multiple of 3
+    "1w": (ms(2025, 10, 30), ms(2025, 11, 5, 23, 59)),  # Thursday to the next Wednesday
+    "1M": (ms(2024, 2, 1), ms(2024, 2, 29, 23, 59)),  # February of a leap year
+}
+
+
+def test_every_interval_has_a_pinned_open_time() -> None:
+    assert set(REAL_OPEN_TIMES) == set(INTERVALS)
+
+
+@pytest.mark.parametrize("interval", INTERVALS)
+def test_real_open_times_are_pinned(interval: str) -> None:
+    """Each interval's grid is the exchange's: weeks from Thursday, months from the 1st, 3d from the epoch."""
+    opens, inside = REAL_OPEN_TIMES[interval]
+    assert open_time(interval, opens) == opens
+    assert open_time(interval, inside) == opens
+    assert next_open(interval, opens) > inside
+    assert open_time(interval, next_open(interval, opens)) == next_open(interval, opens)
+    assert close_time(interval, opens) == next_open(interval, opens) - 1
+
+
+def test_the_real_weekly_candle_opens_on_thursday() -> None:
+    assert dt.datetime.fromtimestamp(REAL_OPEN_TIMES["1w"][0] / 1000, dt.UTC).strftime("%a") == "Thu"
+    assert close_time("1w", ms(2025, 10, 30)) == ms(2025, 11, 6) - 1
+
+
+def test_weeks_open_on_thursday_like_the_epoch() -> None:
+    """1970-01-01 was a Thursday: every weekly candle opens on a Thursday, a whole number of weeks after it."""
+    assert open_time("1w", ms(2024, 3, 14, 9)) == ms(2024, 3, 14)  # a Thursday is its own week's start
+    assert open_time("1w", ms(2024, 3, 11, 9)) == ms(2024, 3, 7)  # a Monday belongs to the week of the 7th
+    for year in range(2023, 2027):
+        t = open_time("1w", ms(year, 1, 1))
+        assert dt.datetime.fromtimestamp(t / 1000, dt.UTC).weekday() == 3
+        assert t % (7 * 86_400_000) == 0
+    assert open_time("1w", 0) == 0
+
+
+def test_calendar_months_and_epoch_aligned_days() -> None:
     assert open_time("1M", ms(2024, 2, 17, 13)) == ms(2024, 2, 1)
     assert next_open("1M", ms(2024, 2, 1)) == ms(2024, 3, 1)
     assert next_open("1M", ms(2024, 12, 1)) == ms(2025, 1, 1)
-    assert open_time("1w", ms(2024, 3, 14, 9)) == ms(2024, 3, 11)  # a Thursday -> its Monday
-    assert dt.datetime.fromtimestamp(open_time("1w", ms(2025, 1, 1)) / 1000, dt.UTC).weekday() == 0
+    assert close_time("1M", ms(2024, 2, 1)) == ms(2024, 3, 1) - 1
+    assert open_time("3d", ms(2024, 3, 16, 1)) == ms(2024, 3, 15)
+    assert next_open("3d", ms(2024, 3, 12)) == ms(2024, 3, 15)
+    assert open_time("3d", ms(1970, 1, 3, 23)) == 0
     assert open_time("4h", ms(2024, 3, 14, 9, 30)) == ms(2024, 3, 14, 8)
 
 

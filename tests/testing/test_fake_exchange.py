@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import ssl
@@ -16,7 +17,9 @@ import anyio
 import httpx
 import pytest
 
-from candlewick.model import open_time
+from candlewick.gridwatch import disagreement
+from candlewick.model import DAY_MS, INTERVAL_MS, INTERVALS, open_time
+from candlewick.plugins.hyperliquid.protocol import parse_candle_list
 from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
 from candlewick.testing import FakeExchange, MarketModel
 
@@ -291,6 +294,50 @@ def simulate(*args: str, lines: int) -> Iterator[list[str]]:
             proc.stdout.close()
 
 
+#: Every weekly candle since the epoch (the exchange serves them from the coin's listing).
+WEEKS = {"coin": "BTC", "interval": "1w", "startTime": 0}
+
+
+def _weekday(t: int) -> str:
+    return dt.datetime.fromtimestamp(t / 1000, dt.UTC).strftime("%a")
+
+
+async def test_every_interval_is_served_on_hyperliquids_grid(fake_exchange: FakeExchange) -> None:
+    """All 14 intervals: t on the grid, T + 1 the next open; weeks from Thursday, months from the 1st."""
+    now = fake_exchange.now_ms()
+    for interval in INTERVALS:
+        req = {"coin": "BTC", "interval": interval, "startTime": now - 40 * INTERVAL_MS[interval], "endTime": now}
+        resp = await post(fake_exchange, {"type": "candleSnapshot", "req": req})
+        page = parse_candle_list(resp.content, now_ms=now)
+        assert len(page) >= 30, interval
+        assert [disagreement(c) for c in page] == [None] * len(page), interval
+    weeks = parse_candle_list((await post(fake_exchange, {"type": "candleSnapshot", "req": WEEKS})).content, now_ms=now)
+    assert {_weekday(c.open_time) for c in weeks} == {"Thu"}
+    months = await post(fake_exchange, {"type": "candleSnapshot", "req": {**WEEKS, "interval": "1M"}})
+    assert {dt.datetime.fromtimestamp(m["t"] / 1000, dt.UTC).day for m in months.json()} == {1}
+
+
+async def test_grid_shift_plays_an_exchange_aligned_otherwise() -> None:
+    """``grid_shift`` moves one interval's grid (weeks from Monday) over REST and the websocket alike."""
+    async with FakeExchange(seed=2, push_interval=0.05, grid_shift={"1w": 4 * DAY_MS}) as ex:
+        weeks = (await post(ex, {"type": "candleSnapshot", "req": WEEKS})).json()
+        assert {_weekday(w["t"]) for w in weeks} == {"Mon"}
+        assert all(w["T"] - w["t"] == 7 * DAY_MS - 1 for w in weeks)
+        conn = await connect(ex.ws_url)
+        try:
+            await conn.send_text(json.dumps({"method": "subscribe", "subscription": {**SUB, "interval": "1w"}}))
+            msg: dict[str, Any] = {}
+            with anyio.fail_after(5):
+                while msg.get("channel") != "candle":
+                    text = await conn.recv()
+                    msg = json.loads(text) if text.startswith("{") else {}
+            assert msg["data"]["t"] == weeks[-1]["t"]
+        finally:
+            await conn.aclose()
+        days = (await post(ex, {"type": "candleSnapshot", "req": {**WEEKS, "interval": "1d"}})).json()
+        assert all(d["t"] % DAY_MS == 0 for d in days)  # other intervals keep the exchange's grid
+
+
 def _rest_url(lines: list[str]) -> str:
     return next(line.split('"')[1] for line in lines if "rest_url" in line)
 
@@ -302,6 +349,9 @@ def test_simulate_command_prints_the_urls_it_serves() -> None:
         assert any(line.strip().startswith('ws_url = "ws://127.0.0.1:') for line in lines)
         resp = httpx.post(rest_url + "/info", json={"type": "meta"})
         assert [u["name"] for u in resp.json()["universe"]] == ["BTC", "FOO"]
+        weeks = httpx.post(rest_url + "/info", json={"type": "candleSnapshot", "req": WEEKS}).json()
+        assert len(weeks) > 100
+        assert {_weekday(w["t"]) for w in weeks} == {"Thu"}  # the same grid as candlewick.testing
 
 
 def test_simulate_serves_tls_when_given_a_certificate() -> None:

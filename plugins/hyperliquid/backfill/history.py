@@ -19,6 +19,7 @@ from candlewick.plugins.hyperliquid.budget import CANDLE_SNAPSHOT_BASE, ITEMS_PE
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.rest import MAX_CANDLES, HyperliquidRest, RestUnavailable
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
+from candlewick.runtime.gridreport import GridReporter
 
 __all__ = ["HyperliquidHistory", "budget_priority"]
 
@@ -49,6 +50,7 @@ class HyperliquidHistory:
         raw = ctx.settings.sources.get(source, {})
         self.config = HyperliquidConfig.model_validate(raw if isinstance(raw, dict) else {})
         self._own: HyperliquidRest | None = None
+        self._own_grid: GridReporter | None = None
 
     def _live(self) -> HyperliquidSource | None:
         if self.ctx.lookup is None:
@@ -86,6 +88,15 @@ class HyperliquidHistory:
             await self.ctx.clock.sleep(READY_POLL)
         return live.rest
 
+    def _grid(self) -> GridReporter:
+        """The live source's grid check, or (standalone) one of our own under the source's name."""
+        live = self._live()
+        if live is not None:
+            return live.grid
+        if self._own_grid is None:
+            self._own_grid = GridReporter(self.source, self.ctx.telemetry)
+        return self._own_grid
+
     async def ready(self) -> None:
         await self._rest()
 
@@ -102,8 +113,10 @@ class HyperliquidHistory:
         self, coin: str, interval: str, first: int, last: int, *, priority: int
     ) -> AsyncIterator[list[Candle]]:
         rest = await self._rest()
+        grid = self._grid()
         async with aclosing(rest.iter_range(coin, interval, first, last, priority=budget_priority(priority))) as pages:
             async for page in pages:
+                grid.observe_many(page)  # what the exchange sends is checked against the grid
                 yield page
 
     def transient(self, exc: Exception) -> bool:

@@ -38,6 +38,19 @@ def test_clock_closes_after_close_time_plus_grace() -> None:
     assert m.tick(T0 + 10 * MIN) == []
 
 
+def test_candles_off_candlewicks_grid_close_on_their_own_close_time() -> None:
+    """A Monday week on candlewick's Thursday grid: open until its own T plus grace, never on the grid's."""
+    monday = 1762128000000  # 2025-11-03 00:00 UTC
+    week = 7 * 86_400_000
+    w = Candle("BTC", "1w", monday, monday + week - 1, "1", "1", "1", "1", "1", 3)
+    tracker = ClosingTracker(grace_ms=2000)
+    grid_close = 1762387200000 - 1  # the grid's week (from Thu 2025-10-30) ends Wednesday night
+    assert tracker.offer(w, monday + 1) == [w]
+    assert tracker.tick(grid_close + 2001) == []
+    assert tracker.next_deadline_ms() == monday + week - 1 + 2000 + 1
+    assert tracker.tick(monday + week - 1 + 2001) == [w.as_closed()]
+
+
 def test_stale_and_duplicate_updates_are_dropped() -> None:
     """Fewer trades, or an exact repeat, do not replace the current version."""
     m = MarketTracker(grace_ms=2000)

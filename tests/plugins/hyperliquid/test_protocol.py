@@ -103,13 +103,12 @@ def test_bytes_input_is_accepted() -> None:
         ({"v": "-1.0"}, "decimal strings"),
         ({"c": ""}, "decimal strings"),
         ({"i": "7m"}, "unknown interval"),
-        ({"t": 1710146280001, "T": 1710146340000}, "not aligned"),
-        ({"T": 1710146340000}, "T-t=60000"),
+        ({"T": 1710146279999}, "T=1710146279999 is before t=1710146280000"),
         ({"s": ""}, "length"),
     ],
 )
 def test_candle_fields_are_validated_strictly(change: dict[str, object], reason: str) -> None:
-    """Times and counts are integers, prices exact decimal strings, intervals known and aligned."""
+    """Times and counts are integers, prices exact decimal strings, intervals known, T not before t."""
     event = parse_frame(frame({**CANDLE, **change}))
     assert isinstance(event, Malformed)
     assert reason in event.reason
@@ -124,13 +123,42 @@ def test_missing_field_is_malformed() -> None:
     assert "v" in event.reason
 
 
-def test_monthly_and_weekly_bounds_are_calendar_checked() -> None:
-    """1M candles open on the 1st and close at the month's last ms; 1w opens on Monday."""
+#: Hyperliquid's weekly BTC candle of Thu 30 Oct 2025 (the open time logged in rainbow-me/rainbow#6920).
+REAL_WEEK_T = 1761782400000
+REAL_WEEK = {**CANDLE, "i": "1w", "t": REAL_WEEK_T, "T": REAL_WEEK_T + 7 * 86_400_000 - 1}
+
+
+def test_real_weekly_candle_opening_on_thursday_is_a_candle() -> None:
+    """The exchange's 1w candles open on Thursday 00:00 UTC: one parses, over WS and REST."""
+    event = parse_frame(frame(REAL_WEEK))
+    assert isinstance(event, CandleUpdate)
+    assert event.candles[0].open_time == 1761782400000
+    page = parse_candle_list(json.dumps([REAL_WEEK]), now_ms=REAL_WEEK_T + 7 * 86_400_000)
+    assert [(c.open_time, c.closed) for c in page] == [(1761782400000, True)]
+
+
+def test_monthly_candles_parse() -> None:
+    """1M candles open on the 1st and close at the month's last ms."""
     month = {**CANDLE, "i": "1M", "t": 1709251200000, "T": 1711929599999}  # March 2024
     assert isinstance(parse_frame(frame(month)), CandleUpdate)
-    assert isinstance(parse_frame(frame({**month, "T": 1709251200000 + 30 * 86_400_000 - 1})), Malformed)
-    week = {**CANDLE, "i": "1w", "t": 1710115200000, "T": 1710115200000 + 7 * 86_400_000 - 1}  # a Monday
-    assert isinstance(parse_frame(frame(week)), CandleUpdate)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"i": "1w", "t": 1710115200000, "T": 1710115200000 + 7 * 86_400_000 - 1},  # a Monday week
+        {"i": "1M", "t": 1709251200000, "T": 1709251200000 + 30 * 86_400_000 - 1},  # a 30-day month
+        {"t": 1710146280001, "T": 1710146340000},  # a minute one ms late
+        {"T": 1710146340000},  # a minute one ms long
+    ],
+)
+def test_off_grid_times_are_kept_as_the_exchange_sent_them(change: dict[str, int]) -> None:
+    """The exchange's t/T are the truth: a candle off candlewick's grid is a candle, never malformed."""
+    data = {**CANDLE, **change}
+    event = parse_frame(frame(data))
+    assert isinstance(event, CandleUpdate)
+    assert (event.candles[0].open_time, event.candles[0].close_time) == (data["t"], data["T"])
+    assert len(parse_candle_list(json.dumps([data]), now_ms=0)) == 1
 
 
 def test_greeting_pong_ack_and_unknown_channel() -> None:

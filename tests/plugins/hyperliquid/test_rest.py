@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from candlewick.errors import SourceError
-from candlewick.model import INTERVAL_MS, open_time
+from candlewick.model import DAY_MS, INTERVAL_MS, WEEK_MS, open_time
 from candlewick.plugins.hyperliquid.budget import WeightBudget, candle_snapshot_weight
 from candlewick.plugins.hyperliquid.rest import BadRequest, HyperliquidRest, RestUnavailable
 from candlewick.runtime import names
@@ -93,6 +93,22 @@ async def test_range_has_overlap_semantics(exchange: FakeExchange) -> None:
         start = open_time("1h", now) - 10 * 3_600_000 + 1234
         candles = await rest.fetch_range("BTC", "1h", start, start + 3 * 3_600_000)
     assert [c.open_time for c in candles] == [open_time("1h", start) + k * 3_600_000 for k in range(4)]
+
+
+async def test_candles_off_candlewicks_grid_are_all_returned_in_small_pages() -> None:
+    """Monday weeks: the week containing the start (opening before the grid's Thursday) is kept,
+    and paging advances on the candles' own T, so 20-item pages bring every week exactly once."""
+    async with FakeExchange(seed=3, grid_shift={"1w": 4 * DAY_MS}) as exchange:
+        now = exchange.now_ms()
+        start = exchange.model.open_time("1w", now) - 60 * WEEK_MS + 4 * DAY_MS  # a Friday
+        truth = exchange.truth("BTC", "1w", start, now)
+        exchange.faults.page_limit = 20
+        async with rest_client(exchange.rest_url) as rest:
+            weeks = await rest.fetch_range("BTC", "1w", start, now)
+    assert truth[0].open_time < open_time("1w", start) < start
+    assert [c for c in weeks if c.closed] == truth
+    assert len(weeks) == 61
+    assert exchange.stats.rest_by_type["candleSnapshot"] == 4
 
 
 async def test_sparse_minutes_are_simply_absent(exchange: FakeExchange) -> None:
