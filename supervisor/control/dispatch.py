@@ -45,11 +45,14 @@ class MethodTable:
 
     def __init__(self, handlers: Mapping[str, Handler[Any]] | None = None) -> None:
         self._handlers: dict[str, Handler[Any]] = dict(handlers or {})
+        self._inline: set[str] = set()
 
-    def add(self, name: str, handler: Handler[Any]) -> None:
+    def add(self, name: str, handler: Handler[Any], *, inline: bool = False) -> None:
         if name in self._handlers:
             raise ValueError(f"control method {name!r} is defined twice")
         self._handlers[name] = handler
+        if inline:
+            self._inline.add(name)
 
     def update(self, handlers: Mapping[str, Handler[Any]]) -> None:
         for name, handler in handlers.items():
@@ -57,6 +60,10 @@ class MethodTable:
 
     def names(self) -> list[str]:
         return sorted(self._handlers)
+
+    def inline(self, name: str) -> bool:
+        """Whether ``name`` never waits: the connection's reader runs it, saving a task."""
+        return name in self._inline
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers

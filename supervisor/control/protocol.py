@@ -1,8 +1,10 @@
 """JSON-RPC 2.0 over newline-delimited JSON: framing, ids, errors. No I/O.
 
 Bytes go in through ``receive_data``; requests, responses and notifications come out as
-events, and what to send comes out as bytes. The server and the client only read, feed
-and write (the websockets "sans-I/O" pattern).
+events, and what to send comes out as bytes. The rules of a connection built on this
+(authentication, subscriptions, matching answers to calls) are the equally pure
+:mod:`~candlewick.control.server_connection` and :mod:`~candlewick.control.client_connection`;
+the server and the client only read, feed and write (the websockets "sans-I/O" pattern).
 
 Wire format: one UTF-8 JSON object per line, ``\\n`` terminated (``\\r\\n`` is accepted).
 Requests are ``{"jsonrpc": "2.0", "id": 1, "method": "status", "params": {...}}``; ``params``
