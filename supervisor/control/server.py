@@ -3,9 +3,9 @@
 A daemon-owned :class:`~candlewick.plugin.Service`. It accepts connections and runs each
 as a :class:`~candlewick.control.session.Session` (whose
 :class:`~candlewick.control.server_connection.ServerConnection` holds the protocol's rules),
-builds the method table (the built-in methods and the plugins' handlers), and fans
-``stats`` (every second), ``events`` (as published) and ``logs`` out to subscribers without
-ever waiting for a client.
+builds the method table (:class:`~candlewick.control.builtin.BuiltinMethods` and the
+plugins' handlers), and fans ``stats`` (every second), ``events`` (as published) and
+``logs`` out to subscribers without ever waiting for a client.
 
 Who gets in: on the Unix socket, peers whose uid (``SO_PEERCRED``) is the daemon's or root;
 on TCP, clients whose first call is ``hello`` with the token from ``[control] token_file``
@@ -31,7 +31,7 @@ from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskS
 
 from candlewick.control import protocol as p
 from candlewick.control import sockstream
-from candlewick.control.builtin import CONTROL_SERVICE, INLINE_METHODS, builtin_methods
+from candlewick.control.builtin import CONTROL_SERVICE, BuiltinMethods
 from candlewick.control.dispatch import MethodTable
 from candlewick.control.logtap import LogTap
 from candlewick.control.methods import ControlHost, Handler
@@ -131,9 +131,7 @@ class ControlServer(Service):
 
     def _build_methods(self) -> MethodTable:
         table = MethodTable()
-        builtin = builtin_methods(self.host, socket=str(self.socket_path), method_names=self.method_names)
-        for name, handler in builtin.items():
-            table.add(name, handler, inline=name in INLINE_METHODS)
+        table.add_methods(BuiltinMethods(self.host, socket=str(self.socket_path), method_names=self.method_names))
         if self._plugin_methods is not None:
             table.update(self._plugin_methods())
         return table
