@@ -1,29 +1,45 @@
 """The built-in control methods (everything but the per-connection ``subscribe``/``unsubscribe``).
 
-Each handler validates its params and raises ``ValueError`` (-> ``INVALID_PARAMS``),
-``LookupError`` (-> ``NOT_FOUND``) or an :class:`RpcError` with an application code.
+:class:`BuiltinMethods` has one coroutine per method, marked with
+:func:`~candlewick.control.dispatch.rpc`; a method with parameters takes its ``*Params``
+struct, decoded and checked before the call (a bad one is ``INVALID_PARAMS`` naming the
+parameter and what it allows). Beyond that a method raises ``LookupError``
+(-> ``NOT_FOUND``), ``ValueError`` (-> ``INVALID_PARAMS``) or an :class:`RpcError` with an
+application code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import anyio
 import anyio.lowlevel
+from msgspec import Meta
 
 from candlewick.control import protocol as p
-from candlewick.control.methods import ControlHost, Handler
+from candlewick.control.dispatch import rpc
+from candlewick.control.methods import ControlHost
+from candlewick.control.params import NonEmpty, Params
+from candlewick.control.server_connection import TOPICS
 from candlewick.control.views import health_view, markets_view, stats_view, status_view
-from candlewick.model import Candle, check_interval
+from candlewick.model import INTERVALS, Candle
 from candlewick.plugin import Component, Sink, Source, SupportsBackfill
 from candlewick.runtime.policy import ChildState
 
-__all__ = ["CONTROL_SERVICE", "INLINE_METHODS", "MAX_RECENT", "builtin_methods"]
-
-#: Methods that never wait: the server runs them in the connection's reader, saving a task
-#: per request (the others run as tasks, so a slow one does not hold up the connection).
-INLINE_METHODS: Final = frozenset({"hello", "health", "status", "stats", "markets.list", "events.recent"})
+__all__ = [
+    "CONTROL_SERVICE",
+    "MAX_RECENT",
+    "BackfillCancelParams",
+    "BackfillStartParams",
+    "BuiltinMethods",
+    "CandlesRecentParams",
+    "ComponentParams",
+    "EventsRecentParams",
+    "HelloParams",
+    "MarketParams",
+    "ShutdownParams",
+]
 
 #: Name of the control server's own component (it refuses to stop or restart itself).
 CONTROL_SERVICE: Final = "control"
@@ -38,29 +54,84 @@ START_TICKS: Final = 10
 
 # -- params ----------------------------------------------------------------------------------
 
-
-def _str(params: dict[str, Any], key: str, *, required: bool = True) -> str | None:
-    value = params.get(key)
-    if value is None:
-        if required:
-            raise ValueError(f"missing parameter {key!r}")
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"parameter {key!r} must be a non-empty string, got {value!r}")
-    return value
+_INTERVAL_LIST: Final = ", ".join(INTERVALS)
+Interval = Annotated[str, Meta(pattern=f"^({'|'.join(INTERVALS)})$", description=f"one of {_INTERVAL_LIST}")]
 
 
-def _req(params: dict[str, Any], key: str) -> str:
-    value = _str(params, key)
-    assert value is not None
-    return value
+class HelloParams(Params):
+    """``hello``: the client's protocol version (another major is ``PROTOCOL_MISMATCH``)."""
+
+    protocol: object = None
+    client: object = None
 
 
-def _int(params: dict[str, Any], key: str, default: int, *, low: int, high: int) -> int:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"parameter {key!r} must be an integer from {low} to {high}, got {value!r}")
-    return value
+class ComponentParams(Params):
+    """``component.restart`` / ``.stop`` / ``.start``."""
+
+    name: Annotated[str, Meta(min_length=1, description="the name of a component, as status lists them")]
+
+
+class MarketParams(Params):
+    """``markets.add`` / ``.remove``; ``source`` may be left out when one source runs."""
+
+    coin: NonEmpty
+    interval: Interval
+    source: NonEmpty | None = None
+
+
+class BackfillStartParams(Params):
+    """``backfill.start``: ``intervals`` as a list or a comma-separated string."""
+
+    coin: NonEmpty
+    intervals: Annotated[
+        Annotated[list[Interval], Meta(min_length=1)] | str,
+        Meta(description=f'a non-empty list of intervals ({_INTERVAL_LIST}), e.g. ["1m", "1h"]'),
+    ]
+    days: Annotated[Annotated[int, Meta(gt=0)] | Literal["max"], Meta(description='a positive integer or "max"')] = (
+        "max"
+    )
+
+    def __post_init__(self) -> None:
+        listed = self.interval_list
+        if not listed or not set(listed) <= set(INTERVALS):
+            raise self.invalid("intervals")
+
+    @property
+    def interval_list(self) -> list[str]:
+        if isinstance(self.intervals, str):
+            return [part.strip() for part in self.intervals.split(",") if part.strip()]
+        return list(self.intervals)
+
+    @property
+    def days_back(self) -> int | None:
+        """Days of history wanted; ``None`` for all the exchange has."""
+        return None if self.days == "max" else self.days
+
+
+class BackfillCancelParams(Params):
+    """``backfill.cancel``: a job id (a number is taken as its string)."""
+
+    id: Annotated[NonEmpty | int, Meta(description="a job id from backfill.list")]
+
+
+class CandlesRecentParams(Params):
+    """``candles.recent``: the newest ``limit`` candles of one market, from the sink."""
+
+    coin: NonEmpty
+    interval: Interval
+    limit: Annotated[int, Meta(ge=1, le=MAX_RECENT)] = DEFAULT_RECENT
+
+
+class EventsRecentParams(Params):
+    """``events.recent``: the newest ``limit`` events."""
+
+    limit: Annotated[int, Meta(ge=1, le=MAX_EVENTS)] = 100
+
+
+class ShutdownParams(Params):
+    """``shutdown``: a reason for the log (anything but a non-empty string is ignored)."""
+
+    reason: object = None
 
 
 def _candle_json(c: Candle) -> dict[str, Any]:
@@ -80,13 +151,19 @@ def _candle_json(c: Candle) -> dict[str, Any]:
 # -- the methods -----------------------------------------------------------------------------
 
 
-def builtin_methods(
-    host: ControlHost, *, socket: str | None = None, method_names: Callable[[], list[str]] = list
-) -> dict[str, Handler[Any]]:
-    """The built-in handlers bound to ``host``; ``method_names`` lists every method for ``hello``."""
+class BuiltinMethods:
+    """The built-in methods of the daemon ``host``; ``method_names`` lists every method for ``hello``."""
 
-    async def hello(params: dict[str, Any]) -> dict[str, Any]:
-        theirs = params.get("protocol")
+    def __init__(
+        self, host: ControlHost, *, socket: str | None = None, method_names: Callable[[], list[str]] = list
+    ) -> None:
+        self.host = host
+        self.socket = socket
+        self.method_names = method_names
+
+    @rpc("hello", inline=True)
+    async def hello(self, params: HelloParams) -> dict[str, Any]:
+        theirs = params.protocol
         if theirs is not None:
             try:
                 major = p.parse_version(theirs)[0]
@@ -96,53 +173,58 @@ def builtin_methods(
                 raise p.RpcError(
                     p.PROTOCOL_MISMATCH,
                     f"this daemon speaks control protocol {p.PROTOCOL_VERSION}, the client {theirs}",
-                    {"protocol": p.PROTOCOL_VERSION, "daemon": host.version},
+                    {"protocol": p.PROTOCOL_VERSION, "daemon": self.host.version},
                 )
         return {
             "protocol": p.PROTOCOL_VERSION,
-            "daemon": host.version,
-            "pid": host.pid,
-            "methods": method_names(),
-            "topics": ["events", "logs", "stats"],
-            "backend": host.backend,
+            "daemon": self.host.version,
+            "pid": self.host.pid,
+            "methods": self.method_names(),
+            "topics": list(TOPICS),
+            "backend": self.host.backend,
         }
 
-    async def health(params: dict[str, Any]) -> dict[str, Any]:
-        return health_view(host)
+    @rpc("health", inline=True)
+    async def health(self) -> dict[str, Any]:
+        return health_view(self.host)
 
-    async def status(params: dict[str, Any]) -> dict[str, Any]:
-        return status_view(host, socket=socket)
+    @rpc("status", inline=True)
+    async def status(self) -> dict[str, Any]:
+        return status_view(self.host, socket=self.socket)
 
-    async def stats(params: dict[str, Any]) -> dict[str, Any]:
-        return stats_view(host)
+    @rpc("stats", inline=True)
+    async def stats(self) -> dict[str, Any]:
+        return stats_view(self.host)
 
     # -- components --------------------------------------------------------------------------
 
-    def _child_name(params: dict[str, Any], verb: str) -> str:
-        name = _req(params, "name")
-        host.supervisor.child(name)  # LookupError lists the components
-        if name == CONTROL_SERVICE:
+    def _child_name(self, params: ComponentParams, verb: str) -> str:
+        self.host.supervisor.child(params.name)  # LookupError lists the components
+        if params.name == CONTROL_SERVICE:
             raise p.RpcError(
                 p.UNSUPPORTED,
                 f"the control server cannot {verb} itself over the control socket",
                 {"hint": "use shutdown, or restart the daemon"},
             )
-        return name
+        return params.name
 
-    async def component_restart(params: dict[str, Any]) -> dict[str, Any]:
-        name = _child_name(params, "restart")
-        await host.supervisor.restart(name)
-        return host.supervisor.child(name).status()
+    @rpc("component.restart")
+    async def component_restart(self, params: ComponentParams) -> dict[str, Any]:
+        name = self._child_name(params, "restart")
+        await self.host.supervisor.restart(name)
+        return self.host.supervisor.child(name).status()
 
-    async def component_stop(params: dict[str, Any]) -> dict[str, Any]:
-        name = _child_name(params, "stop")
-        await host.supervisor.stop(name)
-        return host.supervisor.child(name).status()
+    @rpc("component.stop")
+    async def component_stop(self, params: ComponentParams) -> dict[str, Any]:
+        name = self._child_name(params, "stop")
+        await self.host.supervisor.stop(name)
+        return self.host.supervisor.child(name).status()
 
-    async def component_start(params: dict[str, Any]) -> dict[str, Any]:
-        name = _child_name(params, "start")
-        child = host.supervisor.child(name)
-        host.supervisor.start(name)
+    @rpc("component.start")
+    async def component_start(self, params: ComponentParams) -> dict[str, Any]:
+        name = self._child_name(params, "start")
+        child = self.host.supervisor.child(name)
+        self.host.supervisor.start(name)
         for _ in range(START_TICKS):  # let the new task begin, so the answer shows it starting
             if child.state not in (ChildState.STOPPED, ChildState.FAILED):
                 break
@@ -151,9 +233,8 @@ def builtin_methods(
 
     # -- markets -----------------------------------------------------------------------------
 
-    def _source(params: dict[str, Any]) -> Source:
-        name = _str(params, "source", required=False)
-        sources = {n: c for n, c in host.components.items() if isinstance(c, Source)}
+    def _source(self, name: str | None) -> Source:
+        sources = {n: c for n, c in self.host.components.items() if isinstance(c, Source)}
         if name is not None:
             if name not in sources:
                 raise LookupError(f"no source named {name!r} (sources: {', '.join(sources) or 'none'})")
@@ -164,30 +245,30 @@ def builtin_methods(
             raise LookupError("no source is configured")
         raise ValueError(f"several sources run ({', '.join(sources)}); name one with source=")
 
-    def _market(params: dict[str, Any]) -> tuple[Source, str, str]:
-        coin = _req(params, "coin")
-        interval = check_interval(_req(params, "interval"))
-        return _source(params), coin, interval
+    @rpc("markets.list", inline=True)
+    async def markets_list(self) -> dict[str, Any]:
+        return {"markets": markets_view(self.host)}
 
-    async def markets_list(params: dict[str, Any]) -> dict[str, Any]:
-        return {"markets": markets_view(host)}
+    @rpc("markets.add")
+    async def markets_add(self, params: MarketParams) -> dict[str, Any]:
+        source = self._source(params.source)
+        await source.add_market(params.coin, params.interval)
+        market = {"source": source.name, "coin": params.coin, "interval": params.interval}
+        return {"added": market, "markets": markets_view(self.host)}
 
-    async def markets_add(params: dict[str, Any]) -> dict[str, Any]:
-        source, coin, interval = _market(params)
-        await source.add_market(coin, interval)
-        return {"added": {"source": source.name, "coin": coin, "interval": interval}, "markets": markets_view(host)}
-
-    async def markets_remove(params: dict[str, Any]) -> dict[str, Any]:
-        source, coin, interval = _market(params)
-        if (coin, interval) not in source.markets():
-            raise LookupError(f"source {source.name!r} does not follow {coin} {interval}")
-        await source.remove_market(coin, interval)
-        return {"removed": {"source": source.name, "coin": coin, "interval": interval}, "markets": markets_view(host)}
+    @rpc("markets.remove")
+    async def markets_remove(self, params: MarketParams) -> dict[str, Any]:
+        source = self._source(params.source)
+        if (params.coin, params.interval) not in source.markets():
+            raise LookupError(f"source {source.name!r} does not follow {params.coin} {params.interval}")
+        await source.remove_market(params.coin, params.interval)
+        market = {"source": source.name, "coin": params.coin, "interval": params.interval}
+        return {"removed": market, "markets": markets_view(self.host)}
 
     # -- backfill ----------------------------------------------------------------------------
 
-    def _backfill() -> SupportsBackfill:
-        for component in host.components.values():
+    def _backfill(self) -> SupportsBackfill:
+        for component in self.host.components.values():
             if isinstance(component, SupportsBackfill):
                 return component
         raise p.RpcError(
@@ -196,80 +277,45 @@ def builtin_methods(
             {"hint": "enable a source that runs backfills (e.g. [sources.hyperliquid]) and restart the daemon"},
         )
 
-    async def backfill_start(params: dict[str, Any]) -> dict[str, Any]:
-        service = _backfill()
-        coin = _req(params, "coin")
-        raw = params.get("intervals")
-        if isinstance(raw, str):
-            raw = [part.strip() for part in raw.split(",") if part.strip()]
-        if not isinstance(raw, list) or not raw or not all(isinstance(i, str) for i in raw):
-            raise ValueError('parameter \'intervals\' must be a non-empty list of intervals, e.g. ["1m", "1h"]')
-        intervals = [check_interval(i) for i in raw]
-        days_raw = params.get("days", "max")
-        if days_raw == "max":
-            days: int | None = None
-        elif isinstance(days_raw, int) and not isinstance(days_raw, bool) and days_raw > 0:
-            days = days_raw
-        else:
-            raise ValueError(f"parameter 'days' must be a positive integer or \"max\", got {days_raw!r}")
-        return {"jobs": await service.backfill_start(coin, intervals, days)}
+    @rpc("backfill.start")
+    async def backfill_start(self, params: BackfillStartParams) -> dict[str, Any]:
+        service = self._backfill()
+        return {"jobs": await service.backfill_start(params.coin, params.interval_list, params.days_back)}
 
-    async def backfill_list(params: dict[str, Any]) -> dict[str, Any]:
-        return {"jobs": _backfill().backfill_list()}
+    @rpc("backfill.list")
+    async def backfill_list(self) -> dict[str, Any]:
+        return {"jobs": self._backfill().backfill_list()}
 
-    async def backfill_cancel(params: dict[str, Any]) -> dict[str, Any]:
-        service = _backfill()
-        job_id = params.get("id")
-        if isinstance(job_id, int) and not isinstance(job_id, bool):
-            job_id = str(job_id)
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError("missing parameter 'id' (a job id from backfill.list)")
-        return {"job": await service.backfill_cancel(job_id)}
+    @rpc("backfill.cancel")
+    async def backfill_cancel(self, params: BackfillCancelParams) -> dict[str, Any]:
+        service = self._backfill()
+        return {"job": await service.backfill_cancel(str(params.id))}
 
-    # -- candles, events, shutdown -------------------------------------------------------------
+    # -- candles, events, shutdown -----------------------------------------------------------
 
-    def _sink() -> Sink:
-        wanted = host.settings.sink.use
-        component: Component | None = host.components.get(wanted)
+    def _sink(self) -> Sink:
+        wanted = self.host.settings.sink.use
+        component: Component | None = self.host.components.get(wanted)
         if not isinstance(component, Sink):
             raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {wanted!r} is not running")
+        child = self.host.supervisor.children.get(component.name)
+        if child is not None and not child.active:
+            raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {component.name!r} is {child.state}")
         return component
 
-    async def candles_recent(params: dict[str, Any]) -> dict[str, Any]:
-        coin = _req(params, "coin")
-        interval = check_interval(_req(params, "interval"))
-        limit = _int(params, "limit", DEFAULT_RECENT, low=1, high=MAX_RECENT)
-        sink = _sink()
-        child = host.supervisor.children.get(sink.name)
-        if child is not None and not child.active:
-            raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {sink.name!r} is {child.state}")
-        candles = await sink.recent(coin, interval, limit)
+    @rpc("candles.recent")
+    async def candles_recent(self, params: CandlesRecentParams) -> dict[str, Any]:
+        candles = await self._sink().recent(params.coin, params.interval, params.limit)
         return {"candles": [_candle_json(c) for c in candles]}
 
-    async def events_recent(params: dict[str, Any]) -> dict[str, Any]:
-        limit = _int(params, "limit", 100, low=1, high=MAX_EVENTS)
-        return {"events": [e.to_json() for e in host.telemetry.events.recent(limit)]}
+    @rpc("events.recent", inline=True)
+    async def events_recent(self, params: EventsRecentParams) -> dict[str, Any]:
+        return {"events": [e.to_json() for e in self.host.telemetry.events.recent(params.limit)]}
 
-    async def shutdown(params: dict[str, Any]) -> dict[str, Any]:
-        reason = params.get("reason")
-        host.request_shutdown(f"control socket: {reason}" if isinstance(reason, str) and reason else "control socket")
+    @rpc("shutdown")
+    async def shutdown(self, params: ShutdownParams) -> dict[str, Any]:
+        reason = params.reason
+        self.host.request_shutdown(
+            f"control socket: {reason}" if isinstance(reason, str) and reason else "control socket"
+        )
         return {"ok": True}
-
-    return {
-        "hello": hello,
-        "health": health,
-        "status": status,
-        "stats": stats,
-        "component.restart": component_restart,
-        "component.stop": component_stop,
-        "component.start": component_start,
-        "markets.list": markets_list,
-        "markets.add": markets_add,
-        "markets.remove": markets_remove,
-        "backfill.start": backfill_start,
-        "backfill.list": backfill_list,
-        "backfill.cancel": backfill_cancel,
-        "candles.recent": candles_recent,
-        "events.recent": events_recent,
-        "shutdown": shutdown,
-    }

@@ -8,8 +8,11 @@
         async for note in client.notifications():
             print(note.method, note.params)
 
-Runs on asyncio and trio. Imports nothing of the daemon runtime (no asyncpg, websockets or
-textual): only :mod:`candlewick.control.protocol`, :mod:`candlewick.errors` and anyio.
+The rules (ids, matching answers to calls, the daemon refusing us, the handshake) are
+:class:`~candlewick.control.client_connection.ClientConnection`'s; this shell reads, feeds,
+waits and writes. Runs on asyncio and trio. Imports nothing of the daemon runtime (no
+asyncpg, websockets or textual): only :mod:`candlewick.control`'s protocol modules,
+:mod:`candlewick.errors` and anyio.
 """
 
 from __future__ import annotations
@@ -27,17 +30,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from candlewick._version import __version__
 from candlewick.control import sockstream
+from candlewick.control.client_connection import ClientConnection, ClientEvent
 from candlewick.control.protocol import (
     CLIENT_MAX_LINE_BYTES,
-    PROTOCOL_VERSION,
-    ClientProtocol,
     IncompatibleProtocol,
     Notification,
-    ProtocolViolation,
     Response,
     RpcError,
-    check_compatible,
-    encode_request,
 )
 from candlewick.errors import ControlError, DaemonUnreachable
 
@@ -71,14 +70,18 @@ def resolve_socket_path(path: str | os.PathLike[str] | None = None) -> Path:
     return default_socket_path()
 
 
-class _Pending:
-    """One outstanding call: an event and the response that sets it."""
+class _Waiter:
+    """One call waiting for its answer (``response`` stays ``None`` when the connection ends)."""
 
     __slots__ = ("event", "response")
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.response: Response | None = None
+
+    def resolve(self, response: Response) -> None:
+        self.response = response
+        self.event.set()
 
 
 class ControlClient:
@@ -87,17 +90,14 @@ class ControlClient:
     def __init__(self, stream: ByteStream, *, address: str, notification_queue: int = DEFAULT_NOTIFICATION_QUEUE):
         self.address = address
         self._stream = stream
-        self._protocol = ClientProtocol(CLIENT_MAX_LINE_BYTES)
-        self._pending: dict[int, _Pending] = {}
+        self._connection = ClientConnection(address=address, max_line=CLIENT_MAX_LINE_BYTES)
+        self._waiters: dict[int, _Waiter] = {}
         self._send_lock = anyio.Lock(fast_acquire=True)
-        self._closed: ControlError | None = None
         notes: tuple[MemoryObjectSendStream[Notification], MemoryObjectReceiveStream[Notification]]
         notes = anyio.create_memory_object_stream[Notification](max_buffer_size=notification_queue)
         self._notes_send, self._notes_receive = notes
         #: The ``hello`` answer: protocol, daemon version, pid, methods.
         self.server: dict[str, Any] = {}
-        #: Notifications the daemon dropped for this client (from ``dropped`` notifications).
-        self.dropped_by_daemon = 0
         #: Notifications this client dropped because they were not consumed fast enough.
         self.dropped_locally = 0
 
@@ -185,15 +185,9 @@ class ControlClient:
                 await tg.start(client._read_loop)
                 try:
                     if hello:
-                        params: dict[str, Any] = {
-                            "protocol": PROTOCOL_VERSION,
-                            "client": f"{client_name}/{__version__}",
-                        }
-                        if token is not None:
-                            params["token"] = token
+                        params = client._connection.hello_params(f"{client_name}/{__version__}", token)
                         result = await client.call("hello", params, timeout=timeout)
-                        client.server = result if isinstance(result, dict) else {}
-                        check_compatible(client.server)
+                        client.server = client._connection.receive_hello(result)
                     yield client
                 finally:
                     tg.cancel_scope.cancel()
@@ -208,34 +202,33 @@ class ControlClient:
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None) -> Any:
         """Call ``method`` and return its result; raises :class:`RpcError` on an error answer."""
-        if self._closed is not None:
-            raise self._closed
-        id_, data = self._protocol.request(method, params)
-        pending = self._pending[id_] = _Pending()
+        id_, data = self._connection.send_request(method, params)
+        waiter = self._waiters[id_] = _Waiter()
         try:
             await self._send(data)
             if timeout is None:
-                await pending.event.wait()
+                await waiter.event.wait()
             else:
                 with anyio.fail_after(timeout):
-                    await pending.event.wait()
+                    await waiter.event.wait()
         except TimeoutError:
             raise ControlError(
                 f"{method}: no answer from the daemon on {self.address} within {timeout:g}s",
                 hint="the daemon may be overloaded; check its log",
             ) from None
         finally:
-            self._pending.pop(id_, None)
-        response = pending.response
+            del self._waiters[id_]
+            self._connection.abandon(id_)
+        response = waiter.response
         if response is None:
-            raise self._closed or ControlError(f"{method}: the connection closed before an answer")
+            raise self._connection.closed or ControlError(f"{method}: the connection closed before an answer")
         if response.error is not None:
             raise response.error
         return response.result
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a JSON-RPC notification (no answer)."""
-        await self._send(encode_request(None, method, params))
+        await self._send(self._connection.send_notification(method, params))
 
     async def subscribe(self, topics: Sequence[str], **options: Any) -> list[str]:
         """Receive ``stats``, ``events`` and/or ``logs`` notifications; returns the active topics."""
@@ -246,6 +239,11 @@ class ControlClient:
         """Stop receiving the given topics; returns the topics still active."""
         result = await self.call("unsubscribe", {"topics": list(topics)})
         return list(result.get("topics", [])) if isinstance(result, dict) else []
+
+    @property
+    def dropped_by_daemon(self) -> int:
+        """Notifications the daemon dropped for this client (from ``dropped`` notifications)."""
+        return self._connection.dropped_by_daemon
 
     def notifications(self) -> AsyncIterator[Notification]:
         """Every notification as it arrives (``async for``); ends when the connection closes."""
@@ -261,52 +259,33 @@ class ControlClient:
             try:
                 await self._stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                raise self._closed or ControlError(
+                raise self._connection.closed or ControlError(
                     f"lost the connection to the daemon on {self.address}: {exc}"
                 ) from None
 
     async def _read_loop(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        reason: ControlError = ControlError(
-            f"the daemon closed the connection on {self.address}", hint="it may be shutting down; check its log"
-        )
         try:
-            while True:
+            while self._connection.closed is None:
                 try:
                     data = await self._stream.receive(READ_SIZE)
                 except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                     break
-                try:
-                    messages = self._protocol.receive_data(data)
-                except ProtocolViolation as exc:
-                    reason = exc
-                    break
-                for msg in messages:
-                    self._dispatch(msg)
+                for event in self._connection.receive_data(data):
+                    self._deliver(event)
         finally:
-            self._closed = reason
-            for pending in self._pending.values():
-                pending.event.set()
+            self._deliver(self._connection.receive_eof())
             self._notes_send.close()
 
-    def _dispatch(self, msg: Response | Notification) -> None:
-        if isinstance(msg, Notification):
-            if msg.method == "dropped" and isinstance(msg.params, dict):
-                self.dropped_by_daemon = int(msg.params.get("total", self.dropped_by_daemon))
-            self._offer(msg)
-            return
-        pending = self._pending.get(msg.id) if isinstance(msg.id, int) else None
-        if pending is not None:
-            pending.response = msg
-            pending.event.set()
-        elif msg.id is None and msg.error is not None:
-            # The daemon refused the connection (unauthorized, busy, line too long).
-            self._closed = msg.error
-            for waiting in self._pending.values():
-                waiting.response = msg
-                waiting.event.set()
-        else:
-            log.debug("answer to unknown request id %r ignored", msg.id)
+    def _deliver(self, event: ClientEvent) -> None:
+        if isinstance(event, Notification):
+            self._offer(event)
+        elif isinstance(event, Response):
+            assert isinstance(event.id, int)  # the connection hands out answers to our calls only
+            self._waiters[event.id].resolve(event)
+        else:  # Closed: every waiting call ends with the connection's error
+            for waiter in self._waiters.values():
+                waiter.event.set()
 
     def _offer(self, note: Notification) -> None:
         try:

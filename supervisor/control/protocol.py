@@ -1,8 +1,10 @@
 """JSON-RPC 2.0 over newline-delimited JSON: framing, ids, errors. No I/O.
 
 Bytes go in through ``receive_data``; requests, responses and notifications come out as
-events, and what to send comes out as bytes. The server and the client only read, feed
-and write (the websockets "sans-I/O" pattern).
+events, and what to send comes out as bytes. The rules of a connection built on this
+(authentication, subscriptions, matching answers to calls) are the equally pure
+:mod:`~candlewick.control.server_connection` and :mod:`~candlewick.control.client_connection`;
+the server and the client only read, feed and write (the websockets "sans-I/O" pattern).
 
 Wire format: one UTF-8 JSON object per line, ``\\n`` terminated (``\\r\\n`` is accepted).
 Requests are ``{"jsonrpc": "2.0", "id": 1, "method": "status", "params": {...}}``; ``params``
@@ -44,12 +46,13 @@ Application codes (the JSON-RPC "server error" range):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
 
+from candlewick.control.framing import LineFramer
 from candlewick.errors import ControlError
 
 __all__ = [
@@ -252,54 +255,6 @@ def encode_error(id: Id, code: int, message: str, data: Any = None) -> bytes:
 def encode_notification(method: str, params: Any) -> bytes:
     """One notification line (the daemon's push messages)."""
     return _dump({"jsonrpc": "2.0", "method": method, "params": params})
-
-
-# -- framing ---------------------------------------------------------------------------------
-
-
-class LineFramer:
-    """Splits a byte stream into lines of at most ``max_line`` bytes.
-
-    Holds at most ``max_line`` bytes of an unfinished line; past that it reports
-    :class:`LineTooLong` once and discards everything after (the connection is closing).
-    """
-
-    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
-        self.max_line = max_line
-        self._buf = bytearray()
-        self.overflowed = False
-
-    @property
-    def pending(self) -> int:
-        """Bytes of an unfinished line held."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> Iterator[bytes | None]:
-        """Yield each complete line (without terminator); ``None`` once when a line is too long."""
-        if self.overflowed:
-            return
-        start = len(self._buf)
-        self._buf += data
-        buf = self._buf
-        pos = 0
-        search = start
-        while True:
-            nl = buf.find(b"\n", search)
-            if nl < 0:
-                break
-            end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
-            if end - pos > self.max_line:
-                break
-            line = bytes(buf[pos:end])
-            pos = search = nl + 1
-            if line.strip():
-                yield line
-        if len(buf) - pos > self.max_line:
-            self.overflowed = True
-            self._buf = bytearray()
-            yield None
-            return
-        del buf[:pos]
 
 
 # -- parsing ---------------------------------------------------------------------------------

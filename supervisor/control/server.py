@@ -1,42 +1,43 @@
 """The control server: a Unix socket (and optionally loopback TCP) speaking the control protocol.
 
-A daemon-owned :class:`~candlewick.plugin.Service`. Each connection is a :class:`Session`
-with a reader (bytes into :class:`~candlewick.control.protocol.ServerProtocol`; methods that
-never wait are answered right there, the others run as tasks, at most ``MAX_INFLIGHT`` at
-once), a writer (its :class:`Outbox`), and the topics it subscribed to. The server fans
-``stats`` (every second), ``events`` (as published) and ``logs`` out to subscribers without
-ever waiting for a client.
+A daemon-owned :class:`~candlewick.plugin.Service`. It accepts connections and runs each
+as a :class:`~candlewick.control.session.Session` (whose
+:class:`~candlewick.control.server_connection.ServerConnection` holds the protocol's rules),
+builds the method table (:class:`~candlewick.control.builtin.BuiltinMethods` and the
+plugins' handlers), and fans ``stats`` (every second), ``events`` (as published) and
+``logs`` out to subscribers without ever waiting for a client.
 
 Who gets in: on the Unix socket, peers whose uid (``SO_PEERCRED``) is the daemon's or root;
-on TCP, clients whose first call is ``hello`` with the token from ``[control] token_file``.
+on TCP, clients whose first call is ``hello`` with the token from ``[control] token_file``
+(checked by the connection).
 
 Logging: INFO for listening and stopping; DEBUG per connection; WARNING for refused peers.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import hmac
 import ipaddress
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
-from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskGroup, TaskStatus
+from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskStatus
 
 from candlewick.control import protocol as p
 from candlewick.control import sockstream
-from candlewick.control.builtin import CONTROL_SERVICE, INLINE_METHODS, builtin_methods
+from candlewick.control.builtin import CONTROL_SERVICE, BuiltinMethods
 from candlewick.control.dispatch import MethodTable
+from candlewick.control.logtap import LogTap
 from candlewick.control.methods import ControlHost, Handler
-from candlewick.control.outbox import DEFAULT_MAX_NOTIFICATIONS, Outbox
+from candlewick.control.outbox import DEFAULT_MAX_NOTIFICATIONS
+from candlewick.control.server_connection import SUBSCRIPTION_METHODS, TOPICS, TopicsChanged
+from candlewick.control.session import Session, linger_close
 from candlewick.control.socketfile import SocketLock, bind_unix, peer_uid
 from candlewick.control.views import stats_view
 from candlewick.errors import ConfigError
@@ -51,46 +52,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_CLIENTS", "STATS_PERIOD", "TOPICS", "ControlServer", "Session", "parse_listen"]
 
-TOPICS: Final = ("events", "logs", "stats")
 #: Seconds between two ``stats`` notifications.
 STATS_PERIOD: Final = 1.0
 #: Seconds between two deliveries of collected log records.
 LOGS_PERIOD: Final = 0.2
 #: Connections served at once (Unix and TCP together); more are answered BUSY and closed.
 DEFAULT_MAX_CLIENTS: Final = 256
-#: Requests of one connection running at once; past it the connection is not read.
-MAX_INFLIGHT: Final = 16
-#: Most past events ``subscribe`` replays (``history``); below a client's notification queue.
-MAX_HISTORY: Final = 200
-#: Log records held between deliveries; older ones are dropped.
-LOG_BACKLOG: Final = 1000
-#: How long a closing connection may take to flush its last answers.
-FLUSH_TIMEOUT: Final = 2.0
-#: How long requests still running may take once the peer stopped sending.
-HANDLER_GRACE: Final = 30.0
-READ_SIZE: Final = 65536
-#: How long a closing connection waits for the peer to read its last answer and close.
-LINGER: Final = 1.0
-#: Most bytes discarded from a peer while lingering.
-LINGER_MAX_BYTES: Final = 4 * 1024 * 1024
-_LEVELS: Final = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
-
-
-async def linger_close(stream: ByteStream, *, timeout: float = LINGER) -> None:
-    """Close after the peer had a chance to read our last answer.
-
-    Closing with unread input makes the kernel reset the connection, which can destroy the
-    answer in flight (the error explaining why we close). So: send EOF, discard what the
-    peer still sends until it closes too (or ``timeout``), then close.
-    """
-    with anyio.CancelScope(shield=True):
-        with anyio.move_on_after(timeout), contextlib.suppress(Exception):
-            await stream.send_eof()
-            discarded = 0
-            while discarded < LINGER_MAX_BYTES:
-                discarded += len(await stream.receive(READ_SIZE))
-        with anyio.move_on_after(1):
-            await stream.aclose()
 
 
 def parse_listen(value: str, *, key: str) -> tuple[str, int]:
@@ -111,204 +78,6 @@ def parse_listen(value: str, *, key: str) -> tuple[str, int]:
             hint="listen on 127.0.0.1 or ::1 and tunnel over SSH for remote access",
         )
     return host, int(port_s)
-
-
-class _LogTap(logging.Handler):
-    """Collects log records for ``logs`` subscribers; safe from any thread, never blocks."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.active = False
-        self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=LOG_BACKLOG)
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.active:
-            return
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        entry = {"time": record.created, "level": record.levelname, "logger": record.name, "message": message}
-        entry["levelno"] = record.levelno
-        with self._lock:
-            self.records.append(entry)
-
-    def take(self) -> list[dict[str, Any]]:
-        with self._lock:
-            out = list(self.records)
-            self.records.clear()
-        return out
-
-
-class Session:
-    """One client connection."""
-
-    def __init__(
-        self,
-        server: ControlServer,
-        stream: ByteStream,
-        *,
-        peer: str,
-        authenticated: bool,
-        max_notifications: int = DEFAULT_MAX_NOTIFICATIONS,
-    ) -> None:
-        self.server = server
-        self.stream = stream
-        self.peer = peer
-        self.authenticated = authenticated
-        self.topics: set[str] = set()
-        self.log_level = logging.INFO
-        self.outbox = Outbox(max_notifications=max_notifications)
-        self.protocol = p.ServerProtocol()
-        self._inflight = anyio.Semaphore(MAX_INFLIGHT)
-        self._log = logging.LoggerAdapter(log, {"peer": peer})
-
-    def push(self, data: bytes) -> None:
-        """Offer a notification (never waits)."""
-        if not self.outbox.put_notification(data):
-            self.server.count_dropped()
-
-    async def run(self) -> None:
-        """Serve the connection until the peer leaves or breaks the protocol."""
-        self._log.debug("client connected: %s", self.peer)
-        writer_done = anyio.Event()
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._write_loop, writer_done)
-                await self._read_loop(tg)
-                # The peer finished sending (or must go): answer what runs, flush, then close.
-                with anyio.move_on_after(HANDLER_GRACE):
-                    for _ in range(MAX_INFLIGHT):
-                        await self._inflight.acquire()
-                self.outbox.close()
-                with anyio.move_on_after(FLUSH_TIMEOUT):
-                    await writer_done.wait()
-                if not writer_done.is_set():
-                    await self._abort()  # wakes the writer instead of cancelling it (see _abort)
-                tg.cancel_scope.cancel()
-        finally:
-            self.outbox.closed = True
-            await linger_close(self.stream)
-            self._log.debug("client gone: %s (%d notifications dropped)", self.peer, self.outbox.dropped)
-
-    async def _write_loop(self, done: anyio.Event) -> None:
-        try:
-            while data := await self.outbox.take():
-                await self.stream.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            await self._abort()  # the reader then sees the stream closed and returns
-        finally:
-            done.set()
-
-    async def _abort(self) -> None:
-        """Close the stream under the other task's feet.
-
-        Closing wakes a task blocked on the socket with an error; cancelling it instead can
-        race the socket's readiness callback on asyncio (an ``InvalidStateError`` logged by
-        the event loop), so a connection is closed, not cancelled, wherever it can be.
-        """
-        with anyio.CancelScope(shield=True):
-            await self.stream.aclose()
-
-    async def _read_loop(self, tg: TaskGroup) -> None:
-        while True:
-            try:
-                data = await self.stream.receive(READ_SIZE)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                return
-            for event in self.protocol.receive_data(data):
-                if isinstance(event, p.LineTooLong):
-                    self._log.warning("client %s sent a line over %d bytes; closing", self.peer, event.limit)
-                    await self.outbox.put_reply(event.reply)
-                    return
-                if isinstance(event, p.Invalid):
-                    await self.outbox.put_reply(event.reply)
-                    continue
-                if not await self._handle(event, tg):
-                    return
-
-    async def _handle(self, request: p.Request, tg: TaskGroup) -> bool:
-        """Route one request; False when the connection must close."""
-        if not self.authenticated:
-            return await self._authenticate(request, tg)
-        if request.method in ("subscribe", "unsubscribe"):
-            await self._subscription(request)
-            return True
-        if request.method in INLINE_METHODS:
-            reply = await self.server.answer(request)
-            if reply is not None:
-                await self.outbox.put_reply(reply)
-            return True
-        await self._inflight.acquire()
-        tg.start_soon(self._call, request)
-        return True
-
-    async def _call(self, request: p.Request) -> None:
-        try:
-            reply = await self.server.answer(request)
-            if reply is not None:
-                await self.outbox.put_reply(reply)
-        finally:
-            self._inflight.release()
-
-    async def _authenticate(self, request: p.Request, tg: TaskGroup) -> bool:
-        token = request.params.get("token")
-        expected = self.server.token
-        if request.method != "hello" or not isinstance(token, str) or expected is None:
-            msg = "authenticate first: call hello with the token from [control] token_file"
-        elif not hmac.compare_digest(token.encode(), expected.encode()):
-            msg = "wrong token"
-        else:
-            self.authenticated = True
-            await self._inflight.acquire()
-            tg.start_soon(self._call, request)
-            return True
-        self._log.warning("TCP client %s refused: %s", self.peer, msg)
-        await self.outbox.put_reply(p.encode_error(request.id, p.UNAUTHORIZED, msg))
-        return False
-
-    async def _subscription(self, request: p.Request) -> None:
-        params = request.params
-        raw = params.get("topics")
-        if isinstance(raw, str):
-            raw = [raw]
-        bad = (
-            "topics must be a list of " + ", ".join(TOPICS)
-            if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw)
-            else ""
-        )
-        unknown = sorted(set(raw) - set(TOPICS)) if not bad and isinstance(raw, list) else []
-        if unknown:
-            bad = f"unknown topics {', '.join(unknown)} (topics: {', '.join(TOPICS)})"
-        level = params.get("level", "INFO")
-        if not bad and (not isinstance(level, str) or level.upper() not in _LEVELS):
-            bad = f"level must be one of {', '.join(_LEVELS)}, got {level!r}"
-        history = params.get("history", 0)
-        if not bad and (isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= MAX_HISTORY):
-            bad = f"history must be an integer from 0 to {MAX_HISTORY}, got {history!r}"
-        if bad:
-            if not request.notify:
-                await self.outbox.put_reply(p.encode_error(request.id, p.INVALID_PARAMS, bad))
-            return
-        assert isinstance(raw, list)
-        assert isinstance(level, str)
-        topics = set(raw)
-        if request.method == "subscribe":
-            new = topics - self.topics
-            self.topics |= topics
-            self.log_level = _LEVELS[level.upper()]
-        else:
-            new = set()
-            self.topics -= topics
-        self.server.subscriptions_changed()
-        if not request.notify:
-            await self.outbox.put_reply(p.encode_result(request.id, {"topics": sorted(self.topics)}))
-        if "stats" in new:
-            self.push(p.encode_notification("stats", stats_view(self.server.host)))
-        if "events" in new and history:
-            for event in self.server.host.telemetry.events.recent(history):
-                self.push(p.encode_notification("events", event.to_json()))
 
 
 class ControlServer(Service):
@@ -344,7 +113,7 @@ class ControlServer(Service):
             )
         self._token_file = token_file
         self._lock = SocketLock(socket_path)
-        self._tap = _LogTap()
+        self._tap = LogTap()
         self._stats_wanted: anyio.Event | None = None
         self._logs_wanted: anyio.Event | None = None
         self.methods = MethodTable()
@@ -361,13 +130,14 @@ class ControlServer(Service):
         self._lock.acquire()
 
     def _build_methods(self) -> MethodTable:
-        table = MethodTable(builtin_methods(self.host, socket=str(self.socket_path), method_names=self.method_names))
+        table = MethodTable()
+        table.add_methods(BuiltinMethods(self.host, socket=str(self.socket_path), method_names=self.method_names))
         if self._plugin_methods is not None:
             table.update(self._plugin_methods())
         return table
 
     def method_names(self) -> list[str]:
-        return sorted([*self.methods.names(), "subscribe", "unsubscribe"])
+        return sorted([*self.methods.names(), *SUBSCRIPTION_METHODS])
 
     def _read_token(self) -> str:
         assert self._token_file is not None
@@ -452,7 +222,9 @@ class ControlServer(Service):
             log.warning("control socket: refused %s, %d clients already connected", peer, self.max_clients)
             await self._refuse(stream, p.BUSY, f"too many clients ({self.max_clients}); try again later")
             return
-        session = Session(self, stream, peer=peer, authenticated=unix, max_notifications=self.max_notifications)
+        session = Session(
+            self, stream, peer=peer, authenticated=unix, token=self.token, max_notifications=self.max_notifications
+        )
         self.sessions.add(session)
         try:
             await session.run()
@@ -465,29 +237,22 @@ class ControlServer(Service):
             await stream.send(p.encode_error(None, code, message))
         await linger_close(stream)
 
-    # -- requests --------------------------------------------------------------------------
-
-    async def answer(self, request: p.Request) -> bytes | None:
-        """Run one request and return the reply line (None for a notification)."""
-        try:
-            result = await self.methods.call(request.method, request.params)
-        except p.RpcError as err:
-            if request.method in self.methods:
-                self._requests.inc(method=request.method)
-            return None if request.notify else p.encode_error(request.id, err.code, err.message, err.data)
-        self._requests.inc(method=request.method)
-        if request.notify:
-            return None
-        try:
-            return p.encode_result(request.id, result)
-        except (TypeError, ValueError) as exc:
-            log.error("control method %s returned a value that is not JSON: %s", request.method, exc)
-            return p.encode_error(request.id, p.INTERNAL_ERROR, f"{request.method} returned an unencodable result")
-
     # -- notifications ---------------------------------------------------------------------
+
+    def count_request(self, method: str) -> None:
+        self._requests.inc(method=method)
 
     def count_dropped(self) -> None:
         self._dropped.inc()
+
+    def topics_changed(self, session: Session, change: TopicsChanged) -> None:
+        """Wake the loops a new subscriber needs; it gets the current stats and past events at once."""
+        self.subscriptions_changed()
+        if "stats" in change.added:
+            session.push(p.encode_notification("stats", stats_view(self.host)))
+        if change.replay:
+            for event in self.host.telemetry.events.recent(change.replay):
+                session.push(p.encode_notification("events", event.to_json()))
 
     def subscribers(self, topic: str) -> list[Session]:
         return [s for s in self.sessions if topic in s.topics]
@@ -538,7 +303,7 @@ class ControlServer(Service):
                 levelno = record.pop("levelno")
                 data = p.encode_notification("logs", record)
                 for session in sessions:
-                    if levelno >= session.log_level:
+                    if session.connection.wants_log(levelno):
                         session.push(data)
 
 
