@@ -17,6 +17,8 @@ REST_WEIGHT_USED = "candlewick_rest_weight_used_total"  # () REST weight spent
 REST_WEIGHT_BUDGET = "candlewick_rest_weight_per_minute"  # () configured budget
 REST_WEIGHT_LAST_MINUTE = "candlewick_rest_weight_last_minute"  # () REST weight spent in the last 60 s
 REST_REQUESTS = "candlewick_rest_requests_total"  # (status) REST requests by HTTP status or "error"
+CLOCK_OFFSET = "candlewick_clock_offset_seconds"  # (source) local wall clock minus the exchange's
+CLOCK_OFFSET_UNCERTAINTY = "candlewick_clock_offset_uncertainty_seconds"  # (source) half-width of its interval
 
 # -- buffer, spool, sink ---------------------------------------------------------------------
 BUFFER_DEPTH = "candlewick_buffer_depth"  # () candles held in memory
@@ -55,3 +57,4 @@ EV_GAP_LOST = "gap.lost"  # a hole passed the exchange's window: permanent loss
 EV_JOB = "job"  # a backfill job changed state or progressed
 EV_SPOOL = "spool"  # spooling started/stopped, cap reached, corrupt tail skipped
 EV_SHUTDOWN = "shutdown"
+EV_CLOCK_STEP = "clock.step"  # the local wall clock was set (stepped) while running

@@ -1,0 +1,103 @@
+"""A wrong local clock: candles still close on the exchange's clock, never early, nothing lost."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from candlewick.model import Candle
+from candlewick.testing import FakeExchange, ScaledClock, SkewedClock
+
+from .conftest import Harness, running_source
+
+pytestmark = pytest.mark.anyio
+
+#: Live timings for a 60x clock (clock seconds).
+TIMINGS = {"ping_interval": 20, "pong_timeout": 10, "close_grace": 2, "confirm_delay": 5}
+
+
+class CloseWatch:
+    """Notes the exchange's time when each closed candle version was first seen."""
+
+    def __init__(self, h: Harness, exchange: FakeExchange) -> None:
+        self.h = h
+        self.exchange = exchange
+        self.seen = 0
+        self.closed: list[tuple[Candle, int]] = []
+
+    def poll(self) -> None:
+        now = self.exchange.now_ms()
+        for candle in self.h.candles[self.seen :]:
+            if candle.closed:
+                self.closed.append((candle, now))
+        self.seen = len(self.h.candles)
+
+    async def until(self, count: int, timeout: float = 15.0) -> None:
+        """Poll every 5 ms until ``count`` live candles were closed (by successor or clock)."""
+        with anyio.fail_after(timeout):
+            while sum(c.origin == "live" for c, _ in self.closed) < count:
+                await anyio.sleep(0.005)
+                self.poll()
+
+    def check(self) -> None:
+        """Every closed version was seen after the exchange closed it, with the exchange's final values."""
+        assert self.closed
+        for candle, seen_at in self.closed:
+            assert seen_at > candle.close_time, f"{candle.open_time} closed {candle.close_time - seen_at} ms early"
+            [truth] = self.exchange.truth(candle.coin, candle.interval, candle.open_time, candle.open_time)
+            got = (candle.open, candle.high, candle.low, candle.close, candle.volume, candle.trades)
+            assert got == (truth.open, truth.high, truth.low, truth.close, truth.volume, truth.trades)
+
+    def times(self) -> list[int]:
+        return sorted({c.open_time for c, _ in self.closed})
+
+
+@pytest.mark.parametrize("offset", [120.0, -120.0])
+async def test_a_wrong_local_clock_never_closes_a_candle_early(offset: float) -> None:
+    """With the host clock 2 min ahead (or behind), live and REST candles close on the exchange's clock."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=3, clock=clock, push_interval=1.0) as ex:
+        local = SkewedClock(clock, offset)
+        async with running_source(ex, clock=local, backfill_on_start="10m", **TIMINGS) as h:
+            watch = CloseWatch(h, ex)
+            await watch.until(2)
+        watch.check()
+
+
+async def test_the_offset_is_measured_from_date_headers_and_candle_frames() -> None:
+    """The source measures the host clock 120 s ahead, to within its stated uncertainty (under 1 s)."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=3, clock=clock, push_interval=1.0) as ex:
+        async with running_source(ex, clock=SkewedClock(clock, 120.0), **TIMINGS) as h:
+            watch = CloseWatch(h, ex)
+            await watch.until(1)
+            estimate = h.source.exchange.estimate()
+            clock_info = h.source.describe()["clock"]
+        assert estimate is not None
+        assert "http-date" in estimate.evidence
+        assert estimate.uncertainty_ms is not None
+        assert abs(estimate.offset_ms - 120_000) <= estimate.uncertainty_ms <= 1000
+        assert clock_info["evidence"] == list(estimate.evidence)
+        assert abs(clock_info["offset_ms"] - 120_000) <= 1000
+        print(f"offset {estimate.offset_ms:.0f} ms ± {estimate.uncertainty_ms:.0f} ms (true 120000)")
+
+
+@pytest.mark.parametrize(("start", "step"), [(120.0, -120.0), (0.0, 120.0), (0.0, -120.0)])
+async def test_a_clock_step_while_running_closes_nothing_early_and_loses_nothing(start: float, step: float) -> None:
+    """NTP setting the host clock (backwards or forwards) mid-run: every minute closes once it ended, as served."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=4, clock=clock, push_interval=1.0) as ex:
+        local = SkewedClock(clock, start)
+        async with running_source(ex, clock=local, backfill_on_start="5m", **TIMINGS) as h:
+            watch = CloseWatch(h, ex)
+            await watch.until(1)
+            local.step(step)
+            await watch.until(3)
+            steps = [e.data["step"] for e in h.events_of("clock.step")]
+            estimate = h.source.exchange.estimate()
+        watch.check()
+        times = watch.times()
+        assert times == list(range(times[0], times[-1] + 60_000, 60_000))
+        assert steps == [pytest.approx(step, abs=1.0)]
+        assert estimate is not None
+        assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000
