@@ -10,6 +10,10 @@ missing (the live source's own catch-up may have filled part of it meanwhile), m
 few requests as pay off. Fetched candles go out through ``emit`` (the buffer, then the sink);
 a job is ``done`` only once the sink shows them committed.
 
+Times are the exchange's: the engine's clock is the history's ``exchange_clock``, whose
+``time()`` is the exchange's time as far as it has surely passed. A host clock running ahead
+therefore never makes an open candle "missing" or a running span "confirmed empty".
+
 Logging: INFO for holes found and repaired and for job results, WARNING for a hole near its
 horizon, for permanent losses and failed jobs, DEBUG per request.
 """
