@@ -512,8 +512,7 @@ class HyperliquidSource(Source):
             label = {"source": self.name}
             self._offset.set_function(lambda: _offset_s(exchange), **label)
             self._offset_spread.set_function(lambda: _spread_s(exchange), **label)
-        limit = self.ctx.settings.daemon.max_clock_offset * 1000
-        off = abs(estimate.offset_ms) > limit
+        off = estimate.beyond(self.ctx.settings.daemon.max_clock_offset * 1000)
         if off and not self._offset_warned:
             log.warning(
                 "%s: the local clock is %s; candles close on the exchange's clock, but fix NTP on this host",

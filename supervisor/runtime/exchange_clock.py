@@ -61,11 +61,18 @@ class OffsetEstimate:
     evidence: tuple[str, ...]
 
     def describe(self) -> str:
-        """``120.3 s ahead of the exchange (±0.5 s)`` and the like."""
+        """``120.3 s ahead of the exchange (±0.5 s)``, ``at least 7.0 s behind the exchange`` and the like."""
         seconds = abs(self.offset_ms) / 1000
         where = "ahead of" if self.offset_ms > 0 else "behind"
-        spread = f"±{self.uncertainty_ms / 1000:.1f} s" if self.uncertainty_ms is not None else "an upper bound"
-        return f"{seconds:.1f} s {where} the exchange ({spread})"
+        if self.uncertainty_ms is None:  # only an upper bound of the offset is known
+            return f"{'at most' if self.offset_ms > 0 else 'at least'} {seconds:.1f} s {where} the exchange"
+        return f"{seconds:.1f} s {where} the exchange (±{self.uncertainty_ms / 1000:.1f} s)"
+
+    def beyond(self, limit_ms: float) -> bool:
+        """True when the clocks surely differ by more than ``limit_ms`` (by the estimate, or the bound)."""
+        if self.uncertainty_ms is None:
+            return self.offset_ms < -limit_ms
+        return abs(self.offset_ms) > limit_ms
 
 
 class OffsetEstimator:

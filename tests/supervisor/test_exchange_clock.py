@@ -59,6 +59,8 @@ def test_candle_frames_alone_give_an_upper_bound_that_closes_late_never_early() 
     estimate = est.estimate(mono, t + 10_000 + AHEAD_MS)
     assert estimate is not None
     assert estimate.uncertainty_ms is None  # one-sided
+    assert estimate.describe() == "at most 120.3 s ahead of the exchange"
+    assert not estimate.beyond(5000)  # not proven
     assert estimate.offset_ms == pytest.approx(AHEAD_MS + 250 + 2, abs=0.1)
 
 
