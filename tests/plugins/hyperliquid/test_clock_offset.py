@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import anyio
 import pytest
 
@@ -52,52 +56,50 @@ class CloseWatch:
         return sorted({c.open_time for c, _ in self.closed})
 
 
+@asynccontextmanager
+async def skewed(seed: int, offset: float, **overrides: Any) -> AsyncIterator[tuple[Harness, CloseWatch, SkewedClock]]:
+    """A running source whose host clock is ``offset`` s off, against the fake exchange on a 60x clock."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=seed, clock=clock, push_interval=1.0) as ex:
+        local = SkewedClock(clock, offset)
+        async with running_source(ex, clock=local, **TIMINGS, **overrides) as h:
+            yield h, CloseWatch(h, ex), local
+
+
 @pytest.mark.parametrize("offset", [120.0, -120.0])
 async def test_a_wrong_local_clock_never_closes_a_candle_early(offset: float) -> None:
     """With the host clock 2 min ahead (or behind), live and REST candles close on the exchange's clock."""
-    clock = ScaledClock(speed=60)
-    async with FakeExchange(seed=3, clock=clock, push_interval=1.0) as ex:
-        local = SkewedClock(clock, offset)
-        async with running_source(ex, clock=local, backfill_on_start="10m", **TIMINGS) as h:
-            watch = CloseWatch(h, ex)
-            await watch.until(2)
-        watch.check()
+    async with skewed(3, offset, backfill_on_start="10m") as (_, watch, _):
+        await watch.until(2)
+    watch.check()
 
 
 async def test_the_offset_is_measured_from_date_headers_and_candle_frames() -> None:
     """The source measures the host clock 120 s ahead, to within its stated uncertainty (under 1 s)."""
-    clock = ScaledClock(speed=60)
-    async with FakeExchange(seed=3, clock=clock, push_interval=1.0) as ex:
-        async with running_source(ex, clock=SkewedClock(clock, 120.0), **TIMINGS) as h:
-            watch = CloseWatch(h, ex)
-            await watch.until(1)
-            estimate = h.source.exchange.estimate()
-            clock_info = h.source.describe()["clock"]
-        assert estimate is not None
-        assert "http-date" in estimate.evidence
-        assert estimate.uncertainty_ms is not None
-        assert abs(estimate.offset_ms - 120_000) <= estimate.uncertainty_ms <= 1000
-        assert clock_info["evidence"] == list(estimate.evidence)
-        assert abs(clock_info["offset_ms"] - 120_000) <= 1000
-        print(f"offset {estimate.offset_ms:.0f} ms ± {estimate.uncertainty_ms:.0f} ms (true 120000)")
+    async with skewed(3, 120.0) as (h, watch, _):
+        await watch.until(1)
+        estimate = h.source.exchange.estimate()
+        clock_info = h.source.describe()["clock"]
+    assert estimate is not None
+    assert "http-date" in estimate.evidence
+    assert estimate.uncertainty_ms is not None
+    assert abs(estimate.offset_ms - 120_000) <= estimate.uncertainty_ms <= 1000
+    assert clock_info["evidence"] == list(estimate.evidence)
+    assert abs(clock_info["offset_ms"] - 120_000) <= 1000
 
 
 @pytest.mark.parametrize(("start", "step"), [(120.0, -120.0), (0.0, 120.0), (0.0, -120.0)])
 async def test_a_clock_step_while_running_closes_nothing_early_and_loses_nothing(start: float, step: float) -> None:
     """NTP setting the host clock (backwards or forwards) mid-run: every minute closes once it ended, as served."""
-    clock = ScaledClock(speed=60)
-    async with FakeExchange(seed=4, clock=clock, push_interval=1.0) as ex:
-        local = SkewedClock(clock, start)
-        async with running_source(ex, clock=local, backfill_on_start="5m", **TIMINGS) as h:
-            watch = CloseWatch(h, ex)
-            await watch.until(1)
-            local.step(step)
-            await watch.until(3)
-            steps = [e.data["step"] for e in h.events_of("clock.step")]
-            estimate = h.source.exchange.estimate()
-        watch.check()
-        times = watch.times()
-        assert times == list(range(times[0], times[-1] + 60_000, 60_000))
-        assert steps == [pytest.approx(step, abs=1.0)]
-        assert estimate is not None
-        assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000
+    async with skewed(4, start, backfill_on_start="5m") as (h, watch, local):
+        await watch.until(1)
+        local.step(step)
+        await watch.until(3)
+        steps = [e.data["step"] for e in h.events_of("clock.step")]
+        estimate = h.source.exchange.estimate()
+    watch.check()
+    times = watch.times()
+    assert times == list(range(times[0], times[-1] + 60_000, 60_000))
+    assert steps == [pytest.approx(step, abs=1.0)]
+    assert estimate is not None
+    assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000
