@@ -17,7 +17,7 @@ changed server): the contradicted side is replaced by the new sample's.
 
 Decisions that must not come early use the *earliest* exchange time the evidence allows
 (:meth:`OffsetEstimator.exchange_ms`): a candle is closed late rather than early. Without any
-evidence yet, the local wall clock is all there is.
+evidence yet, the local wall clock is all there is (:class:`ExchangeClock` falls back to it).
 
 :class:`ExchangeClock` binds an estimator to a :class:`~candlewick.runtime.clock.Clock` and is
 one itself: ``time()`` is that earliest exchange time, so code written against a clock (gap
@@ -132,10 +132,10 @@ class OffsetEstimator:
         w = self.drift * mono_ms
         return self._low - w, self._high + w
 
-    def exchange_ms(self, mono_ms: float, wall_ms: float) -> float:
-        """The earliest exchange time at ``mono_ms`` the evidence allows (``wall_ms`` without any)."""
-        _, high = self.bounds(mono_ms)
-        return mono_ms - high if high < math.inf else wall_ms
+    def exchange_ms(self, mono_ms: float) -> float | None:
+        """The earliest exchange time at ``mono_ms`` the evidence allows (``None`` without evidence)."""
+        high = self._high + self.drift * mono_ms
+        return mono_ms - high if high < math.inf else None
 
     def estimate(self, mono_ms: float, wall_ms: float) -> OffsetEstimate | None:
         """``wall - exchange`` now, from readings of both clocks taken together (``None``: no evidence)."""
@@ -193,10 +193,14 @@ class ExchangeClock:
         return self.at_ms(self.local.monotonic())
 
     def at_ms(self, monotonic: float) -> int:
-        """The exchange's time (ms) at an earlier reading of ``monotonic()``, as far as it surely passed."""
-        mono = self.local.monotonic()
-        wall = self.local.time() - (mono - monotonic)
-        return math.floor(self.estimator.exchange_ms(monotonic * 1000, wall * 1000))
+        """The exchange's time (ms) at an earlier reading of ``monotonic()``, as far as it surely passed.
+
+        Without any evidence yet, the local wall clock's time then.
+        """
+        exchange = self.estimator.exchange_ms(monotonic * 1000)
+        if exchange is None:
+            exchange = (self.local.time() - (self.local.monotonic() - monotonic)) * 1000
+        return math.floor(exchange)
 
     def estimate(self) -> OffsetEstimate | None:
         """How far the local wall clock is off the exchange's now (``None`` before any evidence)."""

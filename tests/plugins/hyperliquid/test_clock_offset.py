@@ -16,6 +16,10 @@ from .conftest import Harness, running_source
 
 pytestmark = pytest.mark.anyio
 
+#: On a 60x clock, reading the wall and monotonic clocks 17 ms apart (a busy machine) looks like a
+#: one-second step or offset: margins of the assertions (clock ms).
+READ_MARGIN_MS = 1000
+
 #: Live timings for a 60x clock (clock seconds).
 TIMINGS = {"ping_interval": 20, "pong_timeout": 10, "close_grace": 2, "confirm_delay": 5}
 
@@ -83,9 +87,10 @@ async def test_the_offset_is_measured_from_date_headers_and_candle_frames() -> N
     assert estimate is not None
     assert "http-date" in estimate.evidence
     assert estimate.uncertainty_ms is not None
-    assert abs(estimate.offset_ms - 120_000) <= estimate.uncertainty_ms <= 1000
+    assert estimate.uncertainty_ms <= 1000
+    assert abs(estimate.offset_ms - 120_000) <= estimate.uncertainty_ms + READ_MARGIN_MS
     assert clock_info["evidence"] == list(estimate.evidence)
-    assert abs(clock_info["offset_ms"] - 120_000) <= 1000
+    assert abs(clock_info["offset_ms"] - 120_000) <= 1000 + READ_MARGIN_MS
 
 
 @pytest.mark.parametrize(("start", "step"), [(120.0, -120.0), (0.0, 120.0), (0.0, -120.0)])
@@ -95,11 +100,11 @@ async def test_a_clock_step_while_running_closes_nothing_early_and_loses_nothing
         await watch.until(1)
         local.step(step)
         await watch.until(3)
-        steps = [e.data["step"] for e in h.events_of("clock.step")]
+        steps = [e.data["step"] for e in h.events_of("clock.step") if abs(e.data["step"]) > 10]
         estimate = h.source.exchange.estimate()
     watch.check()
     times = watch.times()
     assert times == list(range(times[0], times[-1] + 60_000, 60_000))
     assert steps == [pytest.approx(step, abs=1.0)]
     assert estimate is not None
-    assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000
+    assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000 + READ_MARGIN_MS
