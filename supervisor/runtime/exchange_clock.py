@@ -172,9 +172,6 @@ class ExchangeClock:
         self.local = local
         self.estimator = estimator or OffsetEstimator()
 
-    def _mono_ms(self) -> float:
-        return self.local.monotonic() * 1000
-
     # -- Clock -------------------------------------------------------------------------------
 
     def time(self) -> float:
