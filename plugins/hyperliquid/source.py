@@ -493,10 +493,17 @@ class HyperliquidSource(Source):
             await clock.sleep(max(wait, 0.001))
 
     def _watch_clock(self) -> None:
-        """Export the measured clock offset; log steps of the local clock and a large offset."""
+        """Export the measured clock offset; log steps of the local clock and a large offset.
+
+        After a step, the wall times of the last frames move with the clock, so "the last frame
+        came N s ago" stays true (a step forward must not make every market look stale).
+        """
         exchange = self.exchange
         jump = exchange.step()
         if jump is not None:
+            frames = self._last_frame.values
+            for key in [k for k in frames if k[0] == self.name]:
+                frames[key] += jump
             log.warning(
                 "%s: the local clock stepped %+.1f s (NTP setting it?); candles close on the exchange's clock, "
                 "nothing is affected", self.name, jump,

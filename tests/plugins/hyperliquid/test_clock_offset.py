@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from candlewick.model import Candle
+from candlewick.runtime import names
 from candlewick.testing import FakeExchange, ScaledClock, SkewedClock
 
 from .conftest import Harness, running_source
@@ -108,3 +109,17 @@ async def test_a_clock_step_while_running_closes_nothing_early_and_loses_nothing
     assert steps == [pytest.approx(step, abs=1.0)]
     assert estimate is not None
     assert abs(estimate.offset_ms - (start + step) * 1000) <= 1000 + READ_MARGIN_MS
+
+
+async def test_a_step_forward_does_not_make_a_quiet_market_look_stale() -> None:
+    """The last frame's wall time moves with a clock step: its age stays what it was."""
+    async with skewed(4, 0.0) as (h, watch, local):
+        await watch.until(1)
+        h.exchange.faults.stall = True  # no frame from here on
+        await anyio.sleep(0.1)
+        last = h.metric(names.LAST_FRAME, source="hyperliquid", coin="BTC", interval="1m")
+        local.step(300.0)
+        await h.wait_for(lambda: h.events_of("clock.step"))
+        age = local.time() - h.metric(names.LAST_FRAME, source="hyperliquid", coin="BTC", interval="1m")
+        assert h.metric(names.LAST_FRAME, source="hyperliquid", coin="BTC", interval="1m") >= last + 299
+    assert age < 60  # clock seconds: without the shift it would be over 300
