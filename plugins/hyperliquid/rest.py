@@ -234,12 +234,13 @@ class HyperliquidRest:
             return
         try:
             stamp = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=datetime.UTC)
+            date_ms = stamp.timestamp() * 1000
+        except (TypeError, ValueError, OverflowError):
             log.debug("unreadable Date header %r", value)
             return
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=datetime.UTC)
-        self.exchange.saw_http_date(stamp.timestamp() * 1000, sent=sent, received=received)
+        self.exchange.saw_http_date(date_ms, sent=sent, received=received)
 
     async def info(self, body: dict[str, Any], *, weight: float = INFO_WEIGHT, priority: int = Priority.LIVE) -> Any:
         """POST and JSON-decode; the result may be any JSON value."""
