@@ -12,8 +12,9 @@ keeps bounds on ``monotonic - exchange`` from evidence:
 Evidence is held against the *monotonic* clock, which NTP never steps, so a wall clock step
 changes nothing already known; only the reported wall offset (``wall - exchange``) moves, at
 once. Bounds widen with age by :data:`MAX_DRIFT` (the two clocks' rates differ a little). A
-sample contradicting what is known means the old evidence went stale (a suspended host, a
-changed server): the contradicted side is replaced by the new sample's.
+two-sided sample contradicting what is known means the old evidence went stale (a suspended
+host, a changed server): the contradicted side is replaced by the new sample's. A one-sided
+sample (a candle frame) only narrows within the two-sided ones.
 
 Decisions that must not come early use the *earliest* exchange time the evidence allows
 (:meth:`OffsetEstimator.exchange_ms`): a candle is closed late rather than early. Without any
@@ -98,9 +99,14 @@ class OffsetEstimator:
             raise ValueError(f"empty bound [{low}, {high}]")
         cur_low, cur_high = self.bounds(mono_ms)
         w = self.drift * mono_ms
+        if high < cur_low and low == -math.inf:
+            # One-sided evidence only narrows what two-sided evidence allows: a lone frame of a
+            # candle "from the future" must not pull the exchange's time past the Date headers.
+            high = cur_low
+            self.conflicts += 1
         new_low, new_high = low + w, high - w
-        if high < cur_low:  # the known lower bound went stale
-            self._low, self._low_kinds = new_low, ({kind} if low > -math.inf else set())
+        if high < cur_low:  # the known lower bound went stale (a suspended host, a changed server)
+            self._low, self._low_kinds = new_low, {kind}
             self.conflicts += 1
         elif low > cur_high:  # the known upper bound went stale
             self._high, self._high_kinds = new_high, ({kind} if high < math.inf else set())

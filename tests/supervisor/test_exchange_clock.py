@@ -150,6 +150,19 @@ def test_contradicting_evidence_replaces_the_stale_side() -> None:
     assert low <= mono_offset <= high
 
 
+def test_a_frame_from_the_future_cannot_pull_exchange_time_past_the_date_headers() -> None:
+    """A lone candle "an hour ahead" (bad input) moves the earliest exchange time at most to the Date bound."""
+    est = OffsetEstimator()
+    exchange = 1_800_000_000_000.0
+    date_sample(est, exchange, 0.0, sent=exchange - 20, rtt=40)
+    low, _ = est.bounds(exchange)
+    est.exchange_reached(exchange, exchange + 3_600_000)
+    assert est.conflicts == 1
+    assert earliest(est, exchange) == pytest.approx(exchange - low)
+    assert earliest(est, exchange) <= exchange + 1000 + 40  # the Date header's second and round trip, no more
+    assert est.bounds(exchange)[0] == low  # the Date evidence stands
+
+
 def test_a_wall_clock_step_changes_the_offset_at_once_and_exchange_time_not_at_all() -> None:
     """NTP stepping the host clock (either way): exchange time goes on, the offset follows the step."""
     base = ManualClock(start=1_800_000_000.0)
