@@ -519,7 +519,9 @@ class HyperliquidSource(Source):
             label = {"source": self.name}
             self._offset.set_function(lambda: _offset_s(exchange), **label)
             self._offset_spread.set_function(lambda: _spread_s(exchange), **label)
-        off = estimate.beyond(self.ctx.settings.daemon.max_clock_offset * 1000)
+        limit = self.ctx.settings.daemon.max_clock_offset * 1000
+        # Back within 80 % of the limit before "back to normal": an offset near it logs once, not per look.
+        off = estimate.beyond(limit) or (self._offset_warned and estimate.beyond(limit * 0.8))
         if off and not self._offset_warned:
             log.warning(
                 "%s: the local clock is %s; candles close on the exchange's clock, but fix NTP on this host",
