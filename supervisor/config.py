@@ -141,6 +141,9 @@ class DaemonSection(Section):
     """Async backend the daemon runs on."""
     queue_size: int = Field(default=10_000, gt=0)
     """Capacity of the candle stream from sources into the buffer (backpressure past it)."""
+    max_clock_offset: float = Field(default=5.0, gt=0)
+    """Health is degraded while the local clock is off the exchange's by more than this many seconds
+    (candles still close on the exchange's clock; fix NTP)."""
 
     def data_path(self) -> Path:
         return self.data_dir or default_data_dir()

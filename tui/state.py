@@ -182,10 +182,14 @@ class Stats:
     sink_write_latency: float | None = None
     sink_errors: int = 0
     markets: tuple[MarketView, ...] = ()
+    #: The local clock minus the exchange's (ms; ``None`` until measured), and whether it is within
+    #: the daemon's ``max_clock_offset``.
+    clock_offset_ms: float | None = None
+    clock_ok: bool = True
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Stats:
-        buffer, spool, rest, sink = (_map(raw, k) for k in ("buffer", "spool", "rest", "sink"))
+        buffer, spool, rest, sink, clock = (_map(raw, k) for k in ("buffer", "spool", "rest", "sink", "clock"))
         return cls(
             time=_float(raw, "time") or 0.0,
             frames_in=_int(raw, "frames_in"),
@@ -207,6 +211,8 @@ class Stats:
             sink_write_latency=_float(sink, "write_latency"),
             sink_errors=_int(sink, "errors"),
             markets=tuple(MarketView.parse(m) for m in _maps(raw, "markets")),
+            clock_offset_ms=_float(raw, "clock_offset_ms"),
+            clock_ok=clock.get("ok") is not False,
         )
 
 

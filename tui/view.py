@@ -18,6 +18,8 @@ SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 BAR_FULL, BAR_EMPTY = "█", "░"
 #: A live market whose last frame is older than this is shown as stalled.
 STALL_AFTER = 60.0
+#: The header shows the local clock's offset from the exchange's from this much on (ms).
+CLOCK_NOTABLE_MS = 1000.0
 
 #: component state -> (symbol, style)
 STATE_BADGES: dict[str, tuple[str, str]] = {
@@ -177,6 +179,10 @@ def header(state: DashboardState) -> Text:
         text.append_text(health_badge(state.health))
         if state.silent_for is not None:
             text.append(f" · ⚠ no stats for {state.silent_for:.0f} s", style="bold yellow")
+        clock = clock_note(state)
+        if clock is not None:
+            text.append(" · ")
+            text.append_text(clock)
     elif state.link == "detached":
         text.append(" · ")
         text.append("✖ detached", style="bold red")
@@ -185,6 +191,15 @@ def header(state: DashboardState) -> Text:
         text.append("◌ connecting", style="cyan")
     text.append(f" · {socket}", style="dim")
     return text
+
+
+def clock_note(state: DashboardState) -> Text | None:
+    """``⚠ clock +120.0 s`` past the daemon's ``max_clock_offset``, dim from a second on, else nothing."""
+    stats = state.stats
+    if stats is None or stats.clock_offset_ms is None or abs(stats.clock_offset_ms) < CLOCK_NOTABLE_MS:
+        return None
+    offset = f"clock {stats.clock_offset_ms / 1000:+.1f} s"
+    return Text(offset, style="dim") if stats.clock_ok else Text(f"⚠ {offset}", style="bold yellow")
 
 
 def component_cells(c: ComponentView) -> tuple[str | Text, ...]:

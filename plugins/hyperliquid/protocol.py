@@ -229,16 +229,19 @@ def candle_from_wire(w: WireCandle, *, closed: bool = False, origin: Literal["li
 def parse_candle_list(body: bytes | str, *, now_ms: int) -> list[Candle]:
     """Decode a ``candleSnapshot`` body (array or ``null``); candles whose ``T`` passed are closed.
 
-    Raises ``ValueError`` naming the first bad element: a REST page is all or nothing.
+    ``now_ms`` is the exchange's time (as far as it surely passed) when the data was computed. A
+    candle older than another in the same body is closed whatever the clocks say: the exchange
+    opened a newer one. Raises ``ValueError`` naming the first bad element: a REST page is all or nothing.
     """
     try:
         wires = _candle_list.decode(body)
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a candle array: {exc}") from None
     out = []
+    newest = max((w.t for w in wires), default=0) if wires else 0
     for k, w in enumerate(wires or ()):
         try:
-            out.append(candle_from_wire(w, closed=now_ms > w.T, origin="rest"))
+            out.append(candle_from_wire(w, closed=now_ms > w.T or w.t < newest, origin="rest"))
         except ValueError as exc:
             raise ValueError(f"element {k}: {exc}") from None
     return out

@@ -10,8 +10,12 @@ The API a caller uses (the live source, and gap repair / backfill jobs)::
             async for page in pages:                       # the same, page by page (bounded memory)
                 ...
 
-Every returned candle is validated like a websocket frame; candles whose ``T`` has passed are
-``closed``, the still-open newest one is not; ``origin`` is ``"rest"``. Ranges follow the
+Every returned candle is validated like a websocket frame; candles whose ``T`` has passed on
+the *exchange's* clock are ``closed``, the still-open newest one is not; ``origin`` is
+``"rest"``. Each response's HTTP ``Date`` header is evidence for
+:class:`~candlewick.runtime.exchange_clock.ExchangeClock` (``rest.exchange``), and a candle
+counts as closed only if the exchange's time had surely passed its ``T`` when the request left,
+or a newer candle came in the same response. Ranges follow the
 exchange's semantics: every candle overlapping ``[start_ms, end_ms]``, ascending, each ``t``
 once. Paging works whether the server caps a response at 500 or 5000 items: it advances past
 the last ``t`` it got and stops when a page brings nothing new.
@@ -26,7 +30,9 @@ it comes back should not wait a minute.
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import email.utils
 import json
 import logging
 import random
@@ -44,6 +50,7 @@ from candlewick.plugins.hyperliquid.budget import INFO_WEIGHT, Priority, WeightB
 from candlewick.plugins.hyperliquid.protocol import parse_candle_list
 from candlewick.runtime import names
 from candlewick.runtime.clock import Clock, SystemClock
+from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.telemetry import Telemetry
 
 __all__ = [
@@ -111,11 +118,14 @@ class HyperliquidRest:
         unanswered_max: float = DEFAULT_UNANSWERED_MAX,
         rng: random.Random | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        exchange: ExchangeClock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.info_url = f"{self.base_url}/info"
         self.budget = budget
         self.clock: Clock = clock or SystemClock()
+        #: The exchange's clock, measured from every response's ``Date`` header.
+        self.exchange = exchange or ExchangeClock(self.clock)
         self.retries = retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -149,7 +159,8 @@ class HyperliquidRest:
             await self._client.aclose()
 
     def now_ms(self) -> int:
-        return int(self.clock.time() * 1000)
+        """The exchange's time (ms), as far as it has surely passed."""
+        return self.exchange.now_ms()
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -164,12 +175,18 @@ class HyperliquidRest:
 
         Returns the raw 200 body. Raises :class:`BadRequest` or :class:`RestUnavailable`.
         """
+        raw, _ = await self._post(body, weight=weight, priority=priority)
+        return raw
+
+    async def _post(self, body: dict[str, Any], *, weight: float, priority: int) -> tuple[bytes, float]:
+        """:meth:`post`, also returning the monotonic time the answered request left."""
         content = _dumps(body)
         what = body.get("type", "info")
         attempt = 0
         while True:
             await self.budget.acquire(weight, priority=priority)
             unanswered = False
+            sent = self.clock.monotonic()
             try:
                 resp = await self._client.post(self.info_url, content=content)
             except httpx.TimeoutException as exc:
@@ -181,10 +198,11 @@ class HyperliquidRest:
                 failure = f"{type(exc).__name__}: {exc}"
                 unanswered = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
             else:
+                self._note_date(resp, sent)
                 status = resp.status_code
                 self._count(str(status), weight if status == 200 else 0.0)
                 if status == 200:
-                    return resp.content
+                    return resp.content, sent
                 text = resp.text[:_BODY_EXCERPT]
                 if status == 429:
                     self.budget.penalize()
@@ -207,6 +225,22 @@ class HyperliquidRest:
             delay = self._rng.uniform(ceiling / 2, ceiling)
             log.warning("%s %s; retry %d/%d in %.1fs", what, failure, attempt, self.retries, delay)
             await self.clock.sleep(delay)
+
+    def _note_date(self, resp: httpx.Response, sent: float) -> None:
+        """Feed the response's ``Date`` header to the exchange clock (ignored when absent or garbled)."""
+        received = self.clock.monotonic()
+        value = resp.headers.get("date")
+        if value is None:
+            return
+        try:
+            stamp = email.utils.parsedate_to_datetime(value)
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=datetime.UTC)
+            date_ms = stamp.timestamp() * 1000
+        except (TypeError, ValueError, OverflowError):
+            log.debug("unreadable Date header %r", value)
+            return
+        self.exchange.saw_http_date(date_ms, sent=sent, received=received)
 
     async def info(self, body: dict[str, Any], *, weight: float = INFO_WEIGHT, priority: int = Priority.LIVE) -> Any:
         """POST and JSON-decode; the result may be any JSON value."""
@@ -291,9 +325,10 @@ class HyperliquidRest:
             "type": "candleSnapshot",
             "req": {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms},
         }
-        raw = await self.post(body, weight=estimate, priority=priority)
+        raw, sent = await self._post(body, weight=estimate, priority=priority)
         try:
-            candles = parse_candle_list(raw, now_ms=self.now_ms())
+            # Data computed after the request left: closed where the exchange had surely passed T by then.
+            candles = parse_candle_list(raw, now_ms=self.exchange.at_ms(sent))
         except ValueError as exc:
             raise RestError(f"candleSnapshot {coin} {interval}: {exc}; body starts {raw[:_BODY_EXCERPT]!r}") from None
         actual = candle_snapshot_weight(len(candles))

@@ -27,13 +27,20 @@ Lifecycle of :class:`HyperliquidSource`:
    Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
    repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
 3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
-   which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes, and never
-   lets a candle go backwards.
+   which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes on the
+   exchange's clock, and never lets a candle go backwards.
 4. Every candle the exchange sends is also checked against candlewick's grid
    (:class:`~candlewick.runtime.gridreport.GridReporter`, ``source.grid``): the first page of
    start-up history checks each market within seconds, every frame afterwards. A candle off
    the grid is stored all the same; its market shows a grid mismatch in health, and gap
    repair leaves it alone until the exchange's candles are back on the grid.
+
+The exchange's clock is ``source.exchange`` (an
+:class:`~candlewick.runtime.exchange_clock.ExchangeClock`, shared with the REST client): every
+candle frame and every REST response's ``Date`` header measure how far the local clock is off,
+so a host clock minutes ahead closes nothing early, and an NTP step while running changes
+nothing. The offset is exported as ``candlewick_clock_offset_seconds``; a step is logged and
+published as a ``clock.step`` event.
 
 Markets can be added and removed while running.
 
@@ -83,6 +90,7 @@ from candlewick.plugins.hyperliquid.protocol import (
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
 from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
 from candlewick.runtime import names
+from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
 
 __all__ = [
@@ -204,13 +212,13 @@ class Link:
                     self.disconnected_since_ms = self._last_frame_ms or src.now_ms()
                 src.ctx.telemetry.publish(
                     names.EV_DISCONNECTED, src.name, f"{src.name} disconnected: {reason}",
-                    reason=reason,
+                    reason=reason, exchange_time=src.now_ms(),
                 )  # fmt: skip
             elif self.sessions == 0 and not self._told_first_failure:
                 self._told_first_failure = True
                 src.ctx.telemetry.publish(
                     names.EV_DISCONNECTED, src.name, f"{src.name} cannot connect: {reason}",
-                    reason=reason,
+                    reason=reason, exchange_time=src.now_ms(),
                 )  # fmt: skip
             self.connected = False
             self.connected_at = None
@@ -337,6 +345,10 @@ class HyperliquidSource(Source):
         self.tracker = ClosingTracker(int(self.config.close_grace * 1000))
         #: Each market's candles against candlewick's grid (gap repair reads it too).
         self.grid = GridReporter(ctx.name, ctx.telemetry)
+        #: The exchange's clock, measured from candle frames and REST ``Date`` headers.
+        self.exchange = ExchangeClock(ctx.clock)
+        self._offset_exported = False
+        self._offset_warned = False
         self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
         #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
@@ -359,6 +371,10 @@ class HyperliquidSource(Source):
         self._candles_in = m.counter(names.CANDLES_IN, "Candle updates received", ("source", "coin", "interval"))
         self._last_frame = m.gauge(names.LAST_FRAME, "Wall time of the last frame", ("source", "coin", "interval"))
         self._last_candle = m.gauge(names.LAST_CANDLE, "Open time of the newest candle", ("coin", "interval"))
+        self._offset = m.gauge(names.CLOCK_OFFSET, "Local wall clock minus the exchange's", ("source",))
+        self._offset_spread = m.gauge(
+            names.CLOCK_OFFSET_UNCERTAINTY, "Half-width of the interval the clock offset lies in", ("source",)
+        )
 
     # -- Source API --------------------------------------------------------------------------
 
@@ -404,15 +420,24 @@ class HyperliquidSource(Source):
         self.grid.forget(coin, interval)
 
     def describe(self) -> dict[str, Any]:
+        estimate = self.exchange.estimate()
         return {
             "markets": [f"{c}/{i}" for c, i in self._wanted],
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
             "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
+            "clock": None
+            if estimate is None
+            else {
+                "offset_ms": round(estimate.offset_ms),
+                "uncertainty_ms": None if estimate.uncertainty_ms is None else round(estimate.uncertainty_ms),
+                "evidence": list(estimate.evidence),
+            },
         }
 
     def now_ms(self) -> int:
-        return int(self.ctx.clock.time() * 1000)
+        """The exchange's time (ms), as far as it has surely passed."""
+        return self.exchange.now_ms()
 
     # -- running -----------------------------------------------------------------------------
 
@@ -428,6 +453,7 @@ class HyperliquidSource(Source):
             backoff_initial=cfg.rest_backoff_initial,
             unanswered_max=cfg.reconnect_unreachable_max,
             ssl_context=self.tls,
+            exchange=self.exchange,
         ) as rest:
             self.rest = rest
             try:
@@ -465,15 +491,55 @@ class HyperliquidSource(Source):
                 await self.ctx.clock.sleep(delay)
 
     async def _closer(self) -> None:
-        """Close open candles whose ``T + close_grace`` has passed."""
+        """Close open candles whose ``T + close_grace`` has passed on the exchange's clock."""
         clock = self.ctx.clock
         while True:
+            self._watch_clock()
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
             deadline = self.tracker.next_deadline_ms()
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
+
+    def _watch_clock(self) -> None:
+        """Export the measured clock offset; log steps of the local clock and a large offset.
+
+        After a step, the wall times of the last frames move with the clock, so "the last frame
+        came N s ago" stays true (a step forward must not make every market look stale).
+        """
+        exchange = self.exchange
+        jump = exchange.step()
+        if jump is not None:
+            frames = self._last_frame.values
+            for key in [k for k in frames if k[0] == self.name]:
+                frames[key] += jump
+            log.warning(
+                "%s: the local clock stepped %+.1f s (NTP setting it?); candles close on the exchange's clock, "
+                "nothing is affected", self.name, jump,
+            )  # fmt: skip
+            self.ctx.telemetry.publish(
+                names.EV_CLOCK_STEP, self.name, f"{self.name}: the local clock stepped {jump:+.1f} s", step=jump
+            )
+        estimate = exchange.estimate()
+        if estimate is None:
+            return
+        if not self._offset_exported:
+            self._offset_exported = True
+            label = {"source": self.name}
+            self._offset.set_function(lambda: _offset_s(exchange), **label)
+            self._offset_spread.set_function(lambda: _spread_s(exchange), **label)
+        limit = self.ctx.settings.daemon.max_clock_offset * 1000
+        # Back within 80 % of the limit before "back to normal": an offset near it logs once, not per look.
+        off = estimate.beyond(limit) or (self._offset_warned and estimate.beyond(limit * 0.8))
+        if off and not self._offset_warned:
+            log.warning(
+                "%s: the local clock is %s; candles close on the exchange's clock, but fix NTP on this host",
+                self.name, estimate.describe(),
+            )  # fmt: skip
+        elif self._offset_warned and not off:
+            log.info("%s: the local clock is now %s", self.name, estimate.describe())
+        self._offset_warned = off
 
     async def _confirmer(self) -> None:
         """Re-fetch candles the websocket closed; the exchange's final version wins if it differs.
@@ -534,8 +600,11 @@ class HyperliquidSource(Source):
         self.frames.inc()
         event = parse_frame(text)
         if isinstance(event, CandleUpdate):
-            now_s = self.ctx.clock.time()
-            now = int(now_s * 1000)
+            clock = self.ctx.clock
+            received, now_s = clock.monotonic(), clock.time()
+            for candle in event.candles:
+                self.exchange.saw_candle(candle.open_time, received=received)
+            now = self.exchange.at_ms(received)
             out: list[Candle] = []
             observe = self.grid.observe
             for candle in event.candles:
@@ -615,3 +684,15 @@ class HyperliquidSource(Source):
                     self.grid.observe_many(page)  # the first page checks the market's grid at start-up
                     await self.emit(self.tracker.offer_many(page, self.now_ms()))
         self._history_done.add(market)
+
+
+def _offset_s(exchange: ExchangeClock) -> float:
+    estimate = exchange.estimate()
+    return math.nan if estimate is None else estimate.offset_ms / 1000
+
+
+def _spread_s(exchange: ExchangeClock) -> float:
+    estimate = exchange.estimate()
+    if estimate is None:
+        return math.nan
+    return math.inf if estimate.uncertainty_ms is None else estimate.uncertainty_ms / 1000

@@ -156,6 +156,9 @@ def render_status(result: dict[str, Any]) -> str:
         f"{d.get('health', '?')}  backend {d.get('backend', '?')}\n"
         f"config {d.get('config_path') or 'built-in defaults'}  socket {d.get('socket') or '-'}"
     )
+    clock = result.get("clock")
+    if isinstance(clock, dict) and clock.get("detail"):
+        head += f"\nclock {clock['detail']}" + ("" if clock.get("ok", True) else ": fix NTP on this host")
     rows: list[tuple[str, ...]] = [("NAME", "KIND", "STATE", "RESTARTS", "UPTIME", "LAST ERROR")]
     for c in result.get("components", []):
         err = c.get("last_error")

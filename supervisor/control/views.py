@@ -7,11 +7,13 @@ is 0 or ``None``. Nothing here keeps state of its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from candlewick.plugin import Source
 from candlewick.runtime import names
+from candlewick.runtime.exchange_clock import OffsetEstimate
 from candlewick.runtime.gridreport import format_time, mismatch_of
 from candlewick.runtime.policy import ChildState
 
@@ -19,10 +21,15 @@ if TYPE_CHECKING:
     from candlewick.control.methods import ControlHost
     from candlewick.runtime.telemetry import Metrics
 
-__all__ = ["STALE_AFTER", "health_view", "markets_view", "stats_view", "status_view"]
+__all__ = ["NTP_ADVICE", "STALE_AFTER", "clock_view", "health_view", "markets_view", "stats_view", "status_view"]
 
 #: A market without a frame for this long is stale (health ``degraded``).
 STALE_AFTER: Final = 120.0
+#: What to do about a local clock off the exchange's.
+NTP_ADVICE: Final = (
+    "fix NTP on the host (e.g. 'timedatectl set-ntp true'; Synology DSM: Control Panel > Regional Options > "
+    "Time > Synchronize with NTP server)"
+)
 
 HEALTHY, DEGRADED, FAILING = "healthy", "degraded", "failing"
 _OK_STATES = (ChildState.RUNNING, ChildState.STARTING)
@@ -121,6 +128,45 @@ def _grid_mismatch(m: Metrics, source: str, coin: str, interval: str) -> dict[st
     return None if found is None else {"expected": found[0], "seen": found[1]}
 
 
+# -- clock -----------------------------------------------------------------------------------
+
+
+def _clock_offsets(host: ControlHost) -> list[dict[str, Any]]:
+    """Every measured offset of the local clock from an exchange's, most off first."""
+    m = host.telemetry.metrics
+    offsets = m.get(names.CLOCK_OFFSET)
+    if offsets is None:
+        return []
+    spreads = m.get(names.CLOCK_OFFSET_UNCERTAINTY)
+    spread_of = spreads.samples() if spreads is not None and spreads.labelnames == offsets.labelnames else {}
+    limit = host.settings.daemon.max_clock_offset
+    out = []
+    for key, value in offsets.samples().items():
+        if not math.isfinite(value):
+            continue
+        spread = spread_of.get(key, math.inf)
+        estimate = OffsetEstimate(value * 1000, spread * 1000 if math.isfinite(spread) else None, ())
+        out.append({
+            "source": key[0] if key else "",
+            "offset_ms": round(estimate.offset_ms),
+            "uncertainty_ms": None if estimate.uncertainty_ms is None else round(estimate.uncertainty_ms),
+            "max_offset_ms": round(limit * 1000),
+            "ok": not estimate.beyond(limit * 1000),
+            "detail": f"the local clock is {estimate.describe()}",
+        })  # fmt: skip
+    return sorted(out, key=lambda c: -abs(c["offset_ms"]))
+
+
+def clock_view(host: ControlHost) -> dict[str, Any] | None:
+    """How far the local clock is off the exchange's (``None`` until a source measured it).
+
+    ``{source, offset_ms, uncertainty_ms, max_offset_ms, ok, detail}``: positive offsets are
+    ahead; ``uncertainty_ms`` is ``None`` while only an upper bound of the offset is known.
+    """
+    offsets = _clock_offsets(host)
+    return offsets[0] if offsets else None
+
+
 # -- stats -----------------------------------------------------------------------------------
 
 
@@ -158,7 +204,14 @@ def stats_view(host: ControlHost) -> dict[str, Any]:
             "errors": _int(_sum(m, names.WRITE_ERRORS, sink=sink)),
         },
         "markets": _market_stats(host, now),
+        **_clock_fields(host),
     }
+
+
+def _clock_fields(host: ControlHost) -> dict[str, Any]:
+    """``clock_offset_ms`` (the headline) and ``clock`` (its detail) of ``stats`` and ``status``."""
+    clock = clock_view(host)
+    return {"clock_offset_ms": clock["offset_ms"] if clock else None, "clock": clock}
 
 
 # -- health ----------------------------------------------------------------------------------
@@ -172,8 +225,9 @@ def health_view(host: ControlHost) -> dict[str, Any]:
     """``healthy``, ``degraded`` (something needs attention) or ``failing`` (data is at risk).
 
     Degraded: a component not running (backing off, failed, stopped), a non-empty spool, a
-    stale market, or a market in grid mismatch. Failing: a critical component failed, or the
-    sink is down while the spool is at its cap.
+    stale market, a market in grid mismatch, or a local clock off the exchange's by more than
+    ``[daemon] max_clock_offset`` (candles still close on the exchange's clock). Failing: a
+    critical component failed, or the sink is down while the spool is at its cap.
     """
     m = host.telemetry.metrics
     checks: list[dict[str, Any]] = []
@@ -215,6 +269,14 @@ def health_view(host: ControlHost) -> dict[str, Any]:
     checks.extend(_grid_checks(markets))
     if any(not c["ok"] for c in checks if c["name"].startswith(("market:", "grid:"))):
         degraded = True
+    for clock in _clock_offsets(host):
+        limit = clock["max_offset_ms"] / 1000
+        if clock["ok"]:
+            detail = f"{clock['detail']}; within {limit:g} s"
+        else:
+            degraded = True
+            detail = f"{clock['detail']}, more than {limit:g} s; {NTP_ADVICE}"
+        checks.append(_check(f"clock:{clock['source']}", clock["ok"], detail))
     status = FAILING if failing else DEGRADED if degraded else HEALTHY
     return {"status": status, "checks": checks}
 
@@ -269,4 +331,5 @@ def status_view(host: ControlHost, *, socket: str | None = None) -> dict[str, An
             "health": health,
         },
         "components": [child.status() for child in host.supervisor.children.values()],
+        **_clock_fields(host),
     }

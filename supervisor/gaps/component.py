@@ -156,7 +156,7 @@ class GapRepair(Source):
             history=self.history,
             stored=sink,
             emit=ctx.candles.send,
-            clock=ctx.clock,
+            clock=self.history.exchange_clock,
             telemetry=ctx.telemetry,
             state_path=ctx.data_dir / self.config.state_file,
             settings=self.config.engine_settings(),
@@ -209,11 +209,14 @@ class GapRepair(Source):
             self._outage_since = None
             self._schedule(self.config.reconnect_settle)
         elif event.kind == names.EV_DISCONNECTED:
+            # On the exchange's clock (the source says when); the event's own time is the local clock's.
+            at = event.data.get("exchange_time")
+            at_ms = at if isinstance(at, int) else int(event.time * 1000)
             if self.engine is not None:
-                self.engine.suspect(self.history.markets(), int(event.time * 1000))
+                self.engine.suspect(self.history.markets(), at_ms)
             if self.config.outage_check_every > 0:
                 if self._outage_since is None:
-                    self._outage_since = int(event.time * 1000)
+                    self._outage_since = at_ms
                 self._schedule(self.config.outage_check_every)
 
     async def _checker(self) -> None:
@@ -233,8 +236,8 @@ class GapRepair(Source):
             now = clock.monotonic()
             recheck = engine.ledger.next_recheck(engine.now_ms())
             due = self._check_due if self._check_due is not None else now + self.config.check_every
-            if recheck is not None:
-                due = min(due, now + max(0.0, recheck / 1000 - clock.time()) + 0.001)
+            if recheck is not None:  # due on the exchange's clock, as the ledger keeps it
+                due = min(due, now + max(0.0, (recheck - engine.now_ms()) / 1000) + 0.001)
             if due > now:
                 await self._sleep_or_wake(due - now)
                 continue

@@ -16,6 +16,10 @@ grid, which no longer describes it. A job of such a market stores every closed c
 exchange has in its span and records nothing in the ledger. Checks resume once the source
 reports the mismatch resolved.
 
+Times are the exchange's: the engine's clock is the history's ``exchange_clock``, whose
+``time()`` is the exchange's time as far as it has surely passed. A host clock running ahead
+therefore never makes an open candle "missing" or a running span "confirmed empty".
+
 Logging: INFO for holes found and repaired and for job results, WARNING for a hole near its
 horizon, for permanent losses and failed jobs, DEBUG per request and for markets skipped in
 a grid mismatch (the source logs the mismatch itself, once).

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from candlewick.model import Candle
+from candlewick.runtime.clock import Clock
 
 __all__ = ["History", "StoredTimes"]
 
@@ -25,6 +26,17 @@ class History(Protocol):
     page_size: int
     base_weight: int
     items_per_weight: int
+
+    @property
+    def exchange_clock(self) -> Clock:
+        """The exchange's clock: ``time()`` is the exchange's time as far as it has surely passed.
+
+        Gap repair asks it whether a candle has closed and whether an empty span is over, so a
+        local clock running ahead never files open candles as missing or spans as empty. A
+        history that cannot measure the exchange's clock returns the local one
+        (:class:`candlewick.runtime.exchange_clock.ExchangeClock` measures it).
+        """
+        ...
 
     def markets(self) -> Sequence[tuple[str, str]]:
         """The (coin, interval) pairs to keep complete now."""

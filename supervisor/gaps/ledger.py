@@ -127,10 +127,12 @@ class Ledger:
         """File what a request over ``span`` did not return; returns the spans confirmed empty now.
 
         Open times missing from ``returned`` become confirmed empty, unless they are recent and
-        not re-checked yet: those become tentative, due ``recheck_ms`` from now.
+        not re-checked yet: those become tentative, due ``recheck_ms`` from now. Candles not
+        closed at ``now_ms`` (the exchange's time) are filed as nothing: a span still running
+        is never empty yet, however the span was computed.
         """
         cov = self.market(coin, interval)
-        missing = find_holes(interval, sorted(returned), *span)
+        missing = clip(find_holes(interval, sorted(returned), *span), span[0], grid.newest_closed(interval, now_ms))
         if not missing:
             self._drop_tentative(cov, interval, [span])
             return []

@@ -22,6 +22,8 @@ GRID_MISMATCH = "candlewick_grid_mismatch"
 #: (source, coin, interval) during a mismatch: the open time candlewick's grid expects, and the one the exchange sent
 GRID_EXPECTED_OPEN = "candlewick_grid_mismatch_expected_open_timestamp_seconds"
 GRID_SEEN_OPEN = "candlewick_grid_mismatch_seen_open_timestamp_seconds"
+CLOCK_OFFSET = "candlewick_clock_offset_seconds"  # (source) local wall clock minus the exchange's
+CLOCK_OFFSET_UNCERTAINTY = "candlewick_clock_offset_uncertainty_seconds"  # (source) half-width of its interval
 
 # -- buffer, spool, sink ---------------------------------------------------------------------
 BUFFER_DEPTH = "candlewick_buffer_depth"  # () candles held in memory
@@ -62,3 +64,4 @@ EV_SPOOL = "spool"  # spooling started/stopped, cap reached, corrupt tail skippe
 EV_SHUTDOWN = "shutdown"
 EV_GRID_MISMATCH = "grid.mismatch"  # a market's candles left candlewick's grid (data: coin, interval, expected, seen)
 EV_GRID_RESOLVED = "grid.resolved"  # they are back on it
+EV_CLOCK_STEP = "clock.step"  # the local wall clock was set (stepped) while running

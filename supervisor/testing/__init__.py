@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from candlewick.testing._exchange import ExchangeStats, FakeExchange, Faults
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
-from candlewick.testing.clock import ScaledClock
+from candlewick.testing.clock import ScaledClock, SkewedClock
 
 __all__ = [
     "DEFAULT_COINS",
@@ -32,4 +32,5 @@ __all__ = [
     "Faults",
     "MarketModel",
     "ScaledClock",
+    "SkewedClock",
 ]

@@ -4,7 +4,8 @@ It speaks the wire format of the reference (``/work/shared/reference/hyperliquid
 the plain-text greeting, ``subscriptionResponse`` echoes, a candle as one object per frame,
 ``pong``, error strings (``Already subscribed: {...}``, ``Invalid subscription {...}``),
 ``candleSnapshot`` arrays with overlap semantics and the 5000-candle window, ``meta`` and
-``spotMeta``, 429 with body ``null`` and 422 with a text body. Candles come from a
+``spotMeta``, 429 with body ``null`` and 422 with a text body; every HTTP response carries a
+``Date`` header from the exchange's clock, as the real one does. Candles come from a
 :class:`~candlewick.testing._market.MarketModel` in (optionally scaled) real time, and
 :meth:`FakeExchange.truth` says what every closed candle is, so tests can compare a database
 with what the exchange served. Faults are switched at runtime through :attr:`FakeExchange.faults`
@@ -310,21 +311,39 @@ class FakeExchange:
                     try:
                         req = await read_request(stream, buffered)
                     except BadHttp as exc:
-                        await write_response(stream, 400, str(exc).encode(), content_type="text/plain", close=True)
+                        await write_response(
+                            stream,
+                            400,
+                            str(exc).encode(),
+                            content_type="text/plain",
+                            close=True,
+                            date=self.clock.time(),
+                        )
                         return
                     if req is None:
                         return
                     if req.is_websocket:
                         if self.faults.refuse_websockets:
-                            await write_response(stream, 503, b"unavailable", content_type="text/plain", close=True)
+                            await write_response(
+                                stream,
+                                503,
+                                b"unavailable",
+                                content_type="text/plain",
+                                close=True,
+                                date=self.clock.time(),
+                            )
                             return
                         if req.path.split("?")[0] != "/ws":
-                            await write_response(stream, 404, b"not found", content_type="text/plain", close=True)
+                            await write_response(
+                                stream, 404, b"not found", content_type="text/plain", close=True, date=self.clock.time()
+                            )
                             return
                         await self._serve_ws(stream, req)
                         return
                     status, body, ctype = self._route(req)
-                    await write_response(stream, status, body, content_type=ctype, close=not req.keep_alive)
+                    await write_response(
+                        stream, status, body, content_type=ctype, close=not req.keep_alive, date=self.clock.time()
+                    )
                     if not req.keep_alive:
                         return
                     buffered = req.leftover

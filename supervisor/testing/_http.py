@@ -6,6 +6,7 @@ keep-alive. Chunked request bodies are not supported (no client of ours sends th
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass, field
 
 import anyio
@@ -99,12 +100,19 @@ async def read_request(stream: ByteStream, buffered: bytes = b"") -> HttpRequest
 
 
 async def write_response(
-    stream: ByteStream, status: int, body: bytes, *, content_type: str = "application/json", close: bool = False
+    stream: ByteStream,
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    close: bool = False,
+    date: float | None = None,
 ) -> None:
-    """Write one complete response."""
+    """Write one complete response; ``date`` (Unix seconds) goes out as the ``Date`` header, as servers send it."""
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n"
-        f"Content-Type: {content_type}\r\n"
+        + (f"Date: {email.utils.formatdate(date, usegmt=True)}\r\n" if date is not None else "")
+        + f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
     )

@@ -18,6 +18,7 @@ from candlewick.gaps.component import GapRepair
 from candlewick.gaps.services import backfill_services
 from candlewick.model import Candle
 from candlewick.pluginmanager import build_plugin_manager
+from candlewick.runtime.clock import Clock
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import FakeExchange, ScaledClock
 from tests.plugins.storage.helpers import sqlite_sink, start
@@ -85,12 +86,15 @@ class Rig:
         )
 
     @asynccontextmanager
-    async def daemon(self, settings: Settings) -> AsyncIterator[Daemon]:
-        """Run a daemon (with the gap repair services) until the block ends, then shut it down."""
+    async def daemon(self, settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Daemon]:
+        """Run a daemon (with the gap repair services) until the block ends, then shut it down.
+
+        ``clock`` is the daemon's (default: the exchange's; a ``SkewedClock`` plays a wrong host clock).
+        """
         daemon = Daemon(
             settings,
             build_plugin_manager(),
-            clock=self.clock,
+            clock=clock or self.clock,
             backend=sniffio.current_async_library(),
             services=backfill_services(),
         )

@@ -89,3 +89,16 @@ def test_empty_spans_older_than_any_check_are_forgotten() -> None:
     assert ledger.forget_before("BTC", "1m", ledger.check_start("1m", NOW))
     assert ledger.market("BTC", "1m").empty == [(t(50), t(50))]
     assert not ledger.forget_before("BTC", "1m", ledger.check_start("1m", NOW))
+
+
+def test_a_span_still_running_is_never_filed_empty() -> None:
+    """A request planned past the exchange's time (a host clock ahead) files only the candles closed by then."""
+    ledger = Ledger(window=5000, late_ms=0, recheck_ms=3 * M)
+    span = (t(5), t(-20))  # five closed minutes, the open one, twenty still to come
+    assert ledger.record_fetch("BTC", "1m", span, [], NOW) == [(t(5), t(1))]
+    cov = ledger.market("BTC", "1m")
+    assert cov.empty == [(t(5), t(1))]
+    assert cov.tentative == []
+    ledger = Ledger(window=5000, late_ms=15 * M, recheck_ms=3 * M)
+    ledger.record_fetch("BTC", "1m", span, [], NOW)
+    assert [s for s, _ in ledger.market("BTC", "1m").tentative] == [(t(5), t(1))]

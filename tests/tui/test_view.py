@@ -113,6 +113,27 @@ def test_header_warns_when_stats_stop() -> None:
     assert text.endswith("◐ degraded · ⚠ no stats for 7 s · control.sock")
 
 
+def test_header_shows_a_clock_off_the_exchange() -> None:
+    """Past the daemon's max_clock_offset a warning; a notable offset within it is dim; a small one is not shown."""
+    from dataclasses import replace
+
+    from candlewick.tui.state import with_stats
+
+    state = sample_state()
+    assert state.stats is not None
+    now = state.stats.time
+
+    def header_with(offset_ms: float, ok: bool) -> Text:
+        raw = {"time": now, "clock_offset_ms": offset_ms, "clock": {"offset_ms": offset_ms, "ok": ok}}
+        return view.header(with_stats(replace(state, stats=None), raw))
+
+    far = header_with(120_300, False)
+    assert far.plain.endswith("◐ degraded · ⚠ clock +120.3 s · control.sock")
+    assert any(span.style == "bold yellow" for span in far.spans)
+    assert header_with(-2_500, True).plain.endswith("◐ degraded · clock -2.5 s · control.sock")
+    assert header_with(300, True).plain.endswith("◐ degraded · control.sock")
+
+
 def test_event_line_names_its_source_once() -> None:
     """A message that starts with its source is not printed as 'sqlite sqlite running'."""
     from candlewick.tui.state import Event as StateEvent

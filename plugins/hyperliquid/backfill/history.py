@@ -19,6 +19,8 @@ from candlewick.plugins.hyperliquid.budget import CANDLE_SNAPSHOT_BASE, ITEMS_PE
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.rest import MAX_CANDLES, HyperliquidRest, RestUnavailable
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
+from candlewick.runtime.clock import Clock
+from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
 
 __all__ = ["HyperliquidHistory", "budget_priority"]
@@ -51,6 +53,8 @@ class HyperliquidHistory:
         self.config = HyperliquidConfig.model_validate(raw if isinstance(raw, dict) else {})
         self._own: HyperliquidRest | None = None
         self._own_grid: GridReporter | None = None
+        #: The exchange's clock when there is no live source (measured by the own REST client).
+        self._exchange = ExchangeClock(ctx.clock)
 
     def _live(self) -> HyperliquidSource | None:
         if self.ctx.lookup is None:
@@ -60,6 +64,12 @@ class HyperliquidHistory:
         except LookupError:
             return None
         return component if isinstance(component, HyperliquidSource) else None
+
+    @property
+    def exchange_clock(self) -> Clock:
+        """The live source's measure of the exchange's clock, or the own REST client's."""
+        live = self._live()
+        return live.exchange if live is not None else self._exchange
 
     def markets(self) -> Sequence[tuple[str, str]]:
         live = self._live()
@@ -81,7 +91,7 @@ class HyperliquidHistory:
                 self._own = HyperliquidRest(
                     cfg.rest_url, budget=budget, clock=self.ctx.clock, telemetry=self.ctx.telemetry,
                     timeout=cfg.rest_timeout, retries=cfg.rest_retries, backoff_initial=cfg.rest_backoff_initial,
-                    unanswered_max=cfg.reconnect_unreachable_max,
+                    unanswered_max=cfg.reconnect_unreachable_max, exchange=self._exchange,
                 )  # fmt: skip
             return self._own
         while live.rest is None:

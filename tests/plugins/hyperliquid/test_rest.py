@@ -16,9 +16,9 @@ from candlewick.model import DAY_MS, INTERVAL_MS, WEEK_MS, open_time
 from candlewick.plugins.hyperliquid.budget import WeightBudget, candle_snapshot_weight
 from candlewick.plugins.hyperliquid.rest import BadRequest, HyperliquidRest, RestUnavailable
 from candlewick.runtime import names
-from candlewick.runtime.clock import SystemClock
+from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.telemetry import Telemetry
-from candlewick.testing import FakeExchange
+from candlewick.testing import FakeExchange, SkewedClock
 
 from .conftest import recorded
 
@@ -33,8 +33,9 @@ async def rest_client(
     client: httpx.AsyncClient | None = None,
     retries: int = 3,
     per_minute: int = 1200,
+    clock: Clock | None = None,
 ) -> AsyncIterator[HyperliquidRest]:
-    clock = SystemClock()
+    clock = clock or SystemClock()
     budget = WeightBudget(per_minute, clock, burst=1200)
     async with HyperliquidRest(
         base_url, budget=budget, clock=clock, telemetry=telemetry, client=client, retries=retries, backoff_initial=0.01
@@ -229,6 +230,40 @@ async def test_timeouts_are_retried() -> None:
     ):
         assert await rest.fetch_range("BTC", "1m", 0, 60_000) == []
     assert calls == 2
+
+
+@pytest.mark.parametrize("offset", [120.0, -120.0])
+async def test_closed_means_closed_on_the_exchange_whatever_the_local_clock(
+    exchange: FakeExchange, offset: float
+) -> None:
+    """With the host clock 2 min off, the open candle stays open and the offset is measured from Date."""
+    async with rest_client(exchange.rest_url, clock=SkewedClock(SystemClock(), offset)) as rest:
+        candles = await rest.fetch_range("BTC", "1m", exchange.now_ms() - 10 * 60_000, exchange.now_ms())
+        estimate = rest.exchange.estimate()
+    assert candles[-1].open_time >= open_time("1m", exchange.now_ms()) - 60_000  # the open one, or just closed
+    assert not candles[-1].closed or exchange.now_ms() > candles[-1].close_time
+    assert all(c.closed for c in candles[:-1])
+    assert estimate is not None
+    assert estimate.evidence == ("http-date",)
+    assert estimate.uncertainty_ms is not None
+    assert abs(estimate.offset_ms - offset * 1000) <= estimate.uncertainty_ms <= 700
+
+
+async def test_a_newer_candle_in_the_same_page_proves_the_older_closed() -> None:
+    """With the local clock far behind and no Date header, every candle but the newest is closed anyway."""
+    rows = recorded("candle_snapshot.json")["response"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=rows, headers={"Date": "not a date"})
+
+    behind = SkewedClock(SystemClock(), rows[0]["t"] / 1000 - SystemClock().time())  # the first candle's open
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client,
+        rest_client("https://api.invalid", client=client, clock=behind) as rest,
+    ):
+        candles = await rest.candle_snapshot("kPEPE", "1h", rows[0]["t"], rows[-1]["t"])
+        assert rest.exchange.estimate() is None  # an unreadable Date is no evidence
+    assert [c.closed for c in candles] == [True] * (len(rows) - 1) + [False]
 
 
 async def test_non_candle_body_is_a_clear_error() -> None:

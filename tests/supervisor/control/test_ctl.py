@@ -88,6 +88,14 @@ def test_parse_params_json_values_or_strings() -> None:
     assert ctl.request_for("stop", ["feed"]) == ("component.stop", {"name": "feed"})
 
 
+def test_status_table_names_a_clock_off_the_exchange() -> None:
+    """A measured offset gets a line under the daemon's; past the threshold it says to fix NTP."""
+    clock = {"detail": "the local clock is 120.3 s ahead of the exchange (±0.5 s)", "ok": False}
+    lines = ctl.render_status({"daemon": {}, "components": [], "clock": clock}).splitlines()
+    assert lines[2] == "clock the local clock is 120.3 s ahead of the exchange (±0.5 s): fix NTP on this host"
+    assert "clock" not in ctl.render_status({"daemon": {}, "components": [], "clock": None})
+
+
 def test_duration_rendering() -> None:
     assert [ctl.duration(v) for v in (None, 5, 125, 7500, 3 * 86400 + 4 * 3600 + 12 * 60)] == [
         "-", "5s", "2m05s", "2h05m", "3d 04:12",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,43 @@ async def test_health_degrades_and_fails_with_the_registry(running: Running) -> 
     health = await call(running, "health")
     assert health["status"] == "failing"
     assert any(c["name"] == "sink" and "cap" in c["detail"] for c in health["checks"])
+
+
+async def test_a_clock_off_the_exchange_shows_in_status_stats_and_health(running: Running) -> None:
+    """The measured offset is in status and stats; past max_clock_offset health is degraded, saying to fix NTP."""
+    for method in ("status", "stats"):
+        result = await call(running, method)
+        assert (result["clock_offset_ms"], result["clock"]) == (None, None)
+    metrics = running.daemon.telemetry.metrics
+    offset = metrics.gauge(names.CLOCK_OFFSET, "o", ("source",))
+    spread = metrics.gauge(names.CLOCK_OFFSET_UNCERTAINTY, "u", ("source",))
+    offset.set(0.25, source="feed")
+    spread.set(0.5, source="feed")
+    health = await call(running, "health")
+    assert health["status"] == "healthy"
+    check = next(c for c in health["checks"] if c["name"] == "clock:feed")
+    assert check["ok"] is True
+    assert check["detail"] == "the local clock is 0.2 s ahead of the exchange (±0.5 s); within 5 s"
+    offset.set(120.3, source="feed")
+    for method in ("status", "stats"):
+        result = await call(running, method)
+        assert result["clock_offset_ms"] == 120_300
+        assert result["clock"] == {
+            "source": "feed", "offset_ms": 120_300, "uncertainty_ms": 500, "max_offset_ms": 5000, "ok": False,
+            "detail": "the local clock is 120.3 s ahead of the exchange (±0.5 s)",
+        }  # fmt: skip
+    health = await call(running, "health")
+    assert health["status"] == "degraded"
+    check = next(c for c in health["checks"] if c["name"] == "clock:feed")
+    assert check["ok"] is False
+    assert check["detail"].startswith("the local clock is 120.3 s ahead of the exchange (±0.5 s), more than 5 s; ")
+    assert "fix NTP" in check["detail"]
+    spread.set(math.inf, source="feed")  # only an upper bound: "ahead" is not proven, "behind" is
+    assert (await call(running, "health"))["status"] == "healthy"
+    assert (await call(running, "stats"))["clock"]["uncertainty_ms"] is None
+    offset.set(-7.0, source="feed")
+    check = next(c for c in (await call(running, "health"))["checks"] if c["name"] == "clock:feed")
+    assert check["detail"].startswith("the local clock is at least 7.0 s behind the exchange, more than 5 s; fix NTP")
 
 
 async def test_component_stop_start_restart(running: Running) -> None:
