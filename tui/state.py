@@ -3,8 +3,9 @@
 Everything here is pure: results and notifications from the control socket go in, a new
 :class:`DashboardState` comes out. Widgets render from the state alone (see
 :mod:`candlewick.tui.view`), so a screenshot depends only on the state it was given.
-Parsing is tolerant: a missing or mistyped field shows as "-" rather than crashing the
-dashboard, because a newer daemon may add or drop fields.
+Answers are read with the daemon's own wire schema (:mod:`candlewick.control.schema`),
+tolerantly: a missing or mistyped field shows as "-" rather than crashing the dashboard,
+because a newer daemon may add or drop fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from candlewick.control import schema as wire
+from candlewick.control.schema import lenient
 
 #: How many frames/s samples a market's sparkline keeps.
 RATE_HISTORY = 16
@@ -25,30 +29,6 @@ SILENT_AFTER = 5.0
 EVENT_HISTORY = 200
 
 Link = Literal["connecting", "attached", "detached"]
-
-
-def _str(raw: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = raw.get(key)
-    return default if value is None else str(value)
-
-
-def _int(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return int(value)
-
-
-def _float(raw: Mapping[str, Any], key: str) -> float | None:
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _map(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    return value if isinstance(value, Mapping) else {}
 
 
 def _maps(raw: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -74,15 +54,15 @@ class DaemonInfo:
     config_path: str = ""
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> DaemonInfo:
+    def of(cls, d: wire.DaemonInfo) -> DaemonInfo:
         return cls(
-            version=_str(raw, "version"),
-            pid=_int(raw, "pid"),
-            started_at=_float(raw, "started_at"),
-            uptime=_float(raw, "uptime"),
-            backend=_str(raw, "backend"),
-            socket=_str(raw, "socket"),
-            config_path=_str(raw, "config_path"),
+            version=d.version,
+            pid=d.pid,
+            started_at=d.started_at,
+            uptime=d.uptime,
+            backend=d.backend,
+            socket=d.socket or "",
+            config_path=d.config_path or "",
         )
 
 
@@ -100,16 +80,16 @@ class ComponentView:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ComponentView:
-        error = _map(raw, "last_error")
-        message = _str(error, "message") or _str(error, "type")
+        c = lenient(wire.ComponentStatus, raw)
+        error = c.last_error
         return cls(
-            name=_str(raw, "name", "?"),
-            kind=_str(raw, "kind"),
-            state=_str(raw, "state", "unknown"),
-            restarts=_int(raw, "restarts"),
-            last_error=message,
-            uptime=_float(raw, "uptime"),
-            critical=bool(raw.get("critical", False)),
+            name=c.name or "?",
+            kind=c.kind,
+            state=c.state or "unknown",
+            restarts=c.restarts,
+            last_error="" if error is None else error.message or error.type,
+            uptime=c.uptime,
+            critical=c.critical,
         )
 
     @property
@@ -140,21 +120,20 @@ class MarketView:
         return (self.coin, self.interval)
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> MarketView:
-        last = _float(raw, "last_candle_time")
+    def of(cls, m: wire.MarketStats) -> MarketView:
         return cls(
-            coin=_str(raw, "coin", "?"),
-            interval=_str(raw, "interval", "?"),
-            source=_str(raw, "source"),
-            last_candle_time=None if last is None else int(last),
-            last_frame_time=_float(raw, "last_frame_time"),
-            lag=_float(raw, "lag"),
-            frames=_int(raw, "frames"),
-            candles=_int(raw, "candles"),
-            candles_today=_int(raw, "candles_today"),
-            gaps_found=_int(raw, "gaps_found"),
-            gaps_repaired=_int(raw, "gaps_repaired"),
-            permanent_losses=_int(raw, "permanent_losses"),
+            coin=m.coin or "?",
+            interval=m.interval or "?",
+            source=m.source,
+            last_candle_time=m.last_candle_time,
+            last_frame_time=m.last_frame_time,
+            lag=m.lag,
+            frames=m.frames,
+            candles=m.candles,
+            candles_today=m.candles_today,
+            gaps_found=m.gaps_found,
+            gaps_repaired=m.gaps_repaired,
+            permanent_losses=m.permanent_losses,
         )
 
 
@@ -189,30 +168,30 @@ class Stats:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Stats:
-        buffer, spool, rest, sink, clock = (_map(raw, k) for k in ("buffer", "spool", "rest", "sink", "clock"))
+        s = lenient(wire.Stats, raw)
         return cls(
-            time=_float(raw, "time") or 0.0,
-            frames_in=_int(raw, "frames_in"),
-            candles_in=_int(raw, "candles_in"),
-            malformed=_int(raw, "malformed"),
-            reconnects=_int(raw, "reconnects"),
-            rows_written=_int(raw, "rows_written"),
-            permanent_losses=_int(raw, "permanent_losses"),
-            buffer_depth=_int(buffer, "depth"),
-            buffer_capacity=_int(buffer, "capacity"),
-            spool_batches=_int(spool, "batches"),
-            spool_bytes=_int(spool, "bytes"),
-            spool_oldest_age=_float(spool, "oldest_age"),
-            rest_weight_used=_int(rest, "weight_used"),
-            rest_weight_last_minute=_int(rest, "weight_last_minute"),
-            rest_budget=_int(rest, "budget_per_minute"),
-            sink_name=_str(sink, "name"),
-            sink_rows_written=_int(sink, "rows_written"),
-            sink_write_latency=_float(sink, "write_latency"),
-            sink_errors=_int(sink, "errors"),
-            markets=tuple(MarketView.parse(m) for m in _maps(raw, "markets")),
-            clock_offset_ms=_float(raw, "clock_offset_ms"),
-            clock_ok=clock.get("ok") is not False,
+            time=s.time,
+            frames_in=s.frames_in,
+            candles_in=s.candles_in,
+            malformed=s.malformed,
+            reconnects=s.reconnects,
+            rows_written=s.rows_written,
+            permanent_losses=s.permanent_losses,
+            buffer_depth=s.buffer.depth,
+            buffer_capacity=s.buffer.capacity,
+            spool_batches=s.spool.batches,
+            spool_bytes=s.spool.bytes,
+            spool_oldest_age=s.spool.oldest_age,
+            rest_weight_used=s.rest.weight_used,
+            rest_weight_last_minute=s.rest.weight_last_minute,
+            rest_budget=s.rest.budget_per_minute,
+            sink_name=s.sink.name,
+            sink_rows_written=s.sink.rows_written,
+            sink_write_latency=s.sink.write_latency,
+            sink_errors=s.sink.errors,
+            markets=tuple(MarketView.of(m) for m in s.markets),
+            clock_offset_ms=s.clock_offset_ms,
+            clock_ok=s.clock is None or s.clock.ok,
         )
 
 
@@ -233,19 +212,19 @@ class Job:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Job:
-        raw_id = raw.get("id")
-        ref = raw_id if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else _str(raw, "id", "?")
+        j = lenient(wire.Job, raw)
+        ref = "?" if j.id == "" else j.id
         return cls(
-            id=_str(raw, "id", "?"),
+            id=str(ref),
             ref=ref,
-            kind=_str(raw, "kind", "user"),
-            coin=_str(raw, "coin"),
-            interval=_str(raw, "interval"),
-            state=_str(raw, "state", "queued"),
-            fetched=_int(raw, "fetched"),
-            expected=_int(raw, "expected"),
-            eta=_float(raw, "eta"),
-            error=_str(raw, "error"),
+            kind=j.kind or "user",
+            coin=j.coin,
+            interval=j.interval,
+            state=j.state or "queued",
+            fetched=j.fetched,
+            expected=j.expected,
+            eta=j.eta,
+            error=j.error or "",
         )
 
     @property
@@ -274,13 +253,8 @@ class Event:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Event:
-        return cls(
-            seq=_int(raw, "seq"),
-            time=_float(raw, "time") or 0.0,
-            kind=_str(raw, "kind"),
-            source=_str(raw, "source"),
-            message=_str(raw, "message"),
-        )
+        e = lenient(wire.Event, raw)
+        return cls(seq=e.seq, time=e.time, kind=e.kind, source=e.source, message=e.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,16 +351,17 @@ def with_silence(state: DashboardState, seconds: float) -> DashboardState:
 
 
 def with_status(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
-    daemon = _map(result, "daemon")
-    components = tuple(ComponentView.parse(c) for c in _maps(result, "components"))
-    health = _str(daemon, "health") or state.health
-    return replace(state, daemon=DaemonInfo.parse(daemon), components=components, health=health)
+    status = lenient(wire.Status, result)
+    components = tuple(ComponentView.parse(c) for c in status.components)
+    health = status.daemon.health or state.health
+    return replace(state, daemon=DaemonInfo.of(status.daemon), components=components, health=health)
 
 
 def with_health(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
-    checks = tuple((_str(c, "name", "?"), bool(c.get("ok", True)), _str(c, "detail")) for c in _maps(result, "checks"))
+    health = lenient(wire.Health, result)
+    checks = tuple((c.name or "?", c.ok, c.detail) for c in health.checks)
     failing = tuple(f"{name}: {detail}".rstrip(": ") for name, ok, detail in checks if not ok)
-    return replace(state, health=_str(result, "status", state.health), health_detail=failing, health_checks=checks)
+    return replace(state, health=health.status or state.health, health_detail=failing, health_checks=checks)
 
 
 def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from candlewick.control.schema import EventKind
 from candlewick.tui.state import ComponentView, DashboardState, Event, Job, MarketView
 
 DASH = "-"
@@ -42,16 +43,17 @@ JOB_STYLES: dict[str, str] = {
     "failed": "bold red",
     "cancelled": "yellow",
 }
+#: The colour of an event's source by kind (the kinds are the daemon's; others are bold).
 EVENT_STYLES: dict[str, str] = {
-    "state": "cyan",
-    "connected": "green",
-    "disconnected": "yellow",
-    "gap.found": "yellow",
-    "gap.repaired": "green",
-    "gap.lost": "bold red",
-    "job": "blue",
-    "spool": "yellow",
-    "shutdown": "magenta",
+    EventKind.STATE: "cyan",
+    EventKind.CONNECTED: "green",
+    EventKind.DISCONNECTED: "yellow",
+    EventKind.GAP_FOUND: "yellow",
+    EventKind.GAP_REPAIRED: "green",
+    EventKind.GAP_LOST: "bold red",
+    EventKind.JOB: "blue",
+    EventKind.SPOOL: "yellow",
+    EventKind.SHUTDOWN: "magenta",
 }
 
 

@@ -150,28 +150,32 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 def render_status(result: dict[str, Any]) -> str:
-    d = result.get("daemon", {})
+    from candlewick.control.schema import ComponentStatus, Status, lenient
+
+    status = lenient(Status, result)
+    d = status.daemon
     head = (
-        f"candlewick {d.get('version', '?')}  pid {d.get('pid', '?')}  up {duration(d.get('uptime'))}  "
-        f"{d.get('health', '?')}  backend {d.get('backend', '?')}\n"
-        f"config {d.get('config_path') or 'built-in defaults'}  socket {d.get('socket') or '-'}"
+        f"candlewick {d.version or '?'}  pid {d.pid or '?'}  up {duration(d.uptime)}  "
+        f"{d.health or '?'}  backend {d.backend or '?'}\n"
+        f"config {d.config_path or 'built-in defaults'}  socket {d.socket or '-'}"
     )
-    clock = result.get("clock")
-    if isinstance(clock, dict) and clock.get("detail"):
-        head += f"\nclock {clock['detail']}" + ("" if clock.get("ok", True) else ": fix NTP on this host")
+    clock = status.clock
+    if clock is not None and clock.detail:
+        head += f"\nclock {clock.detail}" + ("" if clock.ok else ": fix NTP on this host")
     rows: list[tuple[str, ...]] = [("NAME", "KIND", "STATE", "RESTARTS", "UPTIME", "LAST ERROR")]
-    for c in result.get("components", []):
-        err = c.get("last_error")
+    for c in (lenient(ComponentStatus, raw) for raw in status.components):
+        err = c.last_error
         rows.append((
-            str(c.get("name")), str(c.get("kind")), str(c.get("state")), str(c.get("restarts", 0)),
-            duration(c.get("uptime")), f"{err['type']}: {err['message']}" if err else "-",
+            c.name, c.kind, c.state, str(c.restarts),
+            duration(c.uptime), f"{err.type}: {err.message}" if err else "-",
         ))  # fmt: skip
     return head + "\n\n" + table(rows)
 
 
 def render_health(result: dict[str, Any]) -> str:
-    rows: list[tuple[str, ...]] = [
-        (" ok" if c.get("ok") else "BAD", str(c.get("name")), str(c.get("detail"))) for c in result.get("checks", [])
-    ]
+    from candlewick.control.schema import Health, lenient
+
+    health = lenient(Health, result)
+    rows: list[tuple[str, ...]] = [(" ok" if c.ok else "BAD", c.name, c.detail) for c in health.checks]
     body = table(rows) if rows else ""
-    return f"{result.get('status', '?')}\n{body}".rstrip()
+    return f"{health.status or '?'}\n{body}".rstrip()

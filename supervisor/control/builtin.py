@@ -21,6 +21,7 @@ from candlewick.control import protocol as p
 from candlewick.control.dispatch import rpc
 from candlewick.control.methods import ControlHost
 from candlewick.control.params import NonEmpty, Params
+from candlewick.control.schema import Health, Stats, Status
 from candlewick.control.server_connection import TOPICS
 from candlewick.control.views import health_view, markets_view, stats_view, status_view
 from candlewick.model import INTERVALS, Candle
@@ -185,15 +186,15 @@ class BuiltinMethods:
         }
 
     @rpc("health", inline=True)
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> Health:
         return health_view(self.host)
 
     @rpc("status", inline=True)
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> Status:
         return status_view(self.host, socket=self.socket)
 
     @rpc("stats", inline=True)
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> Stats:
         return stats_view(self.host)
 
     # -- components --------------------------------------------------------------------------

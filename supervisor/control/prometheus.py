@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import msgspec
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -132,8 +133,8 @@ class MetricsServer(Service):
                 await self._send(stream, 200, self.exposition(), CONTENT_TYPE_LATEST, head_only=method == "HEAD")
             elif path == "/health":
                 health = health_view(self.host)
-                code = 503 if health["status"] == "failing" else 200
-                body = json.dumps(health).encode()
+                code = 503 if health.status == "failing" else 200
+                body = json.dumps(msgspec.to_builtins(health)).encode()
                 await self._send(stream, code, body, "application/json", head_only=method == "HEAD")
             elif path == "/":
                 await self._send(stream, 200, b"candlewick: metrics at /metrics, health at /health\n")

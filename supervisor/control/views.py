@@ -2,15 +2,30 @@
 
 Everything is read from the supervisor (component states) and the one telemetry registry
 (counters and gauges named in :mod:`candlewick.runtime.names`); a value nobody produced yet
-is 0 or ``None``. Nothing here keeps state of its own.
+is 0 or ``None``. Results are the structs of :mod:`candlewick.control.schema`, encoded as
+they are. Nothing here keeps state of its own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from candlewick.control.schema import (
+    BufferStats,
+    Check,
+    ClockReading,
+    DaemonInfo,
+    GridMismatch,
+    Health,
+    MarketStats,
+    RestStats,
+    SinkStats,
+    SpoolStats,
+    Stats,
+    Status,
+)
 from candlewick.plugin import Source
 from candlewick.runtime import names
 from candlewick.runtime.exchange_clock import OffsetEstimate
@@ -96,7 +111,7 @@ def _market_frames(m: Metrics, source: str, coin: str, interval: str) -> float |
     return _sum(m, names.FRAMES, source=source, coin=coin, interval=interval)
 
 
-def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
+def _market_stats(host: ControlHost, now: float) -> list[MarketStats]:
     m = host.telemetry.metrics
     rows = []
     for market in markets_view(host):
@@ -104,34 +119,34 @@ def _market_stats(host: ControlHost, now: float) -> list[dict[str, Any]]:
         candles = _sum(m, names.CANDLES_IN, source=source, coin=coin, interval=iv)
         last_candle = _latest(m, names.LAST_CANDLE, coin=coin, interval=iv)
         last_frame = _latest(m, names.LAST_FRAME, source=source, coin=coin, interval=iv)
-        rows.append({
-            "coin": coin,
-            "interval": iv,
-            "source": source,
-            "last_candle_time": int(last_candle * 1000) if last_candle is not None else None,
-            "last_frame_time": last_frame,
-            "lag": max(0.0, now - last_frame) if last_frame is not None else None,
-            "frames": _int(frames if (frames := _market_frames(m, source, coin, iv)) is not None else candles),
-            "candles": _int(candles),
-            "candles_today": _int(_sum(m, names.CANDLES_TODAY, coin=coin, interval=iv)),
-            "gaps_found": _int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
-            "gaps_repaired": _int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
-            "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
-            "grid_mismatch": _grid_mismatch(m, source, coin, iv),
-        })  # fmt: skip
+        rows.append(MarketStats(
+            coin=coin,
+            interval=iv,
+            source=source,
+            last_candle_time=int(last_candle * 1000) if last_candle is not None else None,
+            last_frame_time=last_frame,
+            lag=max(0.0, now - last_frame) if last_frame is not None else None,
+            frames=_int(frames if (frames := _market_frames(m, source, coin, iv)) is not None else candles),
+            candles=_int(candles),
+            candles_today=_int(_sum(m, names.CANDLES_TODAY, coin=coin, interval=iv)),
+            gaps_found=_int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
+            gaps_repaired=_int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
+            permanent_losses=_int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
+            grid_mismatch=_grid_mismatch(m, source, coin, iv),
+        ))  # fmt: skip
     return rows
 
 
-def _grid_mismatch(m: Metrics, source: str, coin: str, interval: str) -> dict[str, int] | None:
-    """``{expected, seen}`` open times (ms) while the exchange's candles are off candlewick's grid."""
+def _grid_mismatch(m: Metrics, source: str, coin: str, interval: str) -> GridMismatch | None:
+    """The open times (ms) while the exchange's candles are off candlewick's grid."""
     found = mismatch_of(m, source, coin, interval)
-    return None if found is None else {"expected": found[0], "seen": found[1]}
+    return None if found is None else GridMismatch(expected=found[0], seen=found[1])
 
 
 # -- clock -----------------------------------------------------------------------------------
 
 
-def _clock_offsets(host: ControlHost) -> list[dict[str, Any]]:
+def _clock_offsets(host: ControlHost) -> list[ClockReading]:
     """Every measured offset of the local clock from an exchange's, most off first."""
     m = host.telemetry.metrics
     offsets = m.get(names.CLOCK_OFFSET)
@@ -146,23 +161,19 @@ def _clock_offsets(host: ControlHost) -> list[dict[str, Any]]:
             continue
         spread = spread_of.get(key, math.inf)
         estimate = OffsetEstimate(value * 1000, spread * 1000 if math.isfinite(spread) else None, ())
-        out.append({
-            "source": key[0] if key else "",
-            "offset_ms": round(estimate.offset_ms),
-            "uncertainty_ms": None if estimate.uncertainty_ms is None else round(estimate.uncertainty_ms),
-            "max_offset_ms": round(limit * 1000),
-            "ok": not estimate.beyond(limit * 1000),
-            "detail": f"the local clock is {estimate.describe()}",
-        })  # fmt: skip
-    return sorted(out, key=lambda c: -abs(c["offset_ms"]))
+        out.append(ClockReading(
+            source=key[0] if key else "",
+            offset_ms=round(estimate.offset_ms),
+            uncertainty_ms=None if estimate.uncertainty_ms is None else round(estimate.uncertainty_ms),
+            max_offset_ms=round(limit * 1000),
+            ok=not estimate.beyond(limit * 1000),
+            detail=f"the local clock is {estimate.describe()}",
+        ))  # fmt: skip
+    return sorted(out, key=lambda c: -abs(c.offset_ms))
 
 
-def clock_view(host: ControlHost) -> dict[str, Any] | None:
-    """How far the local clock is off the exchange's (``None`` until a source measured it).
-
-    ``{source, offset_ms, uncertainty_ms, max_offset_ms, ok, detail}``: positive offsets are
-    ahead; ``uncertainty_ms`` is ``None`` while only an upper bound of the offset is known.
-    """
+def clock_view(host: ControlHost) -> ClockReading | None:
+    """How far the local clock is off the exchange's (``None`` until a source measured it)."""
     offsets = _clock_offsets(host)
     return offsets[0] if offsets else None
 
@@ -170,7 +181,7 @@ def clock_view(host: ControlHost) -> dict[str, Any] | None:
 # -- stats -----------------------------------------------------------------------------------
 
 
-def stats_view(host: ControlHost) -> dict[str, Any]:
+def stats_view(host: ControlHost) -> Stats:
     """The ``stats`` result (also the params of each ``stats`` notification)."""
     m = host.telemetry.metrics
     now = host.clock.time()
@@ -178,50 +189,46 @@ def stats_view(host: ControlHost) -> dict[str, Any]:
     spool_batches = _int(_sum(m, names.SPOOL_BATCHES))
     latency = _latest(m, names.WRITE_LATENCY, sink=sink)
     budget = _latest(m, names.REST_WEIGHT_BUDGET)
-    return {
-        "time": now,
-        "frames_in": _int(_sum(m, names.FRAMES)),
-        "candles_in": _int(_sum(m, names.CANDLES_IN)),
-        "malformed": _int(_sum(m, names.MALFORMED)),
-        "reconnects": _int(_sum(m, names.RECONNECTS)),
-        "rows_written": _int(_sum(m, names.ROWS_WRITTEN)),
-        "permanent_losses": _int(_sum(m, names.PERMANENT_LOSSES)),
-        "buffer": {"depth": _int(_sum(m, names.BUFFER_DEPTH)), "capacity": _int(_sum(m, names.BUFFER_CAPACITY))},
-        "spool": {
-            "batches": spool_batches,
-            "bytes": _int(_sum(m, names.SPOOL_BYTES)),
-            "oldest_age": _latest(m, names.SPOOL_OLDEST_AGE) if spool_batches else None,
-        },
-        "rest": {
-            "weight_used": _int(_sum(m, names.REST_WEIGHT_USED)),
-            "weight_last_minute": _int(_sum(m, names.REST_WEIGHT_LAST_MINUTE)),
-            "budget_per_minute": _int(budget or 0),
-        },
-        "sink": {
-            "name": sink,
-            "rows_written": _int(_sum(m, names.ROWS_WRITTEN, sink=sink)),
-            "write_latency": latency,
-            "errors": _int(_sum(m, names.WRITE_ERRORS, sink=sink)),
-        },
-        "markets": _market_stats(host, now),
-        **_clock_fields(host),
-    }
-
-
-def _clock_fields(host: ControlHost) -> dict[str, Any]:
-    """``clock_offset_ms`` (the headline) and ``clock`` (its detail) of ``stats`` and ``status``."""
     clock = clock_view(host)
-    return {"clock_offset_ms": clock["offset_ms"] if clock else None, "clock": clock}
+    return Stats(
+        time=now,
+        frames_in=_int(_sum(m, names.FRAMES)),
+        candles_in=_int(_sum(m, names.CANDLES_IN)),
+        malformed=_int(_sum(m, names.MALFORMED)),
+        reconnects=_int(_sum(m, names.RECONNECTS)),
+        rows_written=_int(_sum(m, names.ROWS_WRITTEN)),
+        permanent_losses=_int(_sum(m, names.PERMANENT_LOSSES)),
+        buffer=BufferStats(depth=_int(_sum(m, names.BUFFER_DEPTH)), capacity=_int(_sum(m, names.BUFFER_CAPACITY))),
+        spool=SpoolStats(
+            batches=spool_batches,
+            bytes=_int(_sum(m, names.SPOOL_BYTES)),
+            oldest_age=_latest(m, names.SPOOL_OLDEST_AGE) if spool_batches else None,
+        ),
+        rest=RestStats(
+            weight_used=_int(_sum(m, names.REST_WEIGHT_USED)),
+            weight_last_minute=_int(_sum(m, names.REST_WEIGHT_LAST_MINUTE)),
+            budget_per_minute=_int(budget or 0),
+        ),
+        sink=SinkStats(
+            name=sink,
+            rows_written=_int(_sum(m, names.ROWS_WRITTEN, sink=sink)),
+            write_latency=latency,
+            errors=_int(_sum(m, names.WRITE_ERRORS, sink=sink)),
+        ),
+        markets=_market_stats(host, now),
+        clock_offset_ms=clock.offset_ms if clock else None,
+        clock=clock,
+    )
 
 
 # -- health ----------------------------------------------------------------------------------
 
 
-def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
-    return {"name": name, "ok": ok, "detail": detail}
+def _check(name: str, ok: bool, detail: str) -> Check:
+    return Check(name=name, ok=ok, detail=detail)
 
 
-def health_view(host: ControlHost) -> dict[str, Any]:
+def health_view(host: ControlHost) -> Health:
     """``healthy``, ``degraded`` (something needs attention) or ``failing`` (data is at risk).
 
     Degraded: a component not running (backing off, failed, stopped), a non-empty spool, a
@@ -230,7 +237,7 @@ def health_view(host: ControlHost) -> dict[str, Any]:
     critical component failed, or the sink is down while the spool is at its cap.
     """
     m = host.telemetry.metrics
-    checks: list[dict[str, Any]] = []
+    checks: list[Check] = []
     degraded = failing = False
     for child in host.supervisor.children.values():
         state = child.state
@@ -267,27 +274,27 @@ def health_view(host: ControlHost) -> dict[str, Any]:
     markets = _market_stats(host, host.clock.time())
     checks.extend(_stale_checks(host, markets))
     checks.extend(_grid_checks(markets))
-    if any(not c["ok"] for c in checks if c["name"].startswith(("market:", "grid:"))):
+    if any(not c.ok for c in checks if c.name.startswith(("market:", "grid:"))):
         degraded = True
     for clock in _clock_offsets(host):
-        limit = clock["max_offset_ms"] / 1000
-        if clock["ok"]:
-            detail = f"{clock['detail']}; within {limit:g} s"
+        limit = clock.max_offset_ms / 1000
+        if clock.ok:
+            detail = f"{clock.detail}; within {limit:g} s"
         else:
             degraded = True
-            detail = f"{clock['detail']}, more than {limit:g} s; {NTP_ADVICE}"
-        checks.append(_check(f"clock:{clock['source']}", clock["ok"], detail))
+            detail = f"{clock.detail}, more than {limit:g} s; {NTP_ADVICE}"
+        checks.append(_check(f"clock:{clock.source}", clock.ok, detail))
     status = FAILING if failing else DEGRADED if degraded else HEALTHY
-    return {"status": status, "checks": checks}
+    return Health(status=status, checks=checks)
 
 
-def _stale_checks(host: ControlHost, markets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _stale_checks(host: ControlHost, markets: Iterable[MarketStats]) -> list[Check]:
     out = []
     for row in markets:
-        name = f"market:{row['source']}:{row['coin']}:{row['interval']}"
-        lag = row["lag"]
+        name = f"market:{row.source}:{row.coin}:{row.interval}"
+        lag = row.lag
         if lag is None:
-            child = host.supervisor.children.get(row["source"])
+            child = host.supervisor.children.get(row.source)
             up = child.uptime() if child is not None else None
             ok = up is None or up < STALE_AFTER
             out.append(_check(name, ok, "no data yet" if ok else f"no data in {up:.0f}s since start"))
@@ -297,39 +304,40 @@ def _stale_checks(host: ControlHost, markets: Iterable[dict[str, Any]]) -> list[
     return out
 
 
-def _grid_checks(markets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _grid_checks(markets: Iterable[MarketStats]) -> list[Check]:
     """One failed check per market whose candles the exchange opens off candlewick's grid."""
     out = []
     for row in markets:
-        found = row["grid_mismatch"]
+        found = row.grid_mismatch
         if found is not None:
             detail = (
-                f"grid mismatch: the exchange opened a {row['interval']} candle at {format_time(found['seen'])}, "
-                f"candlewick's grid expects {format_time(found['expected'])}; candles are stored as sent, "
+                f"grid mismatch: the exchange opened a {row.interval} candle at {format_time(found.seen)}, "
+                f"candlewick's grid expects {format_time(found.expected)}; candles are stored as sent, "
                 "gap repair is paused for this market"
             )
-            out.append(_check(f"grid:{row['source']}:{row['coin']}:{row['interval']}", False, detail))
+            out.append(_check(f"grid:{row.source}:{row.coin}:{row.interval}", False, detail))
     return out
 
 
 # -- status ----------------------------------------------------------------------------------
 
 
-def status_view(host: ControlHost, *, socket: str | None = None) -> dict[str, Any]:
+def status_view(host: ControlHost, *, socket: str | None = None) -> Status:
     """The ``status`` result: the daemon and every supervised component."""
     now = host.clock.time()
-    health = health_view(host)["status"]
-    return {
-        "daemon": {
-            "version": host.version,
-            "pid": host.pid,
-            "uptime": max(0.0, now - host.started_at),
-            "started_at": host.started_at,
-            "config_path": str(host.config_path) if host.config_path else None,
-            "backend": host.backend,
-            "socket": socket,
-            "health": health,
-        },
-        "components": [child.status() for child in host.supervisor.children.values()],
-        **_clock_fields(host),
-    }
+    clock = clock_view(host)
+    return Status(
+        daemon=DaemonInfo(
+            version=host.version,
+            pid=host.pid,
+            uptime=max(0.0, now - host.started_at),
+            started_at=host.started_at,
+            config_path=str(host.config_path) if host.config_path else None,
+            backend=host.backend,
+            socket=socket,
+            health=health_view(host).status,
+        ),
+        components=[child.status() for child in host.supervisor.children.values()],
+        clock_offset_ms=clock.offset_ms if clock else None,
+        clock=clock,
+    )

@@ -1,10 +1,15 @@
 """Names of the metrics and event kinds shared by producers and every view.
 
 Producers (sources, buffer, sinks, gap repair) count under these names; ``stats``, the TUI
-and the Prometheus endpoint read them. Labels are given beside each name.
+and the Prometheus endpoint read them. Labels are given beside each name. The event kinds
+are those of :class:`candlewick.control.schema.EventKind` (the TUI reads them there).
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+from candlewick.control.schema import EventKind
 
 # -- sources (labels: source; per market also coin, interval) --------------------------------
 FRAMES = "candlewick_frames_total"  # (source) every frame received
@@ -52,16 +57,16 @@ CONTROL_CLIENTS = "candlewick_control_clients"  # () clients connected to the co
 CONTROL_REQUESTS = "candlewick_control_requests_total"  # (method) requests answered
 CONTROL_DROPPED = "candlewick_control_dropped_notifications_total"  # () pushes dropped for slow clients
 
-# -- event kinds -----------------------------------------------------------------------------
-EV_STATE = "state"  # a component changed state
-EV_CONNECTED = "connected"  # a source (re)connected: gap repair checks its markets
-EV_DISCONNECTED = "disconnected"
-EV_GAP_FOUND = "gap.found"
-EV_GAP_REPAIRED = "gap.repaired"
-EV_GAP_LOST = "gap.lost"  # a hole passed the exchange's window: permanent loss
-EV_JOB = "job"  # a backfill job changed state or progressed
-EV_SPOOL = "spool"  # spooling started/stopped, cap reached, corrupt tail skipped
-EV_SHUTDOWN = "shutdown"
-EV_GRID_MISMATCH = "grid.mismatch"  # a market's candles left candlewick's grid (data: coin, interval, expected, seen)
-EV_GRID_RESOLVED = "grid.resolved"  # they are back on it
-EV_CLOCK_STEP = "clock.step"  # the local wall clock was set (stepped) while running
+# -- event kinds (listed once, in candlewick.control.schema.EventKind) ---------------------------
+EV_STATE: Final = EventKind.STATE.value
+EV_CONNECTED: Final = EventKind.CONNECTED.value
+EV_DISCONNECTED: Final = EventKind.DISCONNECTED.value
+EV_GAP_FOUND: Final = EventKind.GAP_FOUND.value
+EV_GAP_REPAIRED: Final = EventKind.GAP_REPAIRED.value
+EV_GAP_LOST: Final = EventKind.GAP_LOST.value
+EV_JOB: Final = EventKind.JOB.value
+EV_SPOOL: Final = EventKind.SPOOL.value
+EV_SHUTDOWN: Final = EventKind.SHUTDOWN.value
+EV_GRID_MISMATCH: Final = EventKind.GRID_MISMATCH.value
+EV_GRID_RESOLVED: Final = EventKind.GRID_RESOLVED.value
+EV_CLOCK_STEP: Final = EventKind.CLOCK_STEP.value

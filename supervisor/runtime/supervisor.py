@@ -110,7 +110,7 @@ class Child:
         level = logging.WARNING if state in (ChildState.FAILED, ChildState.BACKING_OFF) else logging.INFO
         log.log(level, "%s %s: %s -> %s%s", self.kind, self.name, old, state, f" ({note})" if note else "")
         self._sup.telemetry.publish(
-            "state", self.name, f"{self.name} {state}" + (f": {note}" if note else ""),
+            names.EV_STATE, self.name, f"{self.name} {state}" + (f": {note}" if note else ""),
             state=str(state), previous=str(old), component_kind=self.kind,
         )  # fmt: skip
 
