@@ -23,6 +23,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 __all__ = [
+    "OPEN",
     "RESULTS",
     "BufferStats",
     "Check",
@@ -32,9 +33,11 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "EventKind",
+    "Events",
     "GridMismatch",
     "Health",
     "Job",
+    "Jobs",
     "MarketStats",
     "RestStats",
     "SinkStats",
@@ -250,8 +253,30 @@ class Job(Wire):
     priority: int = 0
 
 
-#: The result schema of each method whose result is one of these structs (the README table lists its keys).
-RESULTS: Final[Mapping[str, type[Wire]]] = {"health": Health, "status": Status, "stats": Stats}
+class Jobs(Wire):
+    """The ``backfill.start`` and ``backfill.list`` result."""
+
+    jobs: list[Job] = msgspec.field(default_factory=list)
+
+
+class Events(Wire):
+    """The ``events.recent`` result, oldest first."""
+
+    events: list[Event] = msgspec.field(default_factory=list)
+
+
+#: The result of each method answering with one of these structs; the README's method table
+#: names every field of it and of the structs inside it (a test checks).
+RESULTS: Final[Mapping[str, type[Wire]]] = {
+    "health": Health,
+    "status": Status,
+    "stats": Stats,
+    "backfill.start": Jobs,
+    "backfill.list": Jobs,
+    "events.recent": Events,
+}
+#: Objects that travel as open dicts, and the struct of the keys they always have.
+OPEN: Final[Mapping[tuple[type[Wire], str], type[Wire]]] = {(Status, "components"): ComponentStatus}
 
 
 # -- reading -----------------------------------------------------------------------------------

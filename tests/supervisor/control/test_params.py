@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import pytest
 from msgspec import Meta
 
 from candlewick.control import protocol as p
+from candlewick.control import schema
 from candlewick.control.builtin import (
     BackfillCancelParams,
     BackfillStartParams,
@@ -131,8 +133,8 @@ def test_a_name_defined_twice_is_refused() -> None:
 # -- the README ------------------------------------------------------------------------------
 
 
-def _readme_rows() -> dict[str, str]:
-    """Method name -> params cell of the README's method table (``.stop`` rows expanded)."""
+def _readme_rows(column: int = 2) -> dict[str, str]:
+    """Method name -> params (or result) cell of the README's method table (``.stop`` rows expanded)."""
     text = README.read_text()
     table = text.split("| method | params | result |", 1)[1].split("\n\n", 1)[0]
     rows: dict[str, str] = {}
@@ -144,7 +146,7 @@ def _readme_rows() -> dict[str, str]:
         for written in re.findall(r"`([^`]+)`", cells[1]):
             if not written.startswith("."):
                 base = written.rsplit(".", 1)[0]
-            rows[base + written if written.startswith(".") else written] = cells[2]
+            rows[base + written if written.startswith(".") else written] = cells[column]
     hello = re.search(r"`hello \{([^}]*)\}`", text)
     assert hello is not None, "the README documents hello"
     rows["hello"] = hello.group(1)
@@ -160,3 +162,40 @@ def test_the_readme_table_lists_every_method_and_its_params() -> None:
         fields = kind.__struct_fields__ if kind is not None else ()
         for field in fields:
             assert re.search(rf"\b{field}\b", rows[name]), f"README: {name} does not list its parameter {field!r}"
+
+
+def _wire_structs(cls: type[schema.Wire]) -> list[type[schema.Wire]]:
+    """``cls`` and every schema struct inside it (open objects by the struct of their fixed keys)."""
+    found = [cls]
+    for field in msgspec.structs.fields(cls):
+        inner = schema.OPEN.get((cls, field.name))
+        if inner is None:
+            inner = next((t for t in _types_in(field.type) if isinstance(t, type) and issubclass(t, schema.Wire)), None)
+        if inner is not None and inner not in found:
+            found.extend(s for s in _wire_structs(inner) if s not in found)
+    return found
+
+
+def _types_in(t: Any) -> list[Any]:
+    return [t, *(inner for arg in getattr(t, "__args__", ()) for inner in _types_in(arg))]
+
+
+def test_the_readme_table_names_every_result_field_of_the_schema() -> None:
+    """Each result written as schema structs is documented key by key, nested objects too."""
+    results = _readme_rows(column=3)
+    for method, cls in schema.RESULTS.items():
+        # "clock as in `status`": a cell may refer to another method's for the same objects
+        cell = " ".join([results[method], *(results[m] for m in re.findall(r"as in `([a-z.]+)`", results[method]))])
+        for struct in _wire_structs(cls):
+            for field in struct.__struct_fields__:
+                assert re.search(rf"\b{field}\b", cell), f"README: {method} does not name {struct.__name__}.{field}"
+
+
+def test_the_readme_result_keys_are_the_schema_keys() -> None:
+    """Every key the README writes in a schema-backed result (``name:`` or ``{name, ...}``) is a field."""
+    results = _readme_rows(column=3)
+    for method, cls in schema.RESULTS.items():
+        known = {field for struct in _wire_structs(cls) for field in struct.__struct_fields__}
+        written = re.findall(r"[{,]\s*([a-z_]+)\b(?!\|)", " ".join(re.findall(r"`([^`]+)`", results[method])))
+        unknown = set(written) - known
+        assert not unknown, f"README: {method} names {sorted(unknown)}, which the schema does not have"
