@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import msgspec
+
 from candlewick.control import schema as wire
 from candlewick.control.schema import lenient
 
@@ -98,43 +100,21 @@ class ComponentView:
         return self.state in {"starting", "running", "backing_off"}
 
 
-@dataclass(frozen=True, slots=True)
-class MarketView:
-    """One market's numbers from ``stats``."""
+class MarketView(wire.MarketStats):
+    """One market's numbers from ``stats`` (the wire's, unknown names shown as "?")."""
 
-    coin: str
-    interval: str
-    source: str = ""
-    last_candle_time: int | None = None
-    last_frame_time: float | None = None
-    lag: float | None = None
-    frames: int = 0
-    candles: int = 0
-    candles_today: int = 0
-    gaps_found: int = 0
-    gaps_repaired: int = 0
-    permanent_losses: int = 0
+    coin: str = "?"
+    interval: str = "?"
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.coin, self.interval)
 
-    @classmethod
-    def of(cls, m: wire.MarketStats) -> MarketView:
-        return cls(
-            coin=m.coin or "?",
-            interval=m.interval or "?",
-            source=m.source,
-            last_candle_time=m.last_candle_time,
-            last_frame_time=m.last_frame_time,
-            lag=m.lag,
-            frames=m.frames,
-            candles=m.candles,
-            candles_today=m.candles_today,
-            gaps_found=m.gaps_found,
-            gaps_repaired=m.gaps_repaired,
-            permanent_losses=m.permanent_losses,
-        )
+
+class _Stats(wire.Stats):
+    """``stats`` as the dashboard reads it: each market straight into a :class:`MarketView`."""
+
+    markets: list[MarketView] = msgspec.field(default_factory=list)  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +148,7 @@ class Stats:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Stats:
-        s = lenient(wire.Stats, raw)
+        s = lenient(_Stats, raw)
         return cls(
             time=s.time,
             frames_in=s.frames_in,
@@ -189,7 +169,7 @@ class Stats:
             sink_rows_written=s.sink.rows_written,
             sink_write_latency=s.sink.write_latency,
             sink_errors=s.sink.errors,
-            markets=tuple(MarketView.of(m) for m in s.markets),
+            markets=tuple(s.markets),
             clock_offset_ms=s.clock_offset_ms,
             clock_ok=s.clock is None or s.clock.ok,
         )

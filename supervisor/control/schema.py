@@ -68,7 +68,7 @@ class EventKind(enum.StrEnum):
     CLOCK_STEP = "clock.step"  #: the local wall clock was set (stepped) while running
 
 
-class Wire(msgspec.Struct, kw_only=True):
+class Wire(msgspec.Struct):
     """One JSON object of a result (unknown keys are ignored when read)."""
 
 

@@ -56,7 +56,8 @@ def test_every_event_kind_the_daemon_names_is_listed_once() -> None:
 
 def test_reading_is_tolerant() -> None:
     """Unknown keys are ignored, wrong types take defaults, broken list items are left out."""
-    raw = {"time": "x", "new_key": 1, "buffer": [], "markets": [{"coin": "BTC", "lag": "slow", "frames": 3}, None]}
+    markets = [{"coin": "BTC", "lag": "slow", "frames": 3}, None]
+    raw: dict[str, Any] = {"time": "x", "new_key": 1, "buffer": [], "markets": markets}
     stats = schema.lenient(schema.Stats, raw)
     assert stats.time == 0.0
     assert stats.buffer == schema.BufferStats()
