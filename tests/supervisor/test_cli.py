@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -70,4 +71,68 @@ def test_run_with_bad_config_exits_2(tmp_path: Path) -> None:
     cfg.write_text("[daemon]\nbackend = 'curio'\n")
     result = candlewick("--config", str(cfg), "run", env=candlewick_env())
     assert result.returncode == 2
+    assert "daemon.backend: 'curio' is not valid" in result.stderr
+
+
+# -- common options before and after the subcommand ------------------------------------------
+
+COMMON = ("--config", "--log-level", "--log-format")
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    """What ``main`` hands a subcommand."""
+    from candlewick.cli import build_parser, parse
+
+    return parse(build_parser(), list(argv))
+
+
+def test_common_options_work_after_the_subcommand() -> None:
+    """`candlewick run --config FILE` as people type it (freqtrade trade -c, pytest -c)."""
+    args = _parse("run", "--config", "a.toml", "--log-level", "debug", "--log-format", "json")
+    assert (args.config, args.log_level, args.log_format) == ("a.toml", "debug", "json")
+    assert _parse("check-config", "-c", "b.toml").config == "b.toml"
+    assert _parse("backfill", "--coin", "BTC", "--intervals", "1h", "--days", "1", "-c", "c.toml").config == "c.toml"
+
+
+def test_common_options_before_the_subcommand_still_work() -> None:
+    args = _parse("-c", "a.toml", "--log-level", "WARNING", "--log-format", "text", "plugins")
+    assert (args.config, args.log_level, args.log_format) == ("a.toml", "WARNING", "text")
+    assert _parse("tui").config is None
+
+
+def test_after_the_subcommand_wins() -> None:
+    args = _parse("--config", "before.toml", "--log-level", "ERROR", "run", "--config", "after.toml")
+    assert args.config == "after.toml"
+    assert args.log_level == "ERROR"  # given only before: kept, not reset by the subcommand
+
+
+def test_ctl_keeps_its_key_value_params_beside_common_options() -> None:
+    """ctl's trailing key=value arguments still parse, wherever --config goes."""
+    args = _parse("ctl", "stats", "limit=5", "--config", "a.toml", "coin=BTC")
+    assert (args.method, args.params, args.config) == ("stats", ["limit=5", "coin=BTC"], "a.toml")
+    args = _parse("ctl", "stats", "--json", "-c", "a.toml", "limit=5")
+    assert (args.method, args.params, args.json) == ("stats", ["limit=5"], True)
+    args = _parse("ctl", "--config", "a.toml", "restart", "hyperliquid")
+    assert (args.method, args.params) == ("restart", ["hyperliquid"])
+
+
+def test_every_subcommand_help_lists_the_common_options() -> None:
+    from candlewick.cli import COMMANDS
+
+    env = candlewick_env()
+    for name in COMMANDS:
+        command = name.replace("_", "-")
+        result = candlewick(command, "--help", env=env)
+        assert result.returncode == 0, result.stderr
+        for option in COMMON:
+            assert option in result.stdout, f"{command} --help does not list {option}"
+
+
+def test_run_with_config_after_the_subcommand_reads_that_file(tmp_path: Path) -> None:
+    """End to end: the file given after `run` is the one read (its bad value is reported)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\nbackend = 'curio'\n")
+    result = candlewick("run", "--config", str(cfg), env=candlewick_env())
+    assert result.returncode == 2
+    assert "unrecognized arguments" not in result.stderr
     assert "daemon.backend: 'curio' is not valid" in result.stderr
