@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -203,3 +204,23 @@ async def test_via_daemon_without_a_daemon_exits_1(setup: Setup) -> None:
     result = await run(command(setup.config(), *args))
     assert result.returncode == 1
     assert not setup.db.exists()
+
+
+#: The fake's self-signed certificate for 127.0.0.1 (the TLS tests of the live source use it too).
+TLS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
+
+
+async def test_standalone_backfill_trusts_ca_file(tmp_path: Path) -> None:
+    """Standalone over https: the REST client honours ca_file, as the live source does."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS_FIXTURES / "tls-cert.pem", TLS_FIXTURES / "tls-key.pem")
+    async with FakeExchange(seed=3, ssl_context=context) as exchange:
+        assert exchange.rest_url.startswith("https://")
+        setup = Setup(exchange, tmp_path)
+        config = setup.config(ca_file=str(TLS_FIXTURES / "tls-cert.pem"), rest_retries=0)
+        args = ("backfill", "--coin", "BTC", "--intervals", "1d", "--days", "30", "--standalone")
+        result = await run(command(config, *args))
+        assert result.returncode == 0, result.stderr.decode()
+        rows = setup.rows("1d")
+        assert len(rows) >= 29
+        assert rows == setup.truth("1d", rows[0][0], rows[-1][0])
