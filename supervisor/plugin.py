@@ -155,6 +155,14 @@ class Component(ABC):
         """Extra facts for ``status`` (e.g. the markets a source follows)."""
         return {}
 
+    def writes(self) -> Sequence[Path]:
+        """Directories and files this component writes (beside ``data_dir``).
+
+        The daemon checks before anything starts that it can write them: one that it cannot
+        is a configuration error, not a fault to retry.
+        """
+        return ()
+
 
 class Source(Component):
     """Produces candles into ``ctx.candles``.
@@ -191,6 +199,10 @@ class Buffer(Component):
         """Candles held in memory, not yet written."""
         return 0
 
+    def held_elsewhere(self) -> str | None:
+        """Which other process holds this buffer's state on disk (it could not start), or None."""
+        return None
+
 
 class Sink(Component):
     """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`."""
@@ -204,6 +216,13 @@ class Sink(Component):
         Raise :class:`candlewick.errors.SinkUnavailable` when the store cannot take it now;
         the caller keeps the batch and retries.
         """
+
+    def target(self) -> str:
+        """Where this sink stores candles, without secrets (a database file; a server and database).
+
+        State kept for one sink, such as the buffer's spool, is kept apart per target.
+        """
+        return self.name
 
     @abstractmethod
     async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:

@@ -8,8 +8,10 @@ nothing; ``fsync`` (policy ``always``/``interval``/``never``) decides what also 
 power cut. At open, every segment is scanned: batches a previous run left are queued again,
 and damaged stretches (a torn tail) are reported and skipped, never fatal.
 
-One process owns a spool directory at a time (an ``flock`` on ``spool.lock``). Every disk
-operation runs on a worker thread, one at a time.
+One process owns a spool directory at a time (an ``flock`` on ``spool.lock``, which also
+holds that process's pid, so whoever is refused can be told who holds it). A spool belongs
+to one sink: the file ``sink`` names it, and batches spooled for another sink are never
+replayed into this one. Every disk operation runs on a worker thread, one at a time.
 
 Why a log and not an SQLite table of blobs (``benchmarks/spool.py``, same run, same fsync
 level): with ``fsync = "always"`` live-sized batches (100 candles) append 1.4-7x faster and
@@ -35,7 +37,15 @@ from candlewick.errors import CandlewickError
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "Spool", "SpoolEntry", "SpoolFull", "SpoolLocked"]
+__all__ = [
+    "DEFAULT_SEGMENT_BYTES",
+    "Spool",
+    "SpoolEntry",
+    "SpoolFull",
+    "SpoolLocked",
+    "SpoolOfAnotherSink",
+    "spool_holder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,9 @@ FsyncPolicy = Literal["always", "interval", "never"]
 #: A new segment is started past this size, so replayed data is freed in steps.
 DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
 _SUFFIX = ".cwspool"
+_LOCK = "spool.lock"
+#: Names the sink a spool directory's batches are for.
+_SINK = "sink"
 
 
 class SpoolFull(CandlewickError):
@@ -56,6 +69,13 @@ class SpoolLocked(CandlewickError):
 
     title = "spool in use"
     retryable = True
+
+
+class SpoolOfAnotherSink(CandlewickError):
+    """The spool directory holds batches spooled for another sink."""
+
+    title = "spool belongs to another sink"
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +92,71 @@ def _segment_name(n: int) -> str:
     return f"seg-{n:012d}{_SUFFIX}"
 
 
+def _segment_number(path: Path) -> int | None:
+    try:
+        return int(path.name[4 : -len(_SUFFIX)])
+    except ValueError:
+        return None
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or "x")
+    except (OSError, ValueError):
+        return None
+
+
+def _lock(directory: Path) -> int:
+    """Take ``spool.lock`` of ``directory`` and write our pid in it; :class:`SpoolLocked` if taken."""
+    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _read_pid(fd)
+        os.close(fd)
+        raise SpoolLocked(
+            f"spool directory {directory} is in use by another process" + (f" (pid {pid})" if pid else ""),
+            hint="stop the other candlewick or give this one its own [spool] dir",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def spool_holder(directory: Path) -> int | None:
+    """Who holds the spool in ``directory``: its pid (0 if it did not say), or ``None`` when free."""
+    try:
+        fd = os.open(directory / _LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 class _Disk:
     """The synchronous part; every method runs on a worker thread, one at a time."""
 
     def __init__(
-        self, directory: Path, *, max_bytes: int, fsync: FsyncPolicy, fsync_interval: float, segment_bytes: int
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        fsync: FsyncPolicy,
+        fsync_interval: float,
+        segment_bytes: int,
+        sink: str | None = None,
+        legacy: Path | None = None,
     ) -> None:
         self.directory = directory
+        self.sink = sink
+        self.legacy = legacy
         self.max_bytes = max_bytes
         self.fsync = fsync
         self.fsync_interval = fsync_interval
@@ -96,21 +174,13 @@ class _Disk:
     def open(self, monotonic: Callable[[], float]) -> list[str]:
         """Lock the directory and index what a previous run left; returns problems found."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.directory / "spool.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise SpoolLocked(
-                f"spool directory {self.directory} is in use by another process",
-                hint="stop the other candlewick or give this one its own [spool] dir",
-            ) from None
-        self._lock_fd = lock_fd
+        self._lock_fd = _lock(self.directory)
+        if self.legacy is not None:
+            self._adopt(self.legacy)
         problems: list[str] = []
         for path in sorted(self.directory.glob(f"seg-*{_SUFFIX}")):
-            try:
-                number = int(path.name[4 : -len(_SUFFIX)])
-            except ValueError:
+            number = _segment_number(path)
+            if number is None:
                 problems.append(f"{path.name}: not a spool segment name; ignored")
                 continue
             try:
@@ -127,7 +197,53 @@ class _Disk:
             self.sizes[number] = len(data)
             self.entries.extend(SpoolEntry(number, r.offset, r.size, r.created_ms) for r in result.records)
         self._last_sync = monotonic()
+        self._claim()
         return problems
+
+    def _claim(self) -> None:
+        """Refuse batches spooled for another sink; else name this spool's sink."""
+        if self.sink is None:
+            return
+        path = self.directory / _SINK
+        try:
+            recorded = path.read_text().strip()
+        except FileNotFoundError:
+            recorded = None
+        if recorded not in (None, self.sink) and self.entries:
+            batches = len(self.entries)
+            self.entries.clear()
+            self.sizes.clear()
+            self.close()
+            raise SpoolOfAnotherSink(
+                f"spool directory {self.directory} holds {batches} batches spooled for sink {recorded!r},"
+                f" not for {self.sink!r}: they are not replayed into this one",
+                hint="give this config its own [spool] dir, or run the config of that sink once to replay them",
+            )
+        if recorded != self.sink:
+            path.write_text(self.sink + "\n")
+
+    def _adopt(self, legacy: Path) -> None:
+        """Move segments an earlier version spooled straight into ``legacy`` into this directory."""
+        segments = sorted(p for p in legacy.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None)
+        if not segments:
+            return
+        try:
+            legacy_fd = _lock(legacy)
+        except SpoolLocked as exc:
+            log.warning("%s; its batches stay there until it stops", exc)
+            return
+        try:
+            numbers = [n for p in self.directory.glob(f"seg-*{_SUFFIX}") if (n := _segment_number(p)) is not None]
+            first = max(numbers, default=0) + 1
+            for k, path in enumerate(sorted(segments, key=lambda p: _segment_number(p) or 0)):
+                path.rename(self.directory / _segment_name(first + k))
+            _fsync_dir(self.directory)
+        finally:
+            os.close(legacy_fd)
+        log.warning(
+            "moved %d spool segments of an earlier candlewick from %s to %s; they are replayed into %s",
+            len(segments), legacy, self.directory, self.sink or "this sink",
+        )  # fmt: skip
 
     def close(self) -> None:
         self._close_active(sync=self.fsync != "never")
@@ -183,11 +299,7 @@ class _Disk:
         self.active = number
         self.sizes[number] = 0
         if self.fsync != "never":  # make the new file's name durable too
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_dir(self.directory)
 
     def _close_active(self, *, sync: bool) -> None:
         if self._fd is not None:
@@ -240,6 +352,14 @@ class _Disk:
         return target
 
 
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Spool:
     """The async face of the spool: same operations, run off the event loop one at a time."""
 
@@ -251,10 +371,20 @@ class Spool:
         fsync: FsyncPolicy = "always",
         fsync_interval: float = 1.0,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        sink: str | None = None,
+        legacy: Path | None = None,
     ) -> None:
+        """``sink`` names the sink the batches are for (others' batches are refused); segments
+        found straight in ``legacy`` (an earlier version's layout) are moved in at open."""
         self.directory = directory
         self._disk = _Disk(
-            directory, max_bytes=max_bytes, fsync=fsync, fsync_interval=fsync_interval, segment_bytes=segment_bytes
+            directory,
+            max_bytes=max_bytes,
+            fsync=fsync,
+            fsync_interval=fsync_interval,
+            segment_bytes=segment_bytes,
+            sink=sink,
+            legacy=legacy,
         )
         self._limiter: anyio.CapacityLimiter | None = None
 

@@ -51,6 +51,12 @@ class SqliteSink(Sink):
     def describe(self) -> dict[str, object]:
         return {"database": str(self.path), "connected": self._writer is not None}
 
+    def target(self) -> str:
+        return str(self.path)
+
+    def writes(self) -> list[Path]:
+        return [self.path]
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -73,6 +73,9 @@ class TimescaleSink(Sink):
     def describe(self) -> dict[str, object]:
         return {"database": self.where, "connected": self._pool is not None, "hypertable": self.hypertable}
 
+    def target(self) -> str:
+        return self.where
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -32,6 +32,7 @@ from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
 from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Daemon:
 
     def build(self) -> None:
         """Validate every plugin section and create the components; raises ConfigError early."""
+        check_writable([self.data_dir])
         self.data_dir.mkdir(parents=True, exist_ok=True)
         sink, buffer = self.settings.sink, self.settings.buffer
         wanted: list[tuple[Kind, str, dict[str, Any], str]] = [
@@ -117,6 +119,7 @@ class Daemon:
             service = factory.build(self)
             if service is not None:
                 self.add(service, self.settings.restart_policy(service.name, factory.policy))
+        check_writable([path for component in self.components.values() for path in component.writes()])
 
     def _check_backend(self, spec: ComponentSpec) -> None:
         if self.backend not in spec.backends:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+import pytest
 
 from candlewick import __version__
 from tests.e2e.conftest import candlewick, candlewick_env
@@ -136,3 +142,54 @@ def test_run_with_config_after_the_subcommand_reads_that_file(tmp_path: Path) ->
     assert result.returncode == 2
     assert "unrecognized arguments" not in result.stderr
     assert "daemon.backend: 'curio' is not valid" in result.stderr
+
+
+# -- a data directory the daemon cannot write ------------------------------------------------
+
+APP_UID = 10001  # the container's user
+
+
+def test_run_refuses_a_data_directory_it_cannot_write_at_once() -> None:
+    """A root-owned folder at data_dir, the daemon running as uid 10001 (a bind mount in a
+    container): exit 2 within seconds with one line naming the path, the uid and the chown,
+    instead of sink and spool retrying Permission denied until shutdown times out."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch user")  # the CI runs as root
+    base = Path(tempfile.mkdtemp(prefix="candlewick-perm-"))
+    try:
+        base.chmod(0o755)
+        data = base / "data"  # as a bind mount leaves it: root's, 0755
+        data.mkdir(mode=0o755)
+        home = base / "home"  # the user's own: socket, config, working directory
+        home.mkdir()
+        os.chown(home, APP_UID, APP_UID)
+        cfg = home / "candlewick.toml"
+        cfg.write_text(
+            "[sources.hyperliquid]\n"
+            'ws_url = "ws://127.0.0.1:9/ws"\nrest_url = "http://127.0.0.1:9"\nvalidate_coins = false\n'
+            f'[daemon]\ndata_dir = "{data}"\nshutdown_timeout = 2\n'
+            f'[control]\nsocket = "{home / "control.sock"}"\n'
+        )
+        command = ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups"]
+        command += [sys.executable, "-m", "candlewick", "run", "--config", str(cfg)]
+        started = time.monotonic()
+        result = subprocess.run(
+            command,
+            cwd=home,
+            env=candlewick_env(HOME=str(home)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        took = time.monotonic() - started
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert str(data) in lines[0]
+        assert f"uid {APP_UID}" in lines[0]
+        assert f"chown -R {APP_UID}:{APP_UID} {data}" in lines[0]
+        assert took < 15
+        assert not list(data.iterdir())
+    finally:
+        shutil.rmtree(base)

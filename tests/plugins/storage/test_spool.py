@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked, SpoolOfAnotherSink, spool_holder
 
 from .helpers import candle
 
@@ -161,3 +162,45 @@ async def test_an_unreadable_segment_is_reported_not_fatal(tmp_path: Path) -> No
     assert "cannot be read" in problems[0]
     assert await drain(again) == [batch(0)]
     await again.close()
+
+
+async def test_a_spool_of_another_sink_is_never_replayed_into_this_one(tmp_path: Path) -> None:
+    """Batches spooled for sink A stay on disk, untouched, when sink B's config opens the directory."""
+    spool, _ = await opened(tmp_path, sink="sqlite /data/a.db")
+    await spool.append(batch(0), created_ms=1, now=0.0)
+    await spool.close()
+    with pytest.raises(SpoolOfAnotherSink, match=r"holds 1 batches spooled for sink 'sqlite /data/a\.db'"):
+        await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
+    again, _ = await opened(tmp_path, sink="sqlite /data/a.db")
+    assert await drain(again) == [batch(0)]
+    await again.close()
+    emptied, _ = await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
+    assert emptied.batches == 0  # an empty spool changes hands
+    await emptied.close()
+
+
+async def test_an_earlier_versions_spool_is_moved_in_not_lost(tmp_path: Path) -> None:
+    """Upgrading: segments spooled straight into <data_dir>/spool move into the sink's own directory."""
+    legacy = tmp_path / "spool"
+    old, _ = await opened(legacy, segment_bytes=2000)
+    for k in range(6):
+        await old.append(batch(k), created_ms=k, now=0.0)
+    await old.close()
+    assert len(list(legacy.glob("seg-*"))) > 1
+    keyed = legacy / "sqlite-0123456789ab"
+    spool, problems = await opened(keyed, sink="sqlite /data/a.db", legacy=legacy)
+    assert problems == []
+    assert not list(legacy.glob("seg-*"))
+    assert await drain(spool) == [batch(k) for k in range(6)]
+    await spool.close()
+
+
+async def test_the_lock_names_the_pid_holding_it(tmp_path: Path) -> None:
+    """Whoever is refused learns which process holds the spool."""
+    assert spool_holder(tmp_path) is None
+    spool, _ = await opened(tmp_path)
+    assert spool_holder(tmp_path) == os.getpid()
+    with pytest.raises(SpoolLocked, match=rf"in use by another process \(pid {os.getpid()}\)"):
+        await opened(tmp_path)
+    await spool.close()
+    assert spool_holder(tmp_path) is None
