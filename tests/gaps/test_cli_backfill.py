@@ -224,3 +224,25 @@ async def test_standalone_backfill_trusts_ca_file(tmp_path: Path) -> None:
         rows = setup.rows("1d")
         assert len(rows) >= 29
         assert rows == setup.truth("1d", rows[0][0], rows[-1][0])
+
+
+async def test_standalone_beside_a_running_daemon_is_refused_before_fetching(setup: Setup) -> None:
+    """Same data as a running daemon: refused at once, naming its pid and --via-daemon, no REST weight spent."""
+    config = setup.config(intervals=["1m"], backfill_on_start="none")
+    with anyio.fail_after(TIMEOUT):
+        async with await anyio.open_process(command(config, "run")) as daemon:
+            try:
+                while not setup.socket.exists():
+                    await anyio.sleep(0.1)
+                before = setup.exchange.stats.rest_by_type.get("candleSnapshot", 0)
+                args = ("backfill", "--coin", "BTC", "--intervals", "1h", "--days", "max", "--standalone")
+                with anyio.fail_after(15):
+                    result = await run(command(config, *args))
+                stderr = result.stderr.decode()
+                assert result.returncode == 2, stderr
+                assert f"pid {daemon.pid}" in stderr
+                assert "--via-daemon" in stderr
+                assert setup.exchange.stats.rest_by_type.get("candleSnapshot", 0) == before
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                await daemon.wait()
