@@ -38,8 +38,10 @@ class TimescaleConfig(BaseModel):
     chunk_time_interval: str = "30 days"
     """TimescaleDB chunk width of the ``candles`` hypertable (PostgreSQL interval)."""
     compress_after: str | None = None
-    """Compress chunks older than this (e.g. ``"90 days"``). Off by default: upserts into
-    compressed chunks are slow or unsupported on some TimescaleDB versions (#4523, #7672)."""
+    """Compress chunks older than this (e.g. ``"90 days"``). Upserts into compressed chunks work
+    since TimescaleDB 2.11 (#4523) and go on past a conflict since 2.18.1 (#7672): use 2.18.1 or
+    later. Keep it longer than the longest interval followed, or every update of the open candle
+    decompresses its chunk again (check-config warns). Off by default."""
     retention: str | None = None
     """Drop chunks older than this (e.g. ``"5 years"``). Off by default: candles are kept."""
 
