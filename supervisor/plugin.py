@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
@@ -216,6 +216,13 @@ class Sink(Component):
         Raise :class:`candlewick.errors.SinkUnavailable` when the store cannot take it now;
         the caller keeps the batch and retries.
         """
+
+    def config_warnings(self, intervals: Collection[str]) -> list[str]:
+        """Settings that work but will hurt, given the ``intervals`` the sources follow.
+
+        ``check-config`` prints them and the daemon logs them at start.
+        """
+        return []
 
     def target(self) -> str:
         """Where this sink stores candles, without secrets (a database file; a server and database).

@@ -11,7 +11,7 @@ once on a fresh one before that.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import anyio
@@ -75,6 +75,10 @@ class TimescaleSink(Sink):
 
     def target(self) -> str:
         return self.where
+
+    def config_warnings(self, intervals: Collection[str]) -> list[str]:
+        warning = self.config.compression_warning(intervals)
+        return [warning] if warning else []
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -193,3 +193,28 @@ def test_run_refuses_a_data_directory_it_cannot_write_at_once() -> None:
         assert not list(data.iterdir())
     finally:
         shutil.rmtree(base)
+
+
+# -- compress_after against the intervals followed --------------------------------------------
+
+
+def _compressing_config(tmp_path: Path, compress_after: str) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[sources.hyperliquid]\nintervals = ["1m", "1w"]\n'
+        f'[sink]\nuse = "timescaledb"\n[sink.timescaledb]\ncompress_after = "{compress_after}"\n'
+    )
+    return cfg
+
+
+def test_check_config_warns_when_compression_would_catch_open_candles(tmp_path: Path) -> None:
+    """compress_after shorter than the longest interval: the open 1w candle would sit in a compressed chunk."""
+    result = candlewick("check-config", "-c", str(_compressing_config(tmp_path, "3 days")), env=candlewick_env())
+    assert result.returncode == 0, result.stderr
+    [warning] = result.stderr.strip().splitlines()
+    assert warning.startswith("candlewick: warning: sink.timescaledb.compress_after = '3 days'")
+    assert "1w" in warning
+    assert '"8 days"' in warning
+    quiet = candlewick("check-config", "-c", str(_compressing_config(tmp_path, "30 days")), env=candlewick_env())
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
