@@ -45,6 +45,9 @@ class OverviewScreen(Screen[None]):
 
     #: Set once composed: the app repaints a screen only from then on.
     ready = False
+    #: Where the focus goes whenever nothing has it (at start, after a dialog closed while the
+    #: terminal was away): Markets, where the footer's ⏎ chart works.
+    AUTO_FOCUS = "#markets"
 
     BINDINGS = [
         Binding("r", "restart", "Restart component"),
