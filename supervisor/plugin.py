@@ -28,6 +28,7 @@ Enable it with a ``[sources.ticker]`` section in ``candlewick.toml``. Give the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
@@ -216,6 +217,10 @@ class Sink(Component):
         Raise :class:`candlewick.errors.SinkUnavailable` when the store cannot take it now;
         the caller keeps the batch and retries.
         """
+
+    def state_key(self) -> str:
+        """``<name>-<12 hex digits of its target>``: names state kept per sink and target (spool, ledger)."""
+        return f"{self.name}-{hashlib.sha256(self.target().encode()).hexdigest()[:12]}"
 
     def config_warnings(self, intervals: Collection[str]) -> list[str]:
         """Settings that work but will hurt, given the ``intervals`` the sources follow.

@@ -22,7 +22,6 @@ spool records; INFO when the sink is back and the spool is drained; nothing per 
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,11 +51,6 @@ class _Outcome(enum.Enum):
     WRITTEN = "written"
     UNAVAILABLE = "unavailable"  # SinkUnavailable or a timeout: try again later
     FAILED = "failed"  # any other error: the batch may be bad
-
-
-def sink_key(sink: Sink) -> str:
-    """``<name>-<12 hex digits of its target>``: a directory name per sink and target."""
-    return f"{sink.name}-{hashlib.sha256(sink.target().encode()).hexdigest()[:12]}"
 
 
 class MemoryBuffer(Buffer):
@@ -115,7 +109,7 @@ class MemoryBuffer(Buffer):
     def spool_dir(self) -> Path:
         """``[spool] dir``, or ``<data_dir>/spool/<sink>-<digest of its target>``: one per sink."""
         configured = self.ctx.settings.spool.dir
-        return configured if configured is not None else self.ctx.data_dir / "spool" / sink_key(self._find_sink())
+        return configured if configured is not None else self.ctx.data_dir / "spool" / self._find_sink().state_key()
 
     def writes(self) -> list[Path]:
         return [self.spool_dir()]

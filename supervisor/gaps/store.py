@@ -20,11 +20,27 @@ from candlewick.errors import CandlewickError
 from candlewick.gaps.jobs import Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger, MarketCoverage
 
-__all__ = ["FILENAME", "SCHEMA_VERSION", "Store"]
+__all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "adopt_legacy"]
 
 FILENAME = "backfill.sqlite"
 SCHEMA_VERSION = 1
 KEEP_FINISHED = 200
+
+#: What SQLite keeps beside a database file (WAL mode, or a hot journal after a crash).
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def adopt_legacy(legacy: Path, path: Path) -> bool:
+    """Rename ``legacy`` (and its WAL and journal) to ``path`` if ``path`` does not exist yet."""
+    if path.exists() or not legacy.exists():
+        return False
+    for suffix in _COMPANIONS:
+        companion = legacy.with_name(legacy.name + suffix)
+        if companion.exists():
+            companion.rename(path.with_name(path.name + suffix))
+    legacy.rename(path)
+    return True
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
