@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
     import anyio
 
     from candlewick.commands._common import load, report
-    from candlewick.errors import CandlewickError
+    from candlewick.errors import CandlewickError, ConfigError
     from candlewick.model import check_interval
 
     try:
@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
         return anyio.run(_standalone, settings, args.source, args.coin, intervals, args.days, progress, socket)
     except CandlewickError as err:
         report(err)
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(err, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         print("\ncandlewick backfill: interrupted; fetched candles are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
