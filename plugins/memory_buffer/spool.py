@@ -22,7 +22,6 @@ replay 2-13x faster; 5 000-candle batches are on par; a candle costs 76 bytes on
 from __future__ import annotations
 
 import collections
-import fcntl
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ import msgspec
 from candlewick.errors import CandlewickError
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
+from candlewick.runtime import pidlock
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
@@ -99,45 +99,20 @@ def _segment_number(path: Path) -> int | None:
         return None
 
 
-def _read_pid(fd: int) -> int | None:
-    try:
-        return int(os.pread(fd, 32, 0).decode().strip() or "x")
-    except (OSError, ValueError):
-        return None
-
-
 def _lock(directory: Path) -> int:
-    """Take ``spool.lock`` of ``directory`` and write our pid in it; :class:`SpoolLocked` if taken."""
-    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    """Take ``spool.lock`` of ``directory`` (it records our pid); :class:`SpoolLocked` if taken."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = _read_pid(fd)
-        os.close(fd)
+        return pidlock.take(directory / _LOCK)
+    except pidlock.LockHeld as held:
         raise SpoolLocked(
-            f"spool directory {directory} is in use by another process" + (f" (pid {pid})" if pid else ""),
+            f"spool directory {directory} is in use by another process" + (f" (pid {held.pid})" if held.pid else ""),
             hint="stop the other candlewick or give this one its own [spool] dir",
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def spool_holder(directory: Path) -> int | None:
     """Who holds the spool in ``directory``: its pid (0 if it did not say), or ``None`` when free."""
-    try:
-        fd = os.open(directory / _LOCK, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_pid(fd) or 0
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    return pidlock.holder(directory / _LOCK)
 
 
 class _Disk:

@@ -332,6 +332,7 @@ async def test_waits_for_the_daemon_and_attaches_by_itself(tmp_path: Path, sock_
             await wait_running(daemon)
             await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
             await attached(pilot)
+            assert overview(app).query_one(MarketsTable).has_focus  # where the footer's ⏎ chart works
             # and when it goes away, the dashboard says so and waits again
             daemon.request_shutdown("test")
             await until(pilot, lambda: isinstance(app.screen, OfflineScreen))
@@ -347,25 +348,6 @@ async def test_redraws_at_most_refresh_rate(running: Running) -> None:
         await pilot.pause(2.5)
         elapsed = anyio.current_time() - start
         assert app.paints - paints <= 2.0 * elapsed + 1
-
-
-async def test_enter_opens_the_chart_without_tab_after_waiting_for_the_daemon(tmp_path: Path, sock_dir: Path) -> None:
-    """The footer offers ⏎ chart from the start: the overview opens with the focus on Markets,
-    also when the dashboard waited for the daemon first."""
-    socket = sock_dir / "control.sock"
-    app = dashboard(socket)
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, OfflineScreen))
-        daemon = make_daemon(tmp_path / "data", socket)
-        async with anyio.create_task_group() as tg:
-            await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
-            await wait_running(daemon)
-            await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
-            await attached(pilot)
-            assert overview(app).query_one(MarketsTable).has_focus
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, MarketScreen))
-            daemon.request_shutdown("test over")
 
 
 async def test_enter_opens_the_chart_after_a_dialog_closed_while_the_terminal_was_away(running: Running) -> None:
