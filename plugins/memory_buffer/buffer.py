@@ -36,7 +36,7 @@ from candlewick.plugin import Buffer, ComponentContext, Sink
 from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_holder
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder
 from candlewick.runtime import names
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
@@ -112,7 +112,7 @@ class MemoryBuffer(Buffer):
         return configured if configured is not None else self.ctx.data_dir / "spool" / self._find_sink().state_key()
 
     def writes(self) -> list[Path]:
-        return [self.spool_dir()]
+        return [self.spool_dir(), *spool_files(self.spool_dir())]
 
     def held_elsewhere(self) -> str | None:
         pid = spool_holder(self.spool_dir())

@@ -44,6 +44,7 @@ __all__ = [
     "SpoolFull",
     "SpoolLocked",
     "SpoolOfAnotherSink",
+    "spool_files",
     "spool_holder",
 ]
 
@@ -56,6 +57,8 @@ _SUFFIX = ".cwspool"
 _LOCK = "spool.lock"
 #: Names the sink a spool directory's batches are for.
 _SINK = "sink"
+#: Where batches the sink refuses for good are set aside.
+_REJECTED = "rejected"
 
 
 class SpoolFull(CandlewickError):
@@ -108,6 +111,11 @@ def _lock(directory: Path) -> int:
             f"spool directory {directory} is in use by another process" + (f" (pid {held.pid})" if held.pid else ""),
             hint="stop the other candlewick or give this one its own [spool] dir",
         ) from None
+
+
+def spool_files(directory: Path) -> list[Path]:
+    """What the spool writes in ``directory`` besides new segments: its lock, sink name and rejects."""
+    return [directory / _LOCK, directory / _SINK, directory / _REJECTED]
 
 
 def spool_holder(directory: Path) -> int | None:
@@ -318,7 +326,7 @@ class _Disk:
 
     def quarantine(self, entry: SpoolEntry, payload: bytes | None, reason: str) -> Path:
         """Keep a batch the sink keeps refusing in ``rejected/`` and drop it from the queue."""
-        folder = self.directory / "rejected"
+        folder = self.directory / _REJECTED
         folder.mkdir(exist_ok=True)
         target = folder / f"seg-{entry.segment:012d}-{entry.offset}.cwbatch"
         target.write_bytes(payload if payload is not None else b"")

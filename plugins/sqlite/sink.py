@@ -27,6 +27,7 @@ from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.sqlite import schema
 from candlewick.plugins.sqlite.config import SqliteConfig
 from candlewick.runtime import names
+from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["SqliteSink"]
 
@@ -55,7 +56,7 @@ class SqliteSink(Sink):
         return str(self.path)
 
     def writes(self) -> list[Path]:
-        return [self.path]
+        return sqlite_files(self.path)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

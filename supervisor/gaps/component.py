@@ -43,6 +43,7 @@ from candlewick.gaps.store import FILENAME, adopt_legacy
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
 from candlewick.runtime.telemetry import Event
+from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["GapRepair", "GapRepairConfig"]
 
@@ -150,20 +151,30 @@ class GapRepair(Source):
     # -- running -----------------------------------------------------------------------------
 
     def state_path(self, sink: Sink) -> Path:
-        """``state_file``, or this sink's own ledger (an earlier version's shared one moved in)."""
-        data_dir = self.ctx.data_dir
-        if self.config.state_file is not None:
-            return data_dir / self.config.state_file
-        path = data_dir / f"backfill-{sink.state_key()}.sqlite"
-        if adopt_legacy(data_dir / FILENAME, path):
+        """``state_file``, or this sink's own ledger."""
+        name = self.config.state_file or f"backfill-{sink.state_key()}.sqlite"
+        return self.ctx.data_dir / name
+
+    def writes(self) -> list[Path]:
+        files = sqlite_files(self.state_path(self._sink()))
+        return files if self.config.state_file else [*files, *sqlite_files(self.ctx.data_dir / FILENAME)]
+
+    def _sink(self) -> Sink:
+        sink = self.ctx.component(self.ctx.settings.sink.use)
+        if not isinstance(sink, Sink):
+            raise TypeError(f"component {self.ctx.settings.sink.use!r} is not a sink")
+        return sink
+
+    def _adopt_legacy_state(self, sink: Sink) -> Path:
+        """The state path, with an earlier version's shared ``backfill.sqlite`` moved to it."""
+        path = self.state_path(sink)
+        if self.config.state_file is None and adopt_legacy(self.ctx.data_dir / FILENAME, path):
             self.ctx.log.warning("moved %s of an earlier candlewick to %s (%s ledger)", FILENAME, path, sink.name)
         return path
 
     def build_engine(self) -> GapEngine:
         ctx = self.ctx
-        sink = ctx.component(ctx.settings.sink.use)
-        if not isinstance(sink, Sink):
-            raise TypeError(f"component {ctx.settings.sink.use!r} is not a sink")
+        sink = self._sink()
         return GapEngine(
             name=self.name,
             history=self.history,
@@ -171,7 +182,7 @@ class GapRepair(Source):
             emit=ctx.candles.send,
             clock=ctx.clock,
             telemetry=ctx.telemetry,
-            state_path=self.state_path(sink),
+            state_path=self._adopt_legacy_state(sink),
             settings=self.config.engine_settings(),
             window=self.config.window,
         )

@@ -19,6 +19,7 @@ from typing import Any, cast
 from candlewick.errors import CandlewickError
 from candlewick.gaps.jobs import Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger, MarketCoverage
+from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "adopt_legacy"]
 
@@ -26,18 +27,14 @@ FILENAME = "backfill.sqlite"
 SCHEMA_VERSION = 1
 KEEP_FINISHED = 200
 
-#: What SQLite keeps beside a database file (WAL mode, or a hot journal after a crash).
-_COMPANIONS = ("-wal", "-shm", "-journal")
-
 
 def adopt_legacy(legacy: Path, path: Path) -> bool:
     """Rename ``legacy`` (and its WAL and journal) to ``path`` if ``path`` does not exist yet."""
     if path.exists() or not legacy.exists():
         return False
-    for suffix in _COMPANIONS:
-        companion = legacy.with_name(legacy.name + suffix)
-        if companion.exists():
-            companion.rename(path.with_name(path.name + suffix))
+    for old, new in zip(sqlite_files(legacy)[1:], sqlite_files(path)[1:], strict=True):
+        if old.exists():
+            old.rename(new)
     legacy.rename(path)
     return True
 

@@ -96,7 +96,7 @@ class Daemon:
         checked, no service is built.
         """
         if not dry_run:
-            check_writable([self.data_dir])
+            check_writable([self.data_dir], home=self.data_dir)
             self.data_dir.mkdir(parents=True, exist_ok=True)
         sink, buffer = self.settings.sink, self.settings.buffer
         wanted: list[tuple[Kind, str, dict[str, Any], str]] = [
@@ -126,7 +126,8 @@ class Daemon:
             service = factory.build(self)
             if service is not None:
                 self.add(service, self.settings.restart_policy(service.name, factory.policy))
-        check_writable([path for component in self.components.values() for path in component.writes()])
+        writes = [path for component in self.components.values() for path in component.writes()]
+        check_writable(writes, home=self.data_dir)
 
     def config_warnings(self) -> list[str]:
         """What the sinks say of their settings, given the intervals the sources follow."""

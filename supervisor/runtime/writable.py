@@ -4,6 +4,10 @@ A data directory the daemon cannot write (a bind mount owned by root while the c
 runs as uid 10001) is a configuration error, not a fault: retrying ``Permission denied``
 never helps. :func:`check_writable` names the first path that fails, the uid it runs as and
 the ``chown`` that fixes it.
+
+Only what the daemon writes is checked: the directories it creates files in and the files
+components declare (:meth:`candlewick.plugin.Component.writes`). Anything else in the data
+directory (a config file put there, ``lost+found`` of a mounted volume) is none of its business.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from pathlib import Path
 
 from candlewick.errors import ConfigError
 
-__all__ = ["NotWritable", "check_writable"]
+__all__ = ["SQLITE_COMPANIONS", "NotWritable", "check_writable", "sqlite_files"]
 
-_DIR = os.W_OK | os.X_OK
+#: What SQLite writes beside a database file (WAL mode, or a hot journal after a crash).
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+_DIR = os.R_OK | os.W_OK | os.X_OK
+_FILE = os.R_OK | os.W_OK
 
 
 class NotWritable(ConfigError):
@@ -25,61 +32,55 @@ class NotWritable(ConfigError):
     title = "data directory not writable"
 
 
-def check_writable(paths: Iterable[Path]) -> None:
-    """Raise :class:`NotWritable` unless every path (and what is inside it) can be written.
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database file and the files SQLite writes beside it."""
+    return [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)]
 
-    A directory is checked with everything in it; a file with its directory (SQLite and
-    atomic renames create files beside it); a path that does not exist yet with the nearest
-    directory that does, where it will be created.
+
+def check_writable(paths: Iterable[Path], *, home: Path | None = None) -> None:
+    """Raise :class:`NotWritable` unless every path can be written.
+
+    An existing directory must let us create and remove files in it; an existing file must be
+    readable and writable, and its directory writable too (SQLite and atomic renames create
+    files beside it); a path not there yet needs the nearest existing directory above it.
+    ``home`` (the data directory) is what the ``chown -R`` advice names for paths inside it.
     """
-    for root in dict.fromkeys(Path(p).absolute() for p in paths):
-        bad = _first_unwritable(root)
+    for path in dict.fromkeys(Path(p).absolute() for p in paths):
+        bad = _unwritable(path)
         if bad is not None:
-            raise _error(root, bad)
+            raise _error(path, bad, home.absolute() if home is not None else None)
 
 
-def _first_unwritable(root: Path) -> Path | None:
-    if not root.exists():
-        parent = next((p for p in root.parents if p.exists()), None)
+def _unwritable(path: Path) -> Path | None:
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
         return parent if parent is not None and not os.access(parent, _DIR) else None
-    if not root.is_dir():
-        if not os.access(root, os.R_OK | os.W_OK):
-            return root
-        return root.parent if not os.access(root.parent, _DIR) else None
-    if not os.access(root, _DIR | os.R_OK):
-        return root
-    for directory, dirs, files in os.walk(root):
-        here = Path(directory)
-        for name in dirs:
-            if not os.access(here / name, _DIR | os.R_OK):
-                return here / name
-        for name in files:
-            path = here / name
-            if not path.is_symlink() and not os.access(path, os.R_OK | os.W_OK):
-                return path
-    return None
+    if path.is_dir():
+        return None if os.access(path, _DIR) else path
+    if not os.access(path, _FILE):
+        return path
+    return None if os.access(path.parent, _DIR) else path.parent
 
 
-def _error(root: Path, bad: Path) -> NotWritable:
+def _error(path: Path, bad: Path, home: Path | None) -> NotWritable:
     uid, gid = os.geteuid(), os.getegid()
     who = f"uid {uid} gid {gid}, which candlewick runs as"
     if _read_only(bad):
-        return NotWritable(f"{bad} is on a read-only file system", hint=f"mount it read-write or move {root}")
-    if not root.exists():
+        return NotWritable(f"{bad} is on a read-only file system", hint=f"mount it read-write or move {path}")
+    inside = home is not None and bad.is_relative_to(home)
+    if not path.exists() and not inside:
         return NotWritable(
-            f"{root} does not exist and {bad} is not writable by {who}",
-            hint=f"fix: mkdir -p {root} && chown -R {uid}:{gid} {root}",
+            f"{path} does not exist and {bad} is not writable by {who}",
+            hint=f"fix: mkdir -p {path} && chown -R {uid}:{gid} {path}",
         )
     try:
         owner = bad.stat()
         whose = f"; it is owned by uid {owner.st_uid} gid {owner.st_gid}, mode {owner.st_mode & 0o7777:o}"
     except OSError:
         whose = ""
-    inside = "" if bad == root else f" (in {root})"
-    fix = root if root.is_dir() else bad
     return NotWritable(
-        f"{bad}{inside} is not writable by {who}{whose}",
-        hint=f"fix: chown -R {uid}:{gid} {fix} (on a bind mount, the host folder behind it)",
+        f"{bad} is not writable by {who}{whose}",
+        hint=f"fix: chown -R {uid}:{gid} {home if inside else bad} (on a bind mount, the host folder behind it)",
     )
 
 

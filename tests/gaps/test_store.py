@@ -102,7 +102,10 @@ def _ledger_of(rig: Rig, db: str) -> Path:
     try:
         sink = daemon.components["sqlite"]
         assert isinstance(sink, Sink)
-        return repair_of(daemon).state_path(sink)
+        engine = repair_of(daemon).build_engine()  # what the component does when it starts
+        assert engine.store is not None
+        assert engine.store.path == repair_of(daemon).state_path(sink)
+        return engine.store.path
     finally:
         daemon.close()
 
