@@ -36,7 +36,7 @@ from candlewick.plugin import Buffer, ComponentContext, Sink
 from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder, stranded
 from candlewick.runtime import names
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
@@ -136,6 +136,9 @@ class MemoryBuffer(Buffer):
             legacy=None if cfg.dir is not None else self.ctx.data_dir / "spool",
         )
         problems = await spool.open(self.ctx.clock.monotonic)
+        if cfg.dir is None:
+            for line in stranded(self.ctx.data_dir / "spool", spool.directory):
+                self.ctx.log.warning("%s", line)
         for problem in problems:
             self.ctx.log.warning("spool: %s", problem)
             self.ctx.telemetry.publish(names.EV_SPOOL, self.name, f"spool: {problem}", problem="corrupt")

@@ -9,9 +9,11 @@ power cut. At open, every segment is scanned: batches a previous run left are qu
 and damaged stretches (a torn tail) are reported and skipped, never fatal.
 
 One process owns a spool directory at a time (an ``flock`` on ``spool.lock``, which also
-holds that process's pid, so whoever is refused can be told who holds it). A spool belongs
-to one sink: the file ``sink`` names it, and batches spooled for another sink are never
-replayed into this one. Every disk operation runs on a worker thread, one at a time.
+holds that process's pid, so whoever is refused can be told who holds it). The file ``sink``
+names the sink a spool is for; batches spooled for another are replayed with a warning
+naming both (the daemon keys its default spool directory by sink and target, so that only
+happens in a shared ``[spool] dir``). Every disk operation runs on a worker thread, one at
+a time.
 
 Why a log and not an SQLite table of blobs (``benchmarks/spool.py``, same run, same fsync
 level): with ``fsync = "always"`` live-sized batches (100 candles) append 1.4-7x faster and
@@ -43,9 +45,9 @@ __all__ = [
     "SpoolEntry",
     "SpoolFull",
     "SpoolLocked",
-    "SpoolOfAnotherSink",
     "spool_files",
     "spool_holder",
+    "stranded",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,13 +74,6 @@ class SpoolLocked(CandlewickError):
 
     title = "spool in use"
     retryable = True
-
-
-class SpoolOfAnotherSink(CandlewickError):
-    """The spool directory holds batches spooled for another sink."""
-
-    title = "spool belongs to another sink"
-    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +106,33 @@ def _lock(directory: Path) -> int:
             f"spool directory {directory} is in use by another process" + (f" (pid {held.pid})" if held.pid else ""),
             hint="stop the other candlewick or give this one its own [spool] dir",
         ) from None
+
+
+def _recorded_sink(directory: Path) -> str | None:
+    try:
+        return (directory / _SINK).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def stranded(root: Path, mine: Path) -> list[str]:
+    """Spools beside ``mine`` under ``root`` that hold batches and that no running process owns.
+
+    They were spooled for another sink or target (a changed ``dsn`` or ``path``, or another
+    config sharing the data directory) and nothing replays them: one line each saying so.
+    """
+    out = []
+    for directory in sorted(p for p in root.glob("*") if p.is_dir() and p != mine):
+        segments = [p for p in directory.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None]
+        if not segments or spool_holder(directory) is not None:
+            continue
+        size = sum(p.stat().st_size for p in segments)
+        out.append(
+            f"spool {directory} holds {size} bytes spooled for sink {_recorded_sink(directory) or '(unknown)'} that"
+            f" nothing replays; if that was this config before its sink changed, stop candlewick and move them:"
+            f" mv {directory}/seg-*{_SUFFIX} {mine}/"
+        )
+    return out
 
 
 def spool_files(directory: Path) -> list[Path]:
@@ -184,24 +206,17 @@ class _Disk:
         return problems
 
     def _claim(self) -> None:
-        """Refuse batches spooled for another sink; else name this spool's sink."""
+        """Name this spool's sink; say so when batches spooled for another sink are replayed into it."""
         if self.sink is None:
             return
         path = self.directory / _SINK
-        try:
-            recorded = path.read_text().strip()
-        except FileNotFoundError:
-            recorded = None
+        recorded = _recorded_sink(self.directory)
         if recorded not in (None, self.sink) and self.entries:
-            batches = len(self.entries)
-            self.entries.clear()
-            self.sizes.clear()
-            self.close()
-            raise SpoolOfAnotherSink(
-                f"spool directory {self.directory} holds {batches} batches spooled for sink {recorded!r},"
-                f" not for {self.sink!r}: they are not replayed into this one",
-                hint="give this config its own [spool] dir, or run the config of that sink once to replay them",
-            )
+            log.warning(
+                "spool %s holds %d batches spooled for sink %s; replaying them into %s (the config's sink"
+                " changed; if another config shares this [spool] dir, give each its own)",
+                self.directory, len(self.entries), recorded, self.sink,
+            )  # fmt: skip
         if recorded != self.sink:
             path.write_text(self.sink + "\n")
 
@@ -357,8 +372,8 @@ class Spool:
         sink: str | None = None,
         legacy: Path | None = None,
     ) -> None:
-        """``sink`` names the sink the batches are for (others' batches are refused); segments
-        found straight in ``legacy`` (an earlier version's layout) are moved in at open."""
+        """``sink`` names the sink the batches are for (others' are replayed with a warning);
+        segments found straight in ``legacy`` (an earlier version's layout) are moved in at open."""
         self.directory = directory
         self._disk = _Disk(
             directory,

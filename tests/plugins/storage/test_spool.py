@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked, SpoolOfAnotherSink, spool_holder
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked, spool_holder, stranded
 
 from .helpers import candle
 
@@ -164,19 +165,32 @@ async def test_an_unreadable_segment_is_reported_not_fatal(tmp_path: Path) -> No
     await again.close()
 
 
-async def test_a_spool_of_another_sink_is_never_replayed_into_this_one(tmp_path: Path) -> None:
-    """Batches spooled for sink A stay on disk, untouched, when sink B's config opens the directory."""
+async def test_batches_of_another_sink_in_a_shared_spool_are_replayed_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A [spool] dir shared by configs, or a sink changed: the batches land, and the log names both sinks."""
     spool, _ = await opened(tmp_path, sink="sqlite /data/a.db")
     await spool.append(batch(0), created_ms=1, now=0.0)
     await spool.close()
-    with pytest.raises(SpoolOfAnotherSink, match=r"holds 1 batches spooled for sink 'sqlite /data/a\.db'"):
-        await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
-    again, _ = await opened(tmp_path, sink="sqlite /data/a.db")
+    with caplog.at_level(logging.WARNING):
+        again, _ = await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
     assert await drain(again) == [batch(0)]
     await again.close()
-    emptied, _ = await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
-    assert emptied.batches == 0  # an empty spool changes hands
-    await emptied.close()
+    [warning] = [r.getMessage() for r in caplog.records if "spooled for sink" in r.getMessage()]
+    assert "1 batches spooled for sink sqlite /data/a.db" in warning
+    assert "replaying them into timescaledb postgresql://candlewick@db:5432/candlewick" in warning
+
+
+async def test_a_spool_nothing_replays_is_named_with_the_move_that_replays_it(tmp_path: Path) -> None:
+    """Default layout: a spool of another sink or target (a dsn fixed since) is pointed out, not replayed."""
+    old, _ = await opened(tmp_path / "timescaledb-aaaaaaaaaaaa", sink="timescaledb postgresql://x@wrong:5432/db")
+    await old.append(batch(0), created_ms=1, now=0.0)
+    mine = tmp_path / "timescaledb-bbbbbbbbbbbb"
+    assert stranded(tmp_path, mine) == []  # held by its (running) owner: not stranded
+    await old.close()
+    [line] = stranded(tmp_path, mine)
+    assert "spooled for sink timescaledb postgresql://x@wrong:5432/db" in line
+    assert f"mv {tmp_path / 'timescaledb-aaaaaaaaaaaa'}/seg-*.cwspool {mine}/" in line
 
 
 async def test_an_earlier_versions_spool_is_moved_in_not_lost(tmp_path: Path) -> None:
