@@ -92,7 +92,8 @@ class BufferSection(PluginSection):
 
 class SpoolSection(Section):
     dir: Path | None = None
-    """Where batches go while the sink is down or slow (default: ``<data_dir>/spool``)."""
+    """Where batches go while the sink is down or slow (default: ``<data_dir>/spool/<sink>-<digest>``,
+    one per sink and database; a directory set here is used as is, shared if configs share it)."""
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     """Size cap of the spool; past it the daemon warns and applies backpressure instead."""
     fsync: Literal["always", "interval", "never"] = "always"

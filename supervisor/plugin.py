@@ -28,9 +28,10 @@ Enable it with a ``[sources.ticker]`` section in ``candlewick.toml``. Give the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
@@ -155,6 +156,14 @@ class Component(ABC):
         """Extra facts for ``status`` (e.g. the markets a source follows)."""
         return {}
 
+    def writes(self) -> Sequence[Path]:
+        """Directories and files this component writes (beside ``data_dir``).
+
+        The daemon checks before anything starts that it can write them: one that it cannot
+        is a configuration error, not a fault to retry.
+        """
+        return ()
+
 
 class Source(Component):
     """Produces candles into ``ctx.candles``.
@@ -191,6 +200,10 @@ class Buffer(Component):
         """Candles held in memory, not yet written."""
         return 0
 
+    def held_elsewhere(self) -> str | None:
+        """Which other process holds this buffer's state on disk (it could not start), or None."""
+        return None
+
 
 class Sink(Component):
     """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`."""
@@ -204,6 +217,24 @@ class Sink(Component):
         Raise :class:`candlewick.errors.SinkUnavailable` when the store cannot take it now;
         the caller keeps the batch and retries.
         """
+
+    def state_key(self) -> str:
+        """``<name>-<12 hex digits of its target>``: names state kept per sink and target (spool, ledger)."""
+        return f"{self.name}-{hashlib.sha256(self.target().encode()).hexdigest()[:12]}"
+
+    def config_warnings(self, intervals: Collection[str]) -> list[str]:
+        """Settings that work but will hurt, given the ``intervals`` the sources follow.
+
+        ``check-config`` prints them and the daemon logs them at start.
+        """
+        return []
+
+    def target(self) -> str:
+        """Where this sink stores candles, without secrets (a database file; a server and database).
+
+        State kept for one sink, such as the buffer's spool, is kept apart per target.
+        """
+        return self.name
 
     @abstractmethod
     async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:

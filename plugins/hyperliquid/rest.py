@@ -47,6 +47,7 @@ import httpx
 from candlewick.errors import CandlewickError, SourceError
 from candlewick.model import INTERVAL_MS, Candle, open_time
 from candlewick.plugins.hyperliquid.budget import INFO_WEIGHT, Priority, WeightBudget, candle_snapshot_weight
+from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.protocol import parse_candle_list
 from candlewick.runtime import names
 from candlewick.runtime.clock import Clock, SystemClock
@@ -145,6 +146,36 @@ class HyperliquidRest:
             m.gauge(names.REST_WEIGHT_LAST_MINUTE, "REST weight spent in the last 60 s").set_function(
                 budget.used_last_minute
             )
+
+    @classmethod
+    def from_config(
+        cls,
+        config: HyperliquidConfig,
+        *,
+        budget: WeightBudget,
+        clock: Clock | None = None,
+        telemetry: Telemetry | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        exchange: ExchangeClock | None = None,
+    ) -> Self:
+        """The client ``[sources.hyperliquid]`` describes: URL, timeouts, retries and TLS (``ca_file``).
+
+        Every caller builds its client here (the live source, standalone gap repair and
+        backfill), so none of them can leave an option out. ``ssl_context`` reuses a context
+        already built from the same config; ``exchange`` is the clock its ``Date`` headers measure.
+        """
+        return cls(
+            config.rest_url,
+            budget=budget,
+            clock=clock,
+            telemetry=telemetry,
+            timeout=config.rest_timeout,
+            retries=config.rest_retries,
+            backoff_initial=config.rest_backoff_initial,
+            unanswered_max=config.reconnect_unreachable_max,
+            ssl_context=ssl_context or config.ssl_context(),
+            exchange=exchange,
+        )
 
     async def __aenter__(self) -> Self:
         return self

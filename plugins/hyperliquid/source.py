@@ -443,15 +443,11 @@ class HyperliquidSource(Source):
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
-        async with HyperliquidRest(
-            cfg.rest_url,
+        async with HyperliquidRest.from_config(
+            cfg,
             budget=self.budget,
             clock=self.ctx.clock,
             telemetry=self.ctx.telemetry,
-            timeout=cfg.rest_timeout,
-            retries=cfg.rest_retries,
-            backoff_initial=cfg.rest_backoff_initial,
-            unanswered_max=cfg.reconnect_unreachable_max,
             ssl_context=self.tls,
             exchange=self.exchange,
         ) as rest:

@@ -36,7 +36,7 @@ from candlewick.plugin import Buffer, ComponentContext, Sink
 from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder, stranded
 from candlewick.runtime import names
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
@@ -107,8 +107,18 @@ class MemoryBuffer(Buffer):
         return 0.0 if oldest is None else max(0.0, self.ctx.clock.time() - oldest / 1000)
 
     def spool_dir(self) -> Path:
-        """``[spool] dir``, or ``<data_dir>/spool``."""
-        return self.ctx.settings.spool.dir or self.ctx.data_dir / "spool"
+        """``[spool] dir``, or ``<data_dir>/spool/<sink>-<digest of its target>``: one per sink."""
+        configured = self.ctx.settings.spool.dir
+        return configured if configured is not None else self.ctx.data_dir / "spool" / self._find_sink().state_key()
+
+    def writes(self) -> list[Path]:
+        return [self.spool_dir(), *spool_files(self.spool_dir())]
+
+    def held_elsewhere(self) -> str | None:
+        pid = spool_holder(self.spool_dir())
+        if pid is None:
+            return None
+        return f"{'pid ' + str(pid) if pid else 'another process'} holds the spool {self.spool_dir()}"
 
     # -- run ---------------------------------------------------------------------------------
 
@@ -117,8 +127,18 @@ class MemoryBuffer(Buffer):
         self._started_at = self.ctx.clock.monotonic()
         self._wake, self._space = anyio.Event(), anyio.Event()
         cfg = self.ctx.settings.spool
-        spool = Spool(self.spool_dir(), max_bytes=cfg.max_bytes, fsync=cfg.fsync, fsync_interval=cfg.fsync_interval)
+        spool = Spool(
+            self.spool_dir(),
+            max_bytes=cfg.max_bytes,
+            fsync=cfg.fsync,
+            fsync_interval=cfg.fsync_interval,
+            sink=f"{sink.name} {sink.target()}",
+            legacy=None if cfg.dir is not None else self.ctx.data_dir / "spool",
+        )
         problems = await spool.open(self.ctx.clock.monotonic)
+        if cfg.dir is None:
+            for line in stranded(self.ctx.data_dir / "spool", spool.directory):
+                self.ctx.log.warning("%s", line)
         for problem in problems:
             self.ctx.log.warning("spool: %s", problem)
             self.ctx.telemetry.publish(names.EV_SPOOL, self.name, f"spool: {problem}", problem="corrupt")

@@ -8,8 +8,12 @@ nothing; ``fsync`` (policy ``always``/``interval``/``never``) decides what also 
 power cut. At open, every segment is scanned: batches a previous run left are queued again,
 and damaged stretches (a torn tail) are reported and skipped, never fatal.
 
-One process owns a spool directory at a time (an ``flock`` on ``spool.lock``). Every disk
-operation runs on a worker thread, one at a time.
+One process owns a spool directory at a time (an ``flock`` on ``spool.lock``, which also
+holds that process's pid, so whoever is refused can be told who holds it). The file ``sink``
+names the sink a spool is for; batches spooled for another are replayed with a warning
+naming both (the daemon keys its default spool directory by sink and target, so that only
+happens in a shared ``[spool] dir``). Every disk operation runs on a worker thread, one at
+a time.
 
 Why a log and not an SQLite table of blobs (``benchmarks/spool.py``, same run, same fsync
 level): with ``fsync = "always"`` live-sized batches (100 candles) append 1.4-7x faster and
@@ -20,7 +24,6 @@ replay 2-13x faster; 5 000-candle batches are on par; a candle costs 76 bytes on
 from __future__ import annotations
 
 import collections
-import fcntl
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -34,8 +37,18 @@ import msgspec
 from candlewick.errors import CandlewickError
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
+from candlewick.runtime import pidlock
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "Spool", "SpoolEntry", "SpoolFull", "SpoolLocked"]
+__all__ = [
+    "DEFAULT_SEGMENT_BYTES",
+    "Spool",
+    "SpoolEntry",
+    "SpoolFull",
+    "SpoolLocked",
+    "spool_files",
+    "spool_holder",
+    "stranded",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +56,11 @@ FsyncPolicy = Literal["always", "interval", "never"]
 #: A new segment is started past this size, so replayed data is freed in steps.
 DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
 _SUFFIX = ".cwspool"
+_LOCK = "spool.lock"
+#: Names the sink a spool directory's batches are for.
+_SINK = "sink"
+#: Where batches the sink refuses for good are set aside.
+_REJECTED = "rejected"
 
 
 class SpoolFull(CandlewickError):
@@ -72,13 +90,78 @@ def _segment_name(n: int) -> str:
     return f"seg-{n:012d}{_SUFFIX}"
 
 
+def _segment_number(path: Path) -> int | None:
+    try:
+        return int(path.name[4 : -len(_SUFFIX)])
+    except ValueError:
+        return None
+
+
+def _lock(directory: Path) -> int:
+    """Take ``spool.lock`` of ``directory`` (it records our pid); :class:`SpoolLocked` if taken."""
+    try:
+        return pidlock.take(directory / _LOCK)
+    except pidlock.LockHeld as held:
+        raise SpoolLocked(
+            f"spool directory {directory} is in use by another process" + (f" (pid {held.pid})" if held.pid else ""),
+            hint="stop the other candlewick or give this one its own [spool] dir",
+        ) from None
+
+
+def _recorded_sink(directory: Path) -> str | None:
+    try:
+        return (directory / _SINK).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def stranded(root: Path, mine: Path) -> list[str]:
+    """Spools beside ``mine`` under ``root`` that hold batches and that no running process owns.
+
+    They were spooled for another sink or target (a changed ``dsn`` or ``path``, or another
+    config sharing the data directory) and nothing replays them: one line each saying so.
+    """
+    out = []
+    for directory in sorted(p for p in root.glob("*") if p.is_dir() and p != mine):
+        segments = [p for p in directory.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None]
+        if not segments or spool_holder(directory) is not None:
+            continue
+        size = sum(p.stat().st_size for p in segments)
+        out.append(
+            f"spool {directory} holds {size} bytes spooled for sink {_recorded_sink(directory) or '(unknown)'} that"
+            f" nothing replays; if that was this config before its sink changed, stop candlewick and move them:"
+            f" mv {directory}/seg-*{_SUFFIX} {mine}/"
+        )
+    return out
+
+
+def spool_files(directory: Path) -> list[Path]:
+    """What the spool writes in ``directory`` besides new segments: its lock, sink name and rejects."""
+    return [directory / _LOCK, directory / _SINK, directory / _REJECTED]
+
+
+def spool_holder(directory: Path) -> int | None:
+    """Who holds the spool in ``directory``: its pid (0 if it did not say), or ``None`` when free."""
+    return pidlock.holder(directory / _LOCK)
+
+
 class _Disk:
     """The synchronous part; every method runs on a worker thread, one at a time."""
 
     def __init__(
-        self, directory: Path, *, max_bytes: int, fsync: FsyncPolicy, fsync_interval: float, segment_bytes: int
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        fsync: FsyncPolicy,
+        fsync_interval: float,
+        segment_bytes: int,
+        sink: str | None = None,
+        legacy: Path | None = None,
     ) -> None:
         self.directory = directory
+        self.sink = sink
+        self.legacy = legacy
         self.max_bytes = max_bytes
         self.fsync = fsync
         self.fsync_interval = fsync_interval
@@ -96,21 +179,13 @@ class _Disk:
     def open(self, monotonic: Callable[[], float]) -> list[str]:
         """Lock the directory and index what a previous run left; returns problems found."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.directory / "spool.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise SpoolLocked(
-                f"spool directory {self.directory} is in use by another process",
-                hint="stop the other candlewick or give this one its own [spool] dir",
-            ) from None
-        self._lock_fd = lock_fd
+        self._lock_fd = _lock(self.directory)
+        if self.legacy is not None:
+            self._adopt(self.legacy)
         problems: list[str] = []
         for path in sorted(self.directory.glob(f"seg-*{_SUFFIX}")):
-            try:
-                number = int(path.name[4 : -len(_SUFFIX)])
-            except ValueError:
+            number = _segment_number(path)
+            if number is None:
                 problems.append(f"{path.name}: not a spool segment name; ignored")
                 continue
             try:
@@ -127,7 +202,46 @@ class _Disk:
             self.sizes[number] = len(data)
             self.entries.extend(SpoolEntry(number, r.offset, r.size, r.created_ms) for r in result.records)
         self._last_sync = monotonic()
+        self._claim()
         return problems
+
+    def _claim(self) -> None:
+        """Name this spool's sink; say so when batches spooled for another sink are replayed into it."""
+        if self.sink is None:
+            return
+        path = self.directory / _SINK
+        recorded = _recorded_sink(self.directory)
+        if recorded not in (None, self.sink) and self.entries:
+            log.warning(
+                "spool %s holds %d batches spooled for sink %s; replaying them into %s (the config's sink"
+                " changed; if another config shares this [spool] dir, give each its own)",
+                self.directory, len(self.entries), recorded, self.sink,
+            )  # fmt: skip
+        if recorded != self.sink:
+            path.write_text(self.sink + "\n")
+
+    def _adopt(self, legacy: Path) -> None:
+        """Move segments an earlier version spooled straight into ``legacy`` into this directory."""
+        segments = sorted(p for p in legacy.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None)
+        if not segments:
+            return
+        try:
+            legacy_fd = _lock(legacy)
+        except SpoolLocked as exc:
+            log.warning("%s; its batches stay there until it stops", exc)
+            return
+        try:
+            numbers = [n for p in self.directory.glob(f"seg-*{_SUFFIX}") if (n := _segment_number(p)) is not None]
+            first = max(numbers, default=0) + 1
+            for k, path in enumerate(sorted(segments, key=lambda p: _segment_number(p) or 0)):
+                path.rename(self.directory / _segment_name(first + k))
+            _fsync_dir(self.directory)
+        finally:
+            os.close(legacy_fd)
+        log.warning(
+            "moved %d spool segments of an earlier candlewick from %s to %s; they are replayed into %s",
+            len(segments), legacy, self.directory, self.sink or "this sink",
+        )  # fmt: skip
 
     def close(self) -> None:
         self._close_active(sync=self.fsync != "never")
@@ -183,11 +297,7 @@ class _Disk:
         self.active = number
         self.sizes[number] = 0
         if self.fsync != "never":  # make the new file's name durable too
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_dir(self.directory)
 
     def _close_active(self, *, sync: bool) -> None:
         if self._fd is not None:
@@ -231,13 +341,21 @@ class _Disk:
 
     def quarantine(self, entry: SpoolEntry, payload: bytes | None, reason: str) -> Path:
         """Keep a batch the sink keeps refusing in ``rejected/`` and drop it from the queue."""
-        folder = self.directory / "rejected"
+        folder = self.directory / _REJECTED
         folder.mkdir(exist_ok=True)
         target = folder / f"seg-{entry.segment:012d}-{entry.offset}.cwbatch"
         target.write_bytes(payload if payload is not None else b"")
         (folder / (target.name + ".reason")).write_text(reason + "\n")
         self.remove_head(entry)
         return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Spool:
@@ -251,10 +369,20 @@ class Spool:
         fsync: FsyncPolicy = "always",
         fsync_interval: float = 1.0,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        sink: str | None = None,
+        legacy: Path | None = None,
     ) -> None:
+        """``sink`` names the sink the batches are for (others' are replayed with a warning);
+        segments found straight in ``legacy`` (an earlier version's layout) are moved in at open."""
         self.directory = directory
         self._disk = _Disk(
-            directory, max_bytes=max_bytes, fsync=fsync, fsync_interval=fsync_interval, segment_bytes=segment_bytes
+            directory,
+            max_bytes=max_bytes,
+            fsync=fsync,
+            fsync_interval=fsync_interval,
+            segment_bytes=segment_bytes,
+            sink=sink,
+            legacy=legacy,
         )
         self._limiter: anyio.CapacityLimiter | None = None
 

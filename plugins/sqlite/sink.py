@@ -27,6 +27,7 @@ from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.sqlite import schema
 from candlewick.plugins.sqlite.config import SqliteConfig
 from candlewick.runtime import names
+from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["SqliteSink"]
 
@@ -50,6 +51,12 @@ class SqliteSink(Sink):
 
     def describe(self) -> dict[str, object]:
         return {"database": str(self.path), "connected": self._writer is not None}
+
+    def target(self) -> str:
+        return str(self.path)
+
+    def writes(self) -> list[Path]:
+        return sqlite_files(self.path)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ once on a fresh one before that.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import anyio
@@ -72,6 +72,13 @@ class TimescaleSink(Sink):
 
     def describe(self) -> dict[str, object]:
         return {"database": self.where, "connected": self._pool is not None, "hypertable": self.hypertable}
+
+    def target(self) -> str:
+        return self.where
+
+    def config_warnings(self, intervals: Collection[str]) -> list[str]:
+        warning = self.config.compression_warning(intervals)
+        return [warning] if warning else []
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -8,13 +8,14 @@ configured sink, built from the config exactly as the daemon builds it (buffer, 
 sink), without the live sources. Either way only what the sink lacks is fetched.
 
 Exit codes: 0 every job done, 1 a job failed or was cancelled (or the daemon refused),
-2 bad usage or config, 130 interrupted (what was fetched is kept; the command's jobs are
-cancelled).
+2 bad usage or config (also: standalone while a running daemon holds the same data),
+130 interrupted (what was fetched is kept; the command's jobs are cancelled).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from candlewick.commands._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -67,12 +68,11 @@ def _days(value: str) -> int | None:
 
 def main(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     import anyio
 
     from candlewick.commands._common import load, report
-    from candlewick.errors import CandlewickError
+    from candlewick.errors import CandlewickError, ConfigError
     from candlewick.model import check_interval
 
     try:
@@ -92,10 +92,10 @@ def main(args: argparse.Namespace) -> int:
             code = anyio.run(_via_daemon, socket, args.coin, intervals, args.days, progress, args.via_daemon)
             if code is not None:
                 return code
-        return anyio.run(_standalone, settings, args.source, args.coin, intervals, args.days, progress)
+        return anyio.run(_standalone, settings, args.source, args.coin, intervals, args.days, progress, socket)
     except CandlewickError as err:
         report(err)
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(err, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         print("\ncandlewick backfill: interrupted; fetched candles are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -168,9 +168,19 @@ async def _via_daemon(
 
 
 async def _standalone(
-    settings: Settings, source: str, coin: str, intervals: list[str], days: int | None, progress: Progress
+    settings: Settings,
+    source: str,
+    coin: str,
+    intervals: list[str],
+    days: int | None,
+    progress: Progress,
+    socket: Path,
 ) -> int:
-    """Build buffer and sink as the daemon does, plus the source's gap repair component; run the jobs."""
+    """Build buffer and sink as the daemon does, plus the source's gap repair component; run the jobs.
+
+    Refused before anything is fetched when a running daemon holds the same buffer state:
+    its spool would stay locked and every fetched page would be lost for nothing.
+    """
     import dataclasses
     import sys
 
@@ -181,6 +191,7 @@ async def _standalone(
     from candlewick.errors import CandlewickError, ConfigError
     from candlewick.gaps.component import GapRepair
     from candlewick.gaps.services import COMPANION_SUFFIX
+    from candlewick.plugin import Buffer
     from candlewick.pluginmanager import build_plugin_manager
     from candlewick.runtime.daemon import Daemon, ServiceFactory
 
@@ -209,6 +220,16 @@ async def _standalone(
 
     daemon = Daemon(bare, hooks, services=[ServiceFactory(build=build)])
     daemon.build()
+    buffers = [c for c in daemon.of_kind("buffer") if isinstance(c, Buffer)]
+    holders = [held for buffer in buffers if (held := buffer.held_elsewhere()) is not None]
+    if holders:
+        daemon.close()
+        print(
+            f"candlewick backfill: a running candlewick uses this config's data ({'; '.join(holders)}): "
+            f"submit the jobs to it with --via-daemon (add --socket PATH if its control socket is not {socket})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     repair = holder[0]
     code = EXIT_INTERRUPTED
     async with anyio.create_task_group() as tg:

@@ -20,6 +20,7 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from candlewick.config import mask_secrets
     from candlewick.errors import CandlewickError
@@ -27,10 +28,14 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args)
-        effective = effective_config(settings, build_plugin_manager())
+        hooks = build_plugin_manager()
+        effective = effective_config(settings, hooks)
+        warnings = config_warnings(settings, hooks)
     except CandlewickError as err:
         report(err)
         return EXIT_USAGE
+    for warning in warnings:
+        print(f"candlewick: warning: {warning}", file=sys.stderr)
     dump = mask_secrets(effective)
     if args.json:
         print(json.dumps(dump, indent=2, default=str))
@@ -38,6 +43,18 @@ def main(args: argparse.Namespace) -> int:
         print(f"# config file: {settings.source_path or '(none: built-in defaults)'}")
         print(_as_toml(dump))
     return EXIT_OK
+
+
+def config_warnings(settings: Settings, hooks: PluginHooks) -> list[str]:
+    """What the daemon would warn about at start (components built, nothing run)."""
+    from candlewick.runtime.daemon import Daemon
+
+    daemon = Daemon(settings, hooks)
+    try:
+        daemon.build(dry_run=True)
+        return daemon.config_warnings()
+    finally:
+        daemon.close()
 
 
 def effective_config(settings: Settings, hooks: PluginHooks) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the answer")
     p.add_argument("method", metavar="METHOD", help="status, health, restart NAME, or a method such as stats")
     p.add_argument("params", metavar="key=value", nargs="*", help="method parameters")
-    p.set_defaults(handler=main)
+    p.set_defaults(handler=main, rest_into="params")
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import os
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from candlewick.errors import ControlError
+from candlewick.runtime import pidlock
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +96,18 @@ class SocketLock:
         check_length(self.socket_path)
         prepare_directory(self.socket_path)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = pidlock.take(self.path)
+        except pidlock.LockHeld as held:
+            owner = f" (pid {held.pid})" if held.pid else ""
+            raise AddressInUse(
+                f"another candlewick daemon{owner} already serves {self.socket_path}",
+                hint="stop it first ('candlewick ctl shutdown'), or give this one another [control] socket",
+            ) from None
         except OSError as exc:
             raise ControlError(
                 f"cannot open the control socket lock {self.path}: {exc.strerror}",
                 hint="set [control] socket to a writable path",
             ) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = _read_pid(fd)
-            os.close(fd)
-            raise AddressInUse(
-                f"another candlewick daemon{f' (pid {owner})' if owner else ''} already serves {self.socket_path}",
-                hint="stop it first ('candlewick ctl shutdown'), or give this one another [control] socket",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
@@ -129,14 +124,6 @@ class SocketLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        text = os.pread(fd, 32, 0).decode().strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
 
 
 def _live(path: Path) -> bool:

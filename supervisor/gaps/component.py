@@ -30,6 +30,7 @@ It implements :class:`~candlewick.plugin.SupportsBackfill` for the control socke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -38,10 +39,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from candlewick.gaps.engine import EngineSettings, GapEngine
 from candlewick.gaps.history import History
-from candlewick.gaps.store import FILENAME
+from candlewick.gaps.store import FILENAME, adopt_legacy
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
 from candlewick.runtime.telemetry import Event
+from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["GapRepair", "GapRepairConfig"]
 
@@ -84,8 +86,10 @@ class GapRepairConfig(BaseModel):
     window: int | None = Field(default=None, gt=0)
     """Candles the exchange keeps per market (default: what the source plugin says, 5000 for Hyperliquid);
     holes older than that are reported as permanent losses."""
-    state_file: str = FILENAME
-    """Job queue and coverage ledger file, relative to ``[daemon] data_dir``."""
+    state_file: str | None = None
+    """Job queue and coverage ledger file, relative to ``[daemon] data_dir``. Default
+    ``backfill-<sink>-<digest>.sqlite``: one per sink and database, since its holes and losses are
+    that database's (an earlier version's ``backfill.sqlite`` is renamed to it at first start)."""
 
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(
@@ -146,11 +150,31 @@ class GapRepair(Source):
 
     # -- running -----------------------------------------------------------------------------
 
+    def state_path(self, sink: Sink) -> Path:
+        """``state_file``, or this sink's own ledger."""
+        name = self.config.state_file or f"backfill-{sink.state_key()}.sqlite"
+        return self.ctx.data_dir / name
+
+    def writes(self) -> list[Path]:
+        files = sqlite_files(self.state_path(self._sink()))
+        return files if self.config.state_file else [*files, *sqlite_files(self.ctx.data_dir / FILENAME)]
+
+    def _sink(self) -> Sink:
+        sink = self.ctx.component(self.ctx.settings.sink.use)
+        if not isinstance(sink, Sink):
+            raise TypeError(f"component {self.ctx.settings.sink.use!r} is not a sink")
+        return sink
+
+    def _adopt_legacy_state(self, sink: Sink) -> Path:
+        """The state path, with an earlier version's shared ``backfill.sqlite`` moved to it."""
+        path = self.state_path(sink)
+        if self.config.state_file is None and adopt_legacy(self.ctx.data_dir / FILENAME, path):
+            self.ctx.log.warning("moved %s of an earlier candlewick to %s (%s ledger)", FILENAME, path, sink.name)
+        return path
+
     def build_engine(self) -> GapEngine:
         ctx = self.ctx
-        sink = ctx.component(ctx.settings.sink.use)
-        if not isinstance(sink, Sink):
-            raise TypeError(f"component {ctx.settings.sink.use!r} is not a sink")
+        sink = self._sink()
         return GapEngine(
             name=self.name,
             history=self.history,
@@ -158,7 +182,7 @@ class GapRepair(Source):
             emit=ctx.candles.send,
             clock=self.history.exchange_clock,
             telemetry=ctx.telemetry,
-            state_path=ctx.data_dir / self.config.state_file,
+            state_path=self._adopt_legacy_state(sink),
             settings=self.config.engine_settings(),
             window=self.config.window,
         )

@@ -19,12 +19,25 @@ from typing import Any, cast
 from candlewick.errors import CandlewickError
 from candlewick.gaps.jobs import Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger, MarketCoverage
+from candlewick.runtime.writable import sqlite_files
 
-__all__ = ["FILENAME", "SCHEMA_VERSION", "Store"]
+__all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "adopt_legacy"]
 
 FILENAME = "backfill.sqlite"
 SCHEMA_VERSION = 1
 KEEP_FINISHED = 200
+
+
+def adopt_legacy(legacy: Path, path: Path) -> bool:
+    """Rename ``legacy`` (and its WAL and journal) to ``path`` if ``path`` does not exist yet."""
+    if path.exists() or not legacy.exists():
+        return False
+    for old, new in zip(sqlite_files(legacy)[1:], sqlite_files(path)[1:], strict=True):
+        if old.exists():
+            old.rename(new)
+    legacy.rename(path)
+    return True
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

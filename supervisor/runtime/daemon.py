@@ -25,13 +25,14 @@ from candlewick._version import __version__
 from candlewick.config import Settings, validate_section
 from candlewick.errors import BackendNotSupported, ConfigError
 from candlewick.model import Candle
-from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind
+from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind, Sink, Source
 from candlewick.pluginmanager import PluginHooks
 from candlewick.runtime import names
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
 from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,15 @@ class Daemon:
 
     # -- building ----------------------------------------------------------------------------
 
-    def build(self) -> None:
-        """Validate every plugin section and create the components; raises ConfigError early."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def build(self, *, dry_run: bool = False) -> None:
+        """Validate every plugin section and create the components; raises ConfigError early.
+
+        ``dry_run`` (``check-config``) builds the components only: no directory is created or
+        checked, no service is built.
+        """
+        if not dry_run:
+            check_writable([self.data_dir], home=self.data_dir)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         sink, buffer = self.settings.sink, self.settings.buffer
         wanted: list[tuple[Kind, str, dict[str, Any], str]] = [
             ("sink", sink.use, sink.plugin_options(sink.use), f"sink.{sink.use}"),
@@ -113,10 +120,19 @@ class Daemon:
             if component.kind != kind:
                 raise ConfigError(f"{prefix}: plugin built a {component.kind}, expected a {kind}")
             self.add(component, self.settings.restart_policy(name, spec.restart))
+        if dry_run:
+            return
         for factory in self._services:
             service = factory.build(self)
             if service is not None:
                 self.add(service, self.settings.restart_policy(service.name, factory.policy))
+        writes = [path for component in self.components.values() for path in component.writes()]
+        check_writable(writes, home=self.data_dir)
+
+    def config_warnings(self) -> list[str]:
+        """What the sinks say of their settings, given the intervals the sources follow."""
+        intervals = {interval for c in self.of_kind("source") if isinstance(c, Source) for _, interval in c.markets()}
+        return [w for c in self.of_kind("sink") if isinstance(c, Sink) for w in c.config_warnings(intervals)]
 
     def _check_backend(self, spec: ComponentSpec) -> None:
         if self.backend not in spec.backends:
@@ -153,6 +169,10 @@ class Daemon:
         except KeyError:
             raise LookupError(f"no component named {name!r}") from None
 
+    def of_kind(self, kind: Kind) -> list[Component]:
+        """The components of one kind, in the order they were added."""
+        return [c for c in self.components.values() if c.kind == kind]
+
     # -- running -----------------------------------------------------------------------------
 
     def request_shutdown(self, reason: str = "requested") -> None:
@@ -175,6 +195,8 @@ class Daemon:
             "candlewick %s starting on %s (pid %d, config %s, data %s)",
             self.version, self.backend, self.pid, self.config_path or "built-in defaults", self.data_dir,
         )  # fmt: skip
+        for warning in self.config_warnings():
+            log.warning("%s", warning)
         self._stop = anyio.Event()
         if self._stop_reason is not None:
             self._stop.set()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import Process
 
 from candlewick.testing import FakeExchange
 
@@ -177,24 +180,31 @@ async def test_interrupt_exits_130_and_keeps_what_was_fetched(setup: Setup) -> N
         assert rows == setup.truth(interval, rows[0][0], rows[-1][0])
 
 
-async def test_via_daemon_submits_the_jobs_and_follows_them(setup: Setup) -> None:
-    """With a daemon running, the command submits over the control socket and exits 0 when done."""
-    config = setup.config(intervals=["1m"], backfill_on_start="none")
+@asynccontextmanager
+async def running_daemon(setup: Setup, config: Path) -> AsyncIterator[Process]:
+    """``candlewick run`` with ``config`` until the block ends (SIGTERM), once its socket is up."""
     with anyio.fail_after(TIMEOUT):
         async with await anyio.open_process(command(config, "run")) as daemon:
             try:
                 while not setup.socket.exists():
                     await anyio.sleep(0.1)
-                args = ("backfill", "--coin", "BTC", "--intervals", "1h", "--days", "10", "--via-daemon")
-                result = await run(command(config, *args))
-                assert result.returncode == 0, result.stderr.decode()
-                assert b"submitted to the daemon" in result.stderr
-                rows = setup.rows("1h")
-                assert len(rows) >= 239
-                assert rows == setup.truth("1h", rows[0][0], rows[-1][0])
+                yield daemon
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 await daemon.wait()
+
+
+async def test_via_daemon_submits_the_jobs_and_follows_them(setup: Setup) -> None:
+    """With a daemon running, the command submits over the control socket and exits 0 when done."""
+    config = setup.config(intervals=["1m"], backfill_on_start="none")
+    async with running_daemon(setup, config):
+        args = ("backfill", "--coin", "BTC", "--intervals", "1h", "--days", "10", "--via-daemon")
+        result = await run(command(config, *args))
+        assert result.returncode == 0, result.stderr.decode()
+        assert b"submitted to the daemon" in result.stderr
+        rows = setup.rows("1h")
+        assert len(rows) >= 239
+        assert rows == setup.truth("1h", rows[0][0], rows[-1][0])
 
 
 async def test_via_daemon_without_a_daemon_exits_1(setup: Setup) -> None:
@@ -203,3 +213,38 @@ async def test_via_daemon_without_a_daemon_exits_1(setup: Setup) -> None:
     result = await run(command(setup.config(), *args))
     assert result.returncode == 1
     assert not setup.db.exists()
+
+
+#: The fake's self-signed certificate for 127.0.0.1 (the TLS tests of the live source use it too).
+TLS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
+
+
+async def test_standalone_backfill_trusts_ca_file(tmp_path: Path) -> None:
+    """Standalone over https: the REST client honours ca_file, as the live source does."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS_FIXTURES / "tls-cert.pem", TLS_FIXTURES / "tls-key.pem")
+    async with FakeExchange(seed=3, ssl_context=context) as exchange:
+        assert exchange.rest_url.startswith("https://")
+        setup = Setup(exchange, tmp_path)
+        config = setup.config(ca_file=str(TLS_FIXTURES / "tls-cert.pem"), rest_retries=0)
+        args = ("backfill", "--coin", "BTC", "--intervals", "1d", "--days", "30", "--standalone")
+        result = await run(command(config, *args))
+        assert result.returncode == 0, result.stderr.decode()
+        rows = setup.rows("1d")
+        assert len(rows) >= 29
+        assert rows == setup.truth("1d", rows[0][0], rows[-1][0])
+
+
+async def test_standalone_beside_a_running_daemon_is_refused_before_fetching(setup: Setup) -> None:
+    """Same data as a running daemon: refused at once, naming its pid and --via-daemon, no REST weight spent."""
+    config = setup.config(intervals=["1m"], backfill_on_start="none")
+    async with running_daemon(setup, config) as daemon:
+        before = setup.exchange.stats.rest_by_type.get("candleSnapshot", 0)
+        args = ("backfill", "--coin", "BTC", "--intervals", "1h", "--days", "max", "--standalone")
+        with anyio.fail_after(15):
+            result = await run(command(config, *args))
+        stderr = result.stderr.decode()
+        assert result.returncode == 2, stderr
+        assert f"pid {daemon.pid}" in stderr
+        assert "--via-daemon" in stderr
+        assert setup.exchange.stats.rest_by_type.get("candleSnapshot", 0) == before

@@ -9,7 +9,12 @@ import pytest
 
 from candlewick.gaps.jobs import STARTUP, USER, Job
 from candlewick.gaps.ledger import Ledger
+from candlewick.gaps.services import backfill_services
 from candlewick.gaps.store import StateTooNew, Store
+from candlewick.plugin import Sink
+from candlewick.pluginmanager import build_plugin_manager
+from candlewick.runtime.daemon import Daemon
+from tests.gaps.conftest import Rig, repair_of
 
 
 def test_jobs_and_ledger_round_trip(tmp_path: Path) -> None:
@@ -87,3 +92,46 @@ async def test_saves_from_concurrent_worker_threads_all_land(tmp_path: Path) -> 
     store.load_ledger(fresh)
     assert all(fresh.market(f"C{i}", "1m").empty == [(0, i * 60_000)] for i in range(1, 101))
     store.close()
+
+
+def _ledger_of(rig: Rig, db: str) -> Path:
+    """Where gap repair keeps its state for a config whose sink is the SQLite file ``db``."""
+    settings = rig.settings(sink={"use": "sqlite", "sqlite": {"path": str(rig.tmp / db)}})
+    daemon = Daemon(settings, build_plugin_manager(), services=backfill_services())
+    daemon.build()
+    try:
+        sink = daemon.components["sqlite"]
+        assert isinstance(sink, Sink)
+        engine = repair_of(daemon).build_engine()  # what the component does when it starts
+        assert engine.store is not None
+        assert engine.store.path == repair_of(daemon).state_path(sink)
+        return engine.store.path
+    finally:
+        daemon.close()
+
+
+@pytest.mark.anyio
+async def test_each_sink_keeps_its_own_ledger(rig: Rig) -> None:
+    """Two configs with different sinks in one data_dir: the holes and losses of one database are
+    never taken for the other's."""
+    a, b, a_again = _ledger_of(rig, "a.db"), _ledger_of(rig, "b.db"), _ledger_of(rig, "a.db")
+    assert a != b
+    assert a == a_again
+    assert a.parent == b.parent == rig.tmp / "data"
+
+
+@pytest.mark.anyio
+async def test_an_earlier_versions_ledger_is_moved_to_the_sinks_own(rig: Rig) -> None:
+    """Upgrading: data_dir/backfill.sqlite (jobs, spans) becomes the sink's ledger, nothing lost."""
+    legacy = rig.tmp / "data" / "backfill.sqlite"
+    legacy.parent.mkdir(parents=True)
+    store = Store(legacy)
+    store.open()
+    store.save_jobs([Job("7", "user", "BTC", "1h", 0, 3_600_000, priority=USER, state="queued")])
+    store.close()
+    path = _ledger_of(rig, "a.db")
+    assert not legacy.exists()
+    moved = Store(path)
+    moved.open()
+    assert [j.id for j in moved.load_jobs()] == ["7"]
+    moved.close()

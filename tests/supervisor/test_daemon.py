@@ -216,3 +216,29 @@ def test_namespace_is_only_public_names() -> None:
     assert plugin.__all__ == sorted(plugin.__all__)
     for name in plugin.__all__:
         assert hasattr(plugin, name)
+
+
+async def test_the_daemon_logs_a_compression_that_would_catch_open_candles(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning check-config prints is logged at start too."""
+    settings = Settings.model_validate(
+        {
+            "sources": {"hyperliquid": {
+                "intervals": ["1m", "1M"], "ws_url": "ws://127.0.0.1:9/ws", "rest_url": "http://127.0.0.1:9",
+            }},
+            "sink": {"use": "timescaledb", "timescaledb": {
+                "dsn": "postgresql://candlewick@127.0.0.1:9/candlewick", "compress_after": "2 weeks",
+            }},
+            "daemon": {"data_dir": str(tmp_path / "data")},
+            "spool": {"dir": str(tmp_path / "spool")},
+        }
+    )  # fmt: skip
+    daemon = Daemon(settings, build_plugin_manager())
+    daemon.build()
+    daemon.request_shutdown("test over")
+    with caplog.at_level(logging.WARNING, logger="candlewick.runtime.daemon"), anyio.fail_after(20):
+        await daemon.run(signals=False)
+    warnings = [r.getMessage() for r in caplog.records if "compress_after = '2 weeks'" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "1M" in warnings[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -331,6 +332,7 @@ async def test_waits_for_the_daemon_and_attaches_by_itself(tmp_path: Path, sock_
             await wait_running(daemon)
             await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
             await attached(pilot)
+            assert overview(app).query_one(MarketsTable).has_focus  # where the footer's ⏎ chart works
             # and when it goes away, the dashboard says so and waits again
             daemon.request_shutdown("test")
             await until(pilot, lambda: isinstance(app.screen, OfflineScreen))
@@ -346,3 +348,22 @@ async def test_redraws_at_most_refresh_rate(running: Running) -> None:
         await pilot.pause(2.5)
         elapsed = anyio.current_time() - start
         assert app.paints - paints <= 2.0 * elapsed + 1
+
+
+async def test_enter_opens_the_chart_after_a_dialog_closed_while_the_terminal_was_away(running: Running) -> None:
+    """The footer offers ⏎ chart: with nothing focused (the terminal lost focus while a dialog
+    opened), the overview falls back to Markets, not to the first table, so ⏎ works without tab."""
+    app = dashboard(running.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot)
+        app.post_message(events.AppBlur())  # the terminal window loses focus ...
+        await pilot.pause()
+        app.action_keys()  # ... while a dialog opens (an error, the palette, the keys)
+        await pilot.pause()
+        app.post_message(events.AppFocus())
+        await pilot.pause()
+        await pilot.press("escape")
+        assert isinstance(app.screen, OverviewScreen)
+        assert overview(app).query_one(MarketsTable).has_focus
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MarketScreen))

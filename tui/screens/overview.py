@@ -47,6 +47,10 @@ BOTTOM_MIN = 6
 class OverviewScreen(DashboardScreen):
     """Components, markets, gauges, jobs and events; every action asks the app to send it."""
 
+    #: Where the focus goes whenever nothing has it (at start, after a dialog closed while the
+    #: terminal was away): Markets, where the footer's ⏎ chart works.
+    AUTO_FOCUS = "#markets"
+
     BINDINGS = [
         Binding("r", "restart", "Restart component"),
         Binding("s", "stop_start", "Stop/start component"),

@@ -88,11 +88,9 @@ class HyperliquidHistory:
             if self._own is None:
                 cfg = self.config
                 budget = WeightBudget(cfg.rest_weight_per_minute, self.ctx.clock)
-                self._own = HyperliquidRest(
-                    cfg.rest_url, budget=budget, clock=self.ctx.clock, telemetry=self.ctx.telemetry,
-                    timeout=cfg.rest_timeout, retries=cfg.rest_retries, backoff_initial=cfg.rest_backoff_initial,
-                    unanswered_max=cfg.reconnect_unreachable_max, exchange=self._exchange,
-                )  # fmt: skip
+                self._own = HyperliquidRest.from_config(
+                    cfg, budget=budget, clock=self.ctx.clock, telemetry=self.ctx.telemetry, exchange=self._exchange
+                )
             return self._own
         while live.rest is None:
             await self.ctx.clock.sleep(READY_POLL)

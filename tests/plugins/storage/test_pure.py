@@ -9,6 +9,7 @@ from candlewick.plugins._storage.migrations import Migration, plan
 from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
+from candlewick.plugins.timescaledb.config import TimescaleConfig, interval_ms
 
 from .helpers import candle
 
@@ -100,3 +101,29 @@ def test_spool_scan_skips_damage_and_resynchronises() -> None:
     assert [r.created_ms for r in found.records] == [0, 2]
     assert [c.reason for c in found.corrupt] == ["checksum mismatch", "truncated payload"]
     assert found.corrupt[1].size == len(recs[0]) - 5
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("90 days", 90 * 86_400_000),
+        ("1 month", 30 * 86_400_000),
+        ("3 mons", 90 * 86_400_000),
+        ("1 week 2 days", 9 * 86_400_000),
+        ("12h", 12 * 3_600_000),
+        ("1 year", 365 * 86_400_000 + 86_400_000 // 4),
+        ("bogus", None),
+        ("7", None),
+        ("1 day, 2 hours", None),
+    ],
+)
+def test_postgres_intervals_are_read_as_postgresql_compares_them(text: str, ms: int | None) -> None:
+    assert interval_ms(text) == ms
+
+
+def test_compression_warning_needs_the_longest_open_candle_plus_a_day() -> None:
+    assert TimescaleConfig(compress_after="7 days").compression_warning(["1m", "1w"]) is not None
+    assert TimescaleConfig(compress_after="8 days").compression_warning(["1m", "1w"]) is None
+    assert TimescaleConfig(compress_after="1 month").compression_warning(["1M"]) is not None  # months reach 31 days
+    assert TimescaleConfig(compress_after="32 days").compression_warning(["1M"]) is None
+    assert TimescaleConfig(compress_after=None).compression_warning(["1M"]) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, SpoolLocked, spool_holder, stranded
 
 from .helpers import candle
 
@@ -161,3 +163,58 @@ async def test_an_unreadable_segment_is_reported_not_fatal(tmp_path: Path) -> No
     assert "cannot be read" in problems[0]
     assert await drain(again) == [batch(0)]
     await again.close()
+
+
+async def test_batches_of_another_sink_in_a_shared_spool_are_replayed_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A [spool] dir shared by configs, or a sink changed: the batches land, and the log names both sinks."""
+    spool, _ = await opened(tmp_path, sink="sqlite /data/a.db")
+    await spool.append(batch(0), created_ms=1, now=0.0)
+    await spool.close()
+    with caplog.at_level(logging.WARNING):
+        again, _ = await opened(tmp_path, sink="timescaledb postgresql://candlewick@db:5432/candlewick")
+    assert await drain(again) == [batch(0)]
+    await again.close()
+    [warning] = [r.getMessage() for r in caplog.records if "spooled for sink" in r.getMessage()]
+    assert "1 batches spooled for sink sqlite /data/a.db" in warning
+    assert "replaying them into timescaledb postgresql://candlewick@db:5432/candlewick" in warning
+
+
+async def test_a_spool_nothing_replays_is_named_with_the_move_that_replays_it(tmp_path: Path) -> None:
+    """Default layout: a spool of another sink or target (a dsn fixed since) is pointed out, not replayed."""
+    old, _ = await opened(tmp_path / "timescaledb-aaaaaaaaaaaa", sink="timescaledb postgresql://x@wrong:5432/db")
+    await old.append(batch(0), created_ms=1, now=0.0)
+    mine = tmp_path / "timescaledb-bbbbbbbbbbbb"
+    assert stranded(tmp_path, mine) == []  # held by its (running) owner: not stranded
+    await old.close()
+    [line] = stranded(tmp_path, mine)
+    assert "spooled for sink timescaledb postgresql://x@wrong:5432/db" in line
+    assert f"mv {tmp_path / 'timescaledb-aaaaaaaaaaaa'}/seg-*.cwspool {mine}/" in line
+
+
+async def test_an_earlier_versions_spool_is_moved_in_not_lost(tmp_path: Path) -> None:
+    """Upgrading: segments spooled straight into <data_dir>/spool move into the sink's own directory."""
+    legacy = tmp_path / "spool"
+    old, _ = await opened(legacy, segment_bytes=2000)
+    for k in range(6):
+        await old.append(batch(k), created_ms=k, now=0.0)
+    await old.close()
+    assert len(list(legacy.glob("seg-*"))) > 1
+    keyed = legacy / "sqlite-0123456789ab"
+    spool, problems = await opened(keyed, sink="sqlite /data/a.db", legacy=legacy)
+    assert problems == []
+    assert not list(legacy.glob("seg-*"))
+    assert await drain(spool) == [batch(k) for k in range(6)]
+    await spool.close()
+
+
+async def test_the_lock_names_the_pid_holding_it(tmp_path: Path) -> None:
+    """Whoever is refused learns which process holds the spool."""
+    assert spool_holder(tmp_path) is None
+    spool, _ = await opened(tmp_path)
+    assert spool_holder(tmp_path) == os.getpid()
+    with pytest.raises(SpoolLocked, match=rf"in use by another process \(pid {os.getpid()}\)"):
+        await opened(tmp_path)
+    await spool.close()
+    assert spool_holder(tmp_path) is None
