@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from candlewick.gaps.jobs import STARTUP, USER, Job
+from candlewick.gaps.jobs import STARTUP, USER, Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger
 from candlewick.gaps.store import StateTooNew, Store
 
@@ -17,8 +17,10 @@ def test_jobs_and_ledger_round_trip(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.sqlite")
     store.open()
     jobs = [
-        Job("1", "repair", "BTC", "1m", 0, 60_000, priority=STARTUP, state="running", fetched=3, expected=9),
-        Job("2", "user", "BTC", "1h", 0, 3_600_000, priority=USER, state="done", fetched=2, expected=2),
+        Job(
+            "1", JobKind.REPAIR, "BTC", "1m", 0, 60_000, priority=STARTUP, state=JobState.RUNNING, fetched=3, expected=9
+        ),
+        Job("2", JobKind.USER, "BTC", "1h", 0, 3_600_000, priority=USER, state=JobState.DONE, fetched=2, expected=2),
     ]
     store.save_jobs(jobs)
     ledger = Ledger(window=5000)
@@ -47,7 +49,7 @@ def test_finished_jobs_are_pruned(tmp_path: Path) -> None:
     """Only the newest ``keep_finished`` finished jobs are kept."""
     store = Store(tmp_path / "state.sqlite", keep_finished=2)
     store.open()
-    store.save_jobs([Job(str(i), "user", "BTC", "1m", 0, 0, state="done") for i in range(1, 6)])
+    store.save_jobs([Job(str(i), JobKind.USER, "BTC", "1m", 0, 0, state=JobState.DONE) for i in range(1, 6)])
     assert [j.id for j in store.load_jobs()] == ["4", "5"]
     store.close()
 
@@ -70,7 +72,7 @@ async def test_saves_from_concurrent_worker_threads_all_land(tmp_path: Path) -> 
     ledger = Ledger(window=5000)
 
     async def save_job(i: int) -> None:
-        job = Job(str(i), "user", "BTC", "1m", 0, i, state="queued")
+        job = Job(str(i), JobKind.USER, "BTC", "1m", 0, i, state=JobState.QUEUED)
         await anyio.to_thread.run_sync(store.save_jobs, [job])
 
     async def save_market(i: int) -> None:
