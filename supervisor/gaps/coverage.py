@@ -12,8 +12,8 @@ A check of one market goes through named steps:
    - *window*: the wish never reaches past the oldest candle the exchange still serves;
    - *read span*: a check reads from one window further back than the exchange serves
      (:meth:`Ledger.check_start`), so holes that crossed the edge unseen become losses;
-   - *outage tail*: an outage check reads only from the candle before the outage began, and
-     wants all of that complete.
+   - *outage tail*: an outage check reads only from the candle open just before the outage
+     began, and wants all of that complete.
 
 2. :meth:`Coverage.assess` turns the stored times of that span into holes: the ledger's
    assessment (without confirmed-empty, lost and waiting spans), plus *suspects* (stored
@@ -88,7 +88,9 @@ class Coverage:
             if wish is not None:
                 self._wishes[market] = wish
         if look.tail is not None:
-            first = max(window_first, grid.prev_open(interval, look.tail))
+            # The candle open just before the outage began (at a boundary: the one that just
+            # closed), on the grid: a raw disconnect time would start a hole between two open times.
+            first = max(window_first, open_time(interval, max(0, look.tail - 1)))
             return Scope(read_from=first, complete_from=first)
         wanted = self._wishes.get(market)
         if look.startup and look.live_fetches_start:
