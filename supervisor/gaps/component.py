@@ -38,6 +38,7 @@ from anyio.abc import TaskStatus
 from candlewick.gaps.engine import GapEngine
 from candlewick.gaps.history import History
 from candlewick.gaps.jobs import JobState
+from candlewick.gaps.runner import wait_event
 from candlewick.gaps.settings import GapRepairConfig
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
@@ -201,13 +202,5 @@ class GapRepair(Source):
                 self._check_due = clock.monotonic() + self.config.check_every
 
     async def _sleep_or_wake(self, seconds: float) -> None:
-        wake = self._wake = anyio.Event()
-        async with anyio.create_task_group() as tg:
-
-            async def _timer() -> None:
-                await self.ctx.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(_timer)
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        self._wake = anyio.Event()
+        await wait_event(self.ctx.clock, self._wake, seconds)

@@ -30,7 +30,7 @@ from candlewick.gaps.report import Reporter
 from candlewick.model import Candle
 from candlewick.runtime.clock import Clock
 
-__all__ = ["JobRunner", "NotCommitted", "Parts"]
+__all__ = ["JobRunner", "NotCommitted", "Parts", "wait_event"]
 
 log = logging.getLogger("candlewick.gaps.engine")
 
@@ -104,24 +104,9 @@ class JobRunner:
         while True:
             job, wait = self.parts.queue.next_runnable(self.parts.clock.time())
             if job is None:
-                await self._wait_change(wait)
+                await wait_event(self.parts.clock, self._changed, wait)
                 continue
             await self._run(job)
-
-    async def _wait_change(self, timeout: float | None) -> None:
-        changed = self._changed
-        if timeout is None:
-            await changed.wait()
-            return
-        async with anyio.create_task_group() as tg:
-
-            async def _timer() -> None:
-                await self.parts.clock.sleep(timeout)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(_timer)
-            await changed.wait()
-            tg.cancel_scope.cancel()
 
     async def _run(self, job: Job) -> None:
         p = self.parts
@@ -243,6 +228,22 @@ class JobRunner:
                     f"{p.verify_timeout:g}s; the next check repairs what is still missing"
                 )
             await p.clock.sleep(VERIFY_POLL)
+
+
+async def wait_event(clock: Clock, event: anyio.Event, timeout: float | None) -> None:
+    """Wait until ``event`` is set, or ``timeout`` seconds of ``clock`` time pass (``None``: no limit)."""
+    if timeout is None:
+        await event.wait()
+        return
+    async with anyio.create_task_group() as tg:
+
+        async def _timer() -> None:
+            await clock.sleep(timeout)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(_timer)
+        await event.wait()
+        tg.cancel_scope.cancel()
 
 
 def _inside(t: int, spans: Sequence[Span]) -> bool:
