@@ -16,7 +16,7 @@ component) and :mod:`~candlewick.gaps.services` (builds it beside its source).
 from __future__ import annotations
 
 from candlewick.gaps.history import History, StoredTimes
-from candlewick.gaps.jobs import STARTUP, URGENT, USER, Job
+from candlewick.gaps.jobs import STARTUP, URGENT, USER, Job, JobKind, JobState
 from candlewick.gaps.ledger import Assessment, Ledger
 from candlewick.gaps.ranges import Request, Span, find_holes, normalize, plan_requests, subtract
 
@@ -27,6 +27,8 @@ __all__ = [
     "Assessment",
     "History",
     "Job",
+    "JobKind",
+    "JobState",
     "Ledger",
     "Request",
     "Span",
