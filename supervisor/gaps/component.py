@@ -35,10 +35,12 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from pydantic import BaseModel, ConfigDict, Field
 
-from candlewick.gaps.engine import EngineSettings, GapEngine
+from candlewick.gaps.engine import GapEngine
 from candlewick.gaps.history import History
+from candlewick.gaps.jobs import JobState
+from candlewick.gaps.runner import wait_event
+from candlewick.gaps.settings import GapRepairConfig
 from candlewick.gaps.store import FILENAME, adopt_legacy
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
@@ -49,57 +51,6 @@ __all__ = ["GapRepair", "GapRepairConfig"]
 
 #: Recent events searched at start for the live source's latest connect or disconnect.
 EVENT_LOOKBACK = 1000
-
-
-class GapRepairConfig(BaseModel):
-    """Options of gap repair (``[sources.<source>-backfill]``, all optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    detect: bool = True
-    """Look for holes by itself (at start, after reconnects, periodically); off: run only jobs asked for."""
-    check_every: float = Field(default=600.0, gt=0)
-    """Seconds between periodic checks of every market."""
-    startup_delay: float = Field(default=15.0, ge=0)
-    """Seconds after start before the first check, so the live source's own catch-up lands first."""
-    reconnect_settle: float = Field(default=2.0, ge=0)
-    """Seconds after a websocket (re)connect before its markets are checked."""
-    outage_check_every: float = Field(default=5.0, ge=0)
-    """Seconds between checks while the live source is disconnected (0: no checks during outages)."""
-    outage_grace: float = Field(default=1.0, ge=0)
-    """During an outage, a closed candle counts as missing this many seconds after its close."""
-    grace: float = Field(default=10.0, ge=0)
-    """A closed candle counts as missing only this many seconds after its close (live closing and flush)."""
-    confirm_delay: float = Field(default=3.0, ge=0)
-    """A hole found by a check is repaired only if it is still there this many seconds later
-    (candles the live source just fetched may still be in the buffer)."""
-    horizon_warning: float = Field(default=3600.0, ge=0)
-    """Warn, and repair first, when a hole leaves the exchange's window within this many seconds."""
-    verify_timeout: float = Field(default=60.0, gt=0)
-    """Seconds a finished job waits for the sink to show its candles committed before it fails."""
-    recheck_after: float = Field(default=180.0, ge=0)
-    """Recent spans the exchange returned empty are fetched once more this many seconds later (late flat rows)."""
-    late_window: float = Field(default=900.0, ge=0)
-    """Empty spans that ended within this many seconds count as recent."""
-    keep_pending: bool = True
-    """Keep jobs still queued or running at shutdown for the next start; off: cancel them (one-shot runs)."""
-    window: int | None = Field(default=None, gt=0)
-    """Candles the exchange keeps per market (default: what the source plugin says, 5000 for Hyperliquid);
-    holes older than that are reported as permanent losses."""
-    state_file: str | None = None
-    """Job queue and coverage ledger file, relative to ``[daemon] data_dir``. Default
-    ``backfill-<sink>-<digest>.sqlite``: one per sink and database, since its holes and losses are
-    that database's (an earlier version's ``backfill.sqlite`` is renamed to it at first start)."""
-
-    def engine_settings(self) -> EngineSettings:
-        return EngineSettings(
-            grace=self.grace,
-            confirm_delay=self.confirm_delay,
-            horizon_warning=self.horizon_warning,
-            verify_timeout=self.verify_timeout,
-            recheck_after=self.recheck_after,
-            late_window=self.late_window,
-        )
 
 
 class GapRepair(Source):
@@ -123,8 +74,8 @@ class GapRepair(Source):
         active = engine.active_jobs()
         return {
             "source": self.history.source,
-            "jobs_queued": sum(1 for j in active if j.state == "queued"),
-            "jobs_running": sum(1 for j in active if j.state == "running"),
+            "jobs_queued": sum(1 for j in active if j.state is JobState.QUEUED),
+            "jobs_running": sum(1 for j in active if j.state is JobState.RUNNING),
             "permanent_losses": engine.lost_total(),
         }
 
@@ -183,8 +134,7 @@ class GapRepair(Source):
             clock=self.history.exchange_clock,
             telemetry=ctx.telemetry,
             state_path=self._adopt_legacy_state(sink),
-            settings=self.config.engine_settings(),
-            window=self.config.window,
+            settings=self.config,
         )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -258,7 +208,7 @@ class GapRepair(Source):
         self._schedule(self.config.check_every if self._outage_since is None else self.config.outage_check_every)
         while True:
             now = clock.monotonic()
-            recheck = engine.ledger.next_recheck(engine.now_ms())
+            recheck = engine.ledger.next_recheck()
             due = self._check_due if self._check_due is not None else now + self.config.check_every
             if recheck is not None:  # due on the exchange's clock, as the ledger keeps it
                 due = min(due, now + max(0.0, (recheck - engine.now_ms()) / 1000) + 0.001)
@@ -275,13 +225,5 @@ class GapRepair(Source):
                 self._check_due = clock.monotonic() + self.config.check_every
 
     async def _sleep_or_wake(self, seconds: float) -> None:
-        wake = self._wake = anyio.Event()
-        async with anyio.create_task_group() as tg:
-
-            async def _timer() -> None:
-                await self.ctx.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(_timer)
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        self._wake = anyio.Event()
+        await wait_event(self.ctx.clock, self._wake, seconds)

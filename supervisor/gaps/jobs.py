@@ -1,17 +1,20 @@
 """Backfill jobs: what one job is, its states, progress and ETA, and the queue order.
 
 A job covers one (coin, interval) from ``start`` to ``end`` (open times, ms). ``kind`` is
-``"user"`` (asked for over the control socket or ``candlewick backfill``) or ``"repair"`` (gap
-repair and ``backfill_on_start``). ``priority`` orders the queue, lower first:
-:data:`URGENT` (a hole near the exchange's horizon), :data:`STARTUP` (start-up and reconnect
-checks), :data:`USER`. Within one priority the job whose oldest candle leaves the window
-first runs first, then the older job.
+:attr:`JobKind.USER` (asked for over the control socket or ``candlewick backfill``) or
+:attr:`JobKind.REPAIR` (gap repair and ``backfill_on_start``). Kinds and states are string
+enums whose values are the control socket's strings (``"user"``, ``"queued"``...).
+``priority`` orders the queue, lower first: :data:`URGENT` (a hole near the exchange's
+horizon), :data:`STARTUP` (start-up and reconnect checks), :data:`USER`. Within one priority
+the job whose oldest candle leaves the window first runs first, then the older job (the rules
+that use this order are :class:`candlewick.gaps.queue.JobQueue`'s).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "ACTIVE",
@@ -24,16 +27,31 @@ __all__ = [
     "JobState",
 ]
 
-JobKind = Literal["user", "repair"]
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+class JobKind(StrEnum):
+    """Who asked for a job."""
+
+    USER = "user"
+    REPAIR = "repair"
+
+
+class JobState(StrEnum):
+    """Where a job is: queued and running are active, the rest final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
 
 #: Queue priorities (lower runs first); they map onto the REST budget's priorities.
 URGENT = 0
 STARTUP = 1
 USER = 2
 
-ACTIVE: frozenset[str] = frozenset({"queued", "running"})
-FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+ACTIVE: frozenset[JobState] = frozenset({JobState.QUEUED, JobState.RUNNING})
+FINISHED: frozenset[JobState] = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
 
 @dataclass
@@ -47,7 +65,7 @@ class Job:
     start: int
     end: int
     priority: int = USER
-    state: JobState = "queued"
+    state: JobState = JobState.QUEUED
     fetched: int = 0
     expected: int = 0
     error: str | None = None
@@ -78,7 +96,7 @@ class Job:
 
     def eta(self, monotonic_now: float) -> float | None:
         """Seconds left at the rate seen so far (``None`` until something was fetched)."""
-        if self.state != "running" or self.fetched <= 0:
+        if self.state is not JobState.RUNNING or self.fetched <= 0:
             return None
         elapsed = self._run_seconds + (monotonic_now - self._resumed_at if self._resumed_at is not None else 0.0)
         left = max(0, self.expected - self.fetched)
@@ -93,15 +111,15 @@ class Job:
             self._resumed_at = None
 
     def to_dict(self, monotonic_now: float) -> dict[str, Any]:
-        """The control socket's job dict."""
+        """The control socket's job dict (kind and state as plain strings)."""
         return {
             "id": self.id,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "coin": self.coin,
             "interval": self.interval,
             "start": self.start,
             "end": self.end,
-            "state": self.state,
+            "state": self.state.value,
             "fetched": self.fetched,
             "expected": self.expected,
             "eta": self.eta(monotonic_now),

@@ -112,14 +112,18 @@ class Ledger:
         if not anchors:
             return Assessment(coin, interval, [], [], window_first, last)
         first = min(anchors)
-        holes = find_holes(interval, present, first, last)
-        waiting = normalize(interval, (s for s, due in cov.tentative if due > now_ms))
-        holes = subtract(interval, holes, normalize(interval, [*cov.empty, *cov.lost]))
-        holes = subtract(interval, holes, waiting)
+        holes = self.unsettled(coin, interval, find_holes(interval, present, first, last), now_ms)
         lost, holes = split_before(interval, holes, window_first)
         if lost and record:
             cov.lost = normalize(interval, [*cov.lost, *lost])
         return Assessment(coin, interval, holes, lost, window_first, last)
+
+    def unsettled(self, coin: str, interval: str, holes: Sequence[Span], now_ms: int) -> list[Span]:
+        """``holes`` (normalized) without spans confirmed empty, lost, or waiting for their re-check."""
+        cov = self.market(coin, interval)
+        out = subtract(interval, holes, normalize(interval, [*cov.empty, *cov.lost]))
+        waiting = normalize(interval, (s for s, due in cov.tentative if due > now_ms))
+        return subtract(interval, out, waiting)
 
     # -- results of fetches ------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Ledger:
                 keep.append((rest, due))
         cov.tentative = keep
 
-    def next_recheck(self, now_ms: int) -> int | None:
+    def next_recheck(self) -> int | None:
         """When the earliest tentative span falls due (ms), if any."""
         dues = [due for cov in self.markets.values() for _, due in cov.tentative]
         return min(dues) if dues else None

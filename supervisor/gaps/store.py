@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from candlewick.errors import CandlewickError
 from candlewick.gaps.jobs import Job, JobKind, JobState
@@ -127,11 +127,11 @@ class Store:
             ).fetchall()
         jobs = []
         for r in rows:
-            state = cast("JobState", r[7])
+            state = JobState(r[7])
             job = Job(
-                id=str(r[0]), kind=cast("JobKind", r[1]), coin=r[2], interval=r[3], start=r[4], end=r[5],
-                priority=r[6], state="queued" if state == "running" else state, fetched=r[8], expected=r[9],
-                error=r[10], created=r[11], finished=r[12], horizon=r[13], not_before=r[14],
+                id=str(r[0]), kind=JobKind(r[1]), coin=r[2], interval=r[3], start=r[4], end=r[5],
+                priority=r[6], state=JobState.QUEUED if state is JobState.RUNNING else state, fetched=r[8],
+                expected=r[9], error=r[10], created=r[11], finished=r[12], horizon=r[13], not_before=r[14],
             )  # fmt: skip
             jobs.append(job)
         return jobs
@@ -183,6 +183,6 @@ class Store:
 
 def _job_row(j: Job) -> tuple[Any, ...]:
     return (
-        int(j.id), j.kind, j.coin, j.interval, j.start, j.end, j.priority, j.state, j.fetched, j.expected,
+        int(j.id), j.kind.value, j.coin, j.interval, j.start, j.end, j.priority, j.state.value, j.fetched, j.expected,
         j.error, j.created, j.finished, j.horizon, j.not_before,
     )  # fmt: skip

@@ -64,12 +64,12 @@ def test_recent_empty_spans_are_rechecked_once_then_confirmed() -> None:
     assert ledger.assess("BTC", "1m", present, NOW).holes == [(t(3), t(3))]
     assert ledger.record_fetch("BTC", "1m", (t(3), t(3)), [], NOW) == []
     assert ledger.assess("BTC", "1m", present, NOW + M).holes == []  # waiting for its re-check
-    assert ledger.next_recheck(NOW) == NOW + 3 * M
+    assert ledger.next_recheck() == NOW + 3 * M
     later = NOW + 3 * M
     assert ledger.assess("BTC", "1m", present, later).holes == [(t(3), t(3))]
     assert ledger.record_fetch("BTC", "1m", (t(3), t(3)), [], later) == [(t(3), t(3))]
     assert ledger.assess("BTC", "1m", present, later).holes == []
-    assert ledger.next_recheck(later) is None
+    assert ledger.next_recheck() is None
 
 
 def test_a_late_row_clears_the_tentative_entry() -> None:

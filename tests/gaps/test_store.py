@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from candlewick.gaps.jobs import STARTUP, USER, Job
+from candlewick.gaps.jobs import STARTUP, USER, Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger
 from candlewick.gaps.services import backfill_services
 from candlewick.gaps.store import StateTooNew, Store
@@ -22,8 +22,10 @@ def test_jobs_and_ledger_round_trip(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.sqlite")
     store.open()
     jobs = [
-        Job("1", "repair", "BTC", "1m", 0, 60_000, priority=STARTUP, state="running", fetched=3, expected=9),
-        Job("2", "user", "BTC", "1h", 0, 3_600_000, priority=USER, state="done", fetched=2, expected=2),
+        Job(
+            "1", JobKind.REPAIR, "BTC", "1m", 0, 60_000, priority=STARTUP, state=JobState.RUNNING, fetched=3, expected=9
+        ),
+        Job("2", JobKind.USER, "BTC", "1h", 0, 3_600_000, priority=USER, state=JobState.DONE, fetched=2, expected=2),
     ]
     store.save_jobs(jobs)
     ledger = Ledger(window=5000)
@@ -52,7 +54,7 @@ def test_finished_jobs_are_pruned(tmp_path: Path) -> None:
     """Only the newest ``keep_finished`` finished jobs are kept."""
     store = Store(tmp_path / "state.sqlite", keep_finished=2)
     store.open()
-    store.save_jobs([Job(str(i), "user", "BTC", "1m", 0, 0, state="done") for i in range(1, 6)])
+    store.save_jobs([Job(str(i), JobKind.USER, "BTC", "1m", 0, 0, state=JobState.DONE) for i in range(1, 6)])
     assert [j.id for j in store.load_jobs()] == ["4", "5"]
     store.close()
 
@@ -75,7 +77,7 @@ async def test_saves_from_concurrent_worker_threads_all_land(tmp_path: Path) -> 
     ledger = Ledger(window=5000)
 
     async def save_job(i: int) -> None:
-        job = Job(str(i), "user", "BTC", "1m", 0, i, state="queued")
+        job = Job(str(i), JobKind.USER, "BTC", "1m", 0, i, state=JobState.QUEUED)
         await anyio.to_thread.run_sync(store.save_jobs, [job])
 
     async def save_market(i: int) -> None:
@@ -103,9 +105,10 @@ def _ledger_of(rig: Rig, db: str) -> Path:
         sink = daemon.components["sqlite"]
         assert isinstance(sink, Sink)
         engine = repair_of(daemon).build_engine()  # what the component does when it starts
-        assert engine.store is not None
-        assert engine.store.path == repair_of(daemon).state_path(sink)
-        return engine.store.path
+        store = engine.persist.store
+        assert store is not None
+        assert store.path == repair_of(daemon).state_path(sink)
+        return store.path
     finally:
         daemon.close()
 
@@ -127,7 +130,7 @@ async def test_an_earlier_versions_ledger_is_moved_to_the_sinks_own(rig: Rig) ->
     legacy.parent.mkdir(parents=True)
     store = Store(legacy)
     store.open()
-    store.save_jobs([Job("7", "user", "BTC", "1h", 0, 3_600_000, priority=USER, state="queued")])
+    store.save_jobs([Job("7", JobKind.USER, "BTC", "1h", 0, 3_600_000, priority=USER, state=JobState.QUEUED)])
     store.close()
     path = _ledger_of(rig, "a.db")
     assert not legacy.exists()

@@ -9,7 +9,7 @@ import pytest
 
 from candlewick.control import schema
 from candlewick.control.client import ControlClient
-from candlewick.gaps.jobs import Job
+from candlewick.gaps.jobs import Job, JobKind
 from candlewick.runtime import names
 from tests.supervisor.control.conftest import Running
 
@@ -45,7 +45,7 @@ async def test_the_daemons_answers_are_the_schema(running: Running) -> None:
 
 def test_a_job_is_the_schema() -> None:
     """The gap repair's job dict decodes as a Job and encodes back unchanged."""
-    job = Job("7", "user", "BTC", "1m", 0, 60_000, fetched=1, expected=2, error=None)
+    job = Job("7", JobKind.USER, "BTC", "1m", 0, 60_000, fetched=1, expected=2, error=None)
     _round_trip(schema.Job, job.to_dict(0.0))
 
 
