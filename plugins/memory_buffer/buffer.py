@@ -33,11 +33,11 @@ from anyio.abc import TaskStatus
 from candlewick.errors import ConfigError, SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import Buffer, ComponentContext, Sink
-from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
 
@@ -66,7 +66,7 @@ class MemoryBuffer(Buffer):
         self._space: anyio.Event | None = None
         self._inbox_done = False
         self._writing = False
-        self._retry = Backoff(initial=self.config.retry_initial, maximum=self.config.retry_max)
+        self._retry = Backoff(initial=self.config.retry_initial, maximum=self.config.retry_max, floor=0.5)
         self._retry_at = 0.0
         self._sink_down = False
         self._spool_full = False
