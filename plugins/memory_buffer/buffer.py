@@ -38,6 +38,7 @@ from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull
 from candlewick.runtime import names
 from candlewick.runtime.backoff import Backoff
+from candlewick.runtime.clock import wait_event
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
 
@@ -247,18 +248,7 @@ class MemoryBuffer(Buffer):
         """Wait for the collector's wake-up call, or ``seconds`` of clock time."""
         wake = self._wake
         assert wake is not None
-        if seconds is None:
-            await wake.wait()
-            return
-        async with anyio.create_task_group() as tg:
-
-            async def timer() -> None:
-                await self.ctx.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(timer)
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        await wait_event(self.ctx.clock, wake, seconds)
 
     async def _flush(self, sink: Sink, spool: Spool) -> None:
         """Write what is held now in batches of ``max_batch``; only full batches when the

@@ -41,6 +41,7 @@ from candlewick.gaps.history import History
 from candlewick.gaps.store import FILENAME
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
+from candlewick.runtime.clock import wait_event
 from candlewick.runtime.telemetry import Event
 
 __all__ = ["GapRepair", "GapRepairConfig"]
@@ -252,12 +253,4 @@ class GapRepair(Source):
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         wake = self._wake = anyio.Event()
-        async with anyio.create_task_group() as tg:
-
-            async def _timer() -> None:
-                await self.ctx.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(_timer)
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        await wait_event(self.ctx.clock, wake, seconds)
