@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
@@ -13,17 +15,24 @@ from candlewick.testing import ScaledClock
 pytestmark = pytest.mark.anyio
 
 
+@asynccontextmanager
+async def waiting(clock: ManualClock, event: anyio.Event, timeout: float | None) -> AsyncIterator[list[bool]]:
+    """Run ``wait_event`` in a task (already waiting on entry); its result lands in the list."""
+    result: list[bool] = []
+
+    async def waiter() -> None:
+        result.append(await wait_event(clock, event, timeout))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await clock.advance(0.0)
+        yield result
+
+
 async def test_times_out_on_the_manual_clock_only_when_it_passes_the_deadline() -> None:
     clock = ManualClock()
     event = anyio.Event()
-    result: list[bool] = []
-    async with anyio.create_task_group() as tg:
-
-        async def waiter() -> None:
-            result.append(await wait_event(clock, event, 10.0))
-
-        tg.start_soon(waiter)
-        await clock.advance(0.0)  # let it start waiting
+    async with waiting(clock, event, 10.0) as result:
         await clock.advance(9.9)
         assert result == [], "woke before its timeout"
         await clock.advance(0.2)
@@ -34,14 +43,7 @@ async def test_times_out_on_the_manual_clock_only_when_it_passes_the_deadline() 
 async def test_event_wakes_it_before_the_timeout_and_leaves_no_sleeper_behind() -> None:
     clock = ManualClock()
     event = anyio.Event()
-    result: list[bool] = []
-    async with anyio.create_task_group() as tg:
-
-        async def waiter() -> None:
-            result.append(await wait_event(clock, event, 60.0))
-
-        tg.start_soon(waiter)
-        await clock.advance(0.0)
+    async with waiting(clock, event, 60.0) as result:
         await clock.advance(1.0)
         event.set()
         await clock.advance(0.0)
@@ -53,13 +55,7 @@ async def test_event_wakes_it_before_the_timeout_and_leaves_no_sleeper_behind() 
 async def test_no_timeout_waits_for_the_event_alone() -> None:
     clock = ManualClock()
     event = anyio.Event()
-    result: list[bool] = []
-    async with anyio.create_task_group() as tg:
-
-        async def waiter() -> None:
-            result.append(await wait_event(clock, event, None))
-
-        tg.start_soon(waiter)
+    async with waiting(clock, event, None) as result:
         await clock.advance(1e9)
         assert result == []
         event.set()
