@@ -1,1 +1,1 @@
-"""Shared by the storage plugins: row conversion, the upsert rule, migrations, reconnect backoff."""
+"""Shared by the storage plugins: row conversion, the upsert rule, migrations."""

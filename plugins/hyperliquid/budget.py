@@ -27,7 +27,7 @@ from enum import IntEnum
 
 import anyio
 
-from candlewick.runtime.clock import Clock
+from candlewick.runtime.clock import Clock, wait_event
 
 __all__ = ["CANDLE_SNAPSHOT_BASE", "INFO_WEIGHT", "Priority", "WeightBudget", "candle_snapshot_weight"]
 
@@ -173,7 +173,7 @@ class WeightBudget:
                         self._notify()
                         return
                     # Sleep until the refill covers the head waiter, or someone changes the queue.
-                    await self._wait(self._wakeup, (need - self._level) / self.rate)
+                    await wait_event(self._clock, self._wakeup, (need - self._level) / self.rate)
                 else:
                     await self._wakeup.wait()
         except BaseException:
@@ -181,17 +181,6 @@ class WeightBudget:
             self._prune()
             self._notify()
             raise
-
-    async def _wait(self, event: anyio.Event, delay: float) -> None:
-        async with anyio.create_task_group() as tg:
-
-            async def _timer() -> None:
-                await self._clock.sleep(delay)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(_timer)
-            await event.wait()
-            tg.cancel_scope.cancel()
 
     def _prune(self) -> None:
         while self._waiters and self._waiters[0].cancelled:

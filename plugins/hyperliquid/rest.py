@@ -21,8 +21,9 @@ once. Paging works whether the server caps a response at 500 or 5000 items: it a
 the last ``t`` it got and stops when a page brings nothing new.
 
 Requests are metered by :class:`~candlewick.plugins.hyperliquid.budget.WeightBudget` (one per
-daemon); 429, 5xx, timeouts and dropped connections are retried with exponential backoff and
-jitter (a 429 also empties the bucket); any other 4xx raises :class:`BadRequest` at once. While
+daemon); 429, 5xx, timeouts and dropped connections are retried with exponential backoff (the
+:class:`~candlewick.runtime.backoff.Backoff` rule, never under half the ceiling; a 429 also
+empties the bucket); any other 4xx raises :class:`BadRequest` at once. While
 the server gives no answer at all (no connection, or it closes before responding) the delay
 stays under ``unanswered_max``: such requests cost the exchange nothing, and the first one after
 it comes back should not wait a minute.
@@ -50,6 +51,7 @@ from candlewick.plugins.hyperliquid.budget import INFO_WEIGHT, Priority, WeightB
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.protocol import parse_candle_list
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.telemetry import Telemetry
@@ -213,7 +215,7 @@ class HyperliquidRest:
         """:meth:`post`, also returning the monotonic time the answered request left."""
         content = _dumps(body)
         what = body.get("type", "info")
-        attempt = 0
+        backoff = Backoff(self.backoff_initial, self.backoff_max, floor=0.5, rng=self._rng)
         while True:
             await self.budget.acquire(weight, priority=priority)
             unanswered = False
@@ -244,17 +246,14 @@ class HyperliquidRest:
                     raise BadRequest(
                         f"{what} {_dumps(body).decode()} -> HTTP {status}: {text}", status=status, body=text
                     )
-            attempt += 1
-            if attempt > self.retries:
+            if backoff.attempt >= self.retries:
                 raise RestUnavailable(
-                    f"{what} to {self.info_url} failed {attempt} times; last: {failure}",
+                    f"{what} to {self.info_url} failed {backoff.attempt + 1} times; last: {failure}",
                     hint="check the network and rest_url; the request is retried on the next reconnect",
                 )
-            ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
-            if unanswered:
-                ceiling = min(ceiling, self.unanswered_max)
-            delay = self._rng.uniform(ceiling / 2, ceiling)
-            log.warning("%s %s; retry %d/%d in %.1fs", what, failure, attempt, self.retries, delay)
+            # No answer at all counts nothing at the exchange: retry soon.
+            delay = backoff.next(cap=self.unanswered_max if unanswered else None)
+            log.warning("%s %s; retry %d/%d in %.1fs", what, failure, backoff.attempt, self.retries, delay)
             await self.clock.sleep(delay)
 
     def _note_date(self, resp: httpx.Response, sent: float) -> None:

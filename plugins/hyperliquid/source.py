@@ -6,7 +6,10 @@ Lifecycle of :class:`HyperliquidSource`:
    :class:`~candlewick.errors.SourceError` listing close matches; transient REST failures are
    retried with backoff). Then ``task_status.started()``.
 2. Open one websocket per block of ``max_subscriptions_per_connection`` markets (one connection
-   for any realistic setup) and run each as a :class:`Link`:
+   for any realistic setup) and run each as a :class:`~candlewick.plugins.hyperliquid.link.Link`,
+   which owns the connection and its subscription states
+   (:mod:`~candlewick.plugins.hyperliquid.subscriptions`, free of I/O); the source only spreads
+   markets over links and turns their candle frames into candles:
 
    - subscribe every market, then publish ``EV_CONNECTED`` (event ``source`` = this
      component's name; data ``markets`` as ``[coin, interval]`` pairs and ``disconnected_since``
@@ -60,8 +63,6 @@ frame event; nothing per message at INFO.
 from __future__ import annotations
 
 import logging
-import math
-import random
 from contextlib import aclosing
 from typing import Any
 
@@ -72,24 +73,15 @@ from candlewick.errors import SourceError
 from candlewick.model import Candle, check_interval
 from candlewick.plugin import ComponentContext, Source
 from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
+from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
-from candlewick.plugins.hyperliquid.protocol import (
-    PING_FRAME,
-    CandleUpdate,
-    Greeting,
-    Malformed,
-    Pong,
-    ServerError,
-    SubscriptionAck,
-    UnknownChannel,
-    parse_frame,
-    subscribe_frame,
-    unsubscribe_frame,
-)
+from candlewick.plugins.hyperliquid.link import Link
+from candlewick.plugins.hyperliquid.protocol import CandleUpdate
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
-from candlewick.plugins.hyperliquid.wsconn import ConnectionLost, Unreachable, WebSocket, connect
+from candlewick.plugins.hyperliquid.subscriptions import Market
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
 
@@ -101,7 +93,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Market = tuple[str, str]
 #: The documented per-IP connection limit.
 MAX_CONNECTIONS = 10
 #: Candles per market remembered for confirmation (older ones are left to gap repair).
@@ -118,224 +109,6 @@ CLOSER_MAX_SLEEP = 1.0
 MALFORMED_LOG_EVERY = 100
 
 
-class Link:
-    """One websocket connection carrying a set of subscriptions, reconnecting forever."""
-
-    def __init__(self, source: HyperliquidSource, index: int, markets: list[Market]) -> None:
-        self.source = source
-        self.index = index
-        self.markets: dict[Market, str] = dict.fromkeys(markets, "new")
-        self.ws: WebSocket | None = None
-        self.connected = False
-        self.connected_at: float | None = None
-        self.disconnected_since_ms: int | None = None
-        self.sessions = 0
-        self.last_error: str | None = None
-        self._waiting_since: float | None = None
-        self._pending_ping: float | None = None
-        self._last_frame_ms: int | None = None
-        self._tg: TaskGroup | None = None
-        self._lost_reason: str | None = None
-        self._told_first_failure = False
-        self._rng = random.Random()
-
-    @property
-    def room(self) -> int:
-        return self.source.config.max_subscriptions_per_connection - len(self.markets)
-
-    def status(self) -> dict[str, Any]:
-        states = list(self.markets.values())
-        return {
-            "connected": self.connected,
-            "subscribed": states.count("subscribed"),
-            "pending": states.count("pending"),
-            "rejected": [f"{c}/{i}" for (c, i), s in self.markets.items() if s == "rejected"],
-            "sessions": self.sessions,
-            "last_error": self.last_error,
-        }
-
-    # -- runtime market changes --------------------------------------------------------------
-
-    async def add(self, market: Market) -> None:
-        self.markets[market] = "new"
-        ws, tg = self.ws, self._tg
-        if ws is not None and tg is not None and self.connected:
-            try:
-                self.markets[market] = "pending"
-                await self._send(ws, subscribe_frame(*market))
-            except ConnectionLost as exc:
-                self._lose(f"subscribe failed: {exc}")
-                return
-            tg.start_soon(self._catch_up, [market], None)
-
-    async def remove(self, market: Market) -> None:
-        self.markets.pop(market, None)
-        ws = self.ws
-        if ws is not None and self.connected:
-            try:
-                await self._send(ws, unsubscribe_frame(*market))
-            except ConnectionLost as exc:
-                self._lose(f"unsubscribe failed: {exc}")
-
-    async def _send(self, ws: WebSocket, text: str) -> None:
-        """Send one message within the per-IP outbound message limit."""
-        await self.source.messages.acquire(1)
-        await ws.send_text(text)
-
-    # -- the reconnect loop ------------------------------------------------------------------
-
-    async def run(self) -> None:
-        src = self.source
-        cfg = src.config
-        clock = src.ctx.clock
-        attempt = 0
-        while True:
-            self._lost_reason = None
-            unreachable = False
-            try:
-                await self._session()
-                reason = self._lost_reason or "session ended"
-            except Unreachable as exc:
-                reason, unreachable = str(exc), True
-            except (ConnectionLost, OSError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConnectionLost) else str(exc)
-            except Exception as exc:  # a bug must not end the feed for good: log it and reconnect
-                reason = f"{type(exc).__name__}: {exc}"
-                log.exception("%s connection %d failed unexpectedly", src.name, self.index)
-            self.last_error = reason
-            now = clock.monotonic()
-            if self.connected_at is not None:
-                if now - self.connected_at >= cfg.healthy_after:
-                    attempt = 0
-                if self.disconnected_since_ms is None:
-                    # The feed went quiet at the last frame (a stall is noticed only later).
-                    self.disconnected_since_ms = self._last_frame_ms or src.now_ms()
-                src.ctx.telemetry.publish(
-                    names.EV_DISCONNECTED, src.name, f"{src.name} disconnected: {reason}",
-                    reason=reason, exchange_time=src.now_ms(),
-                )  # fmt: skip
-            elif self.sessions == 0 and not self._told_first_failure:
-                self._told_first_failure = True
-                src.ctx.telemetry.publish(
-                    names.EV_DISCONNECTED, src.name, f"{src.name} cannot connect: {reason}",
-                    reason=reason, exchange_time=src.now_ms(),
-                )  # fmt: skip
-            self.connected = False
-            self.connected_at = None
-            ceiling = min(cfg.reconnect_max, cfg.reconnect_initial * 2**attempt)
-            if unreachable:
-                # No answer at all, so nothing the exchange counts: retry soon, to be back promptly.
-                ceiling = min(ceiling, cfg.reconnect_unreachable_max)
-            attempt += 1
-            delay = self._rng.uniform(0.0, ceiling)
-            log.warning("%s connection %d lost (%s); reconnecting in %.1fs", src.name, self.index, reason, delay)
-            src.reconnects.inc()
-            await clock.sleep(delay)
-
-    def _lose(self, reason: str) -> None:
-        """End the current session (any task of it may call this)."""
-        if self._lost_reason is None:
-            self._lost_reason = reason
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
-
-    async def _session(self) -> None:
-        src = self.source
-        cfg = src.config
-        ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout, ssl_context=src.tls)
-        try:
-            self.ws = ws
-            self._pending_ping = None
-            self._last_frame_ms = None
-            self.sessions += 1
-            self.connected = True
-            self.connected_at = src.ctx.clock.monotonic()
-            since = self.disconnected_since_ms
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                tg.start_soon(self._reader, ws)
-                markets = list(self.markets)
-                try:
-                    for market in markets:
-                        self.markets[market] = "pending"
-                        await self._send(ws, subscribe_frame(*market))
-                except ConnectionLost as exc:
-                    self._lose(f"subscribe failed: {exc}")
-                    return
-                src.ctx.telemetry.publish(
-                    names.EV_CONNECTED, src.name,
-                    f"{src.name} connected, {len(markets)} markets"
-                    + ("" if since is None else " (catching up since the disconnect)"),
-                    markets=[[c, i] for c, i in markets], disconnected_since=since,
-                )  # fmt: skip
-                self.disconnected_since_ms = None
-                tg.start_soon(self._keepalive, ws)
-                tg.start_soon(self._catch_up, markets, since)
-        finally:
-            self._tg = None
-            self.ws = None
-            self.connected = False
-            await ws.aclose()
-
-    # -- session tasks -----------------------------------------------------------------------
-
-    async def _reader(self, ws: WebSocket) -> None:
-        src = self.source
-        clock = src.ctx.clock
-        try:
-            while True:
-                self._waiting_since = clock.monotonic()
-                text = await ws.recv()
-                self._waiting_since = None
-                self._pending_ping = None
-                self._last_frame_ms = src.now_ms()
-                await src.on_frame(self, text)
-        except ConnectionLost as exc:
-            self._lose(str(exc))
-        finally:
-            self._waiting_since = None
-
-    async def _keepalive(self, ws: WebSocket) -> None:
-        """Ping every ``ping_interval``; end the session when a ping finds no answer in time.
-
-        A ping is answered by any inbound frame. Time the reader spends handing candles
-        downstream (backpressure) does not count: only time spent waiting on the socket.
-        """
-        cfg = self.source.config
-        clock = self.source.ctx.clock
-        next_ping = clock.monotonic() + cfg.ping_interval
-        try:
-            while True:
-                now = clock.monotonic()
-                pending, waiting = self._pending_ping, self._waiting_since
-                deadline = math.inf
-                if pending is not None and waiting is not None:
-                    deadline = max(pending, waiting) + cfg.pong_timeout
-                    if now >= deadline:
-                        self._lose(f"stalled: no pong or frame within {cfg.pong_timeout:g}s of a ping")
-                        return
-                if now >= next_ping:
-                    await self._send(ws, PING_FRAME)
-                    if self._pending_ping is None:
-                        self._pending_ping = now
-                    next_ping = now + cfg.ping_interval
-                    continue
-                await clock.sleep(min(next_ping, deadline) - now)
-        except ConnectionLost as exc:
-            self._lose(str(exc))
-
-    async def _catch_up(self, markets: list[Market], since: int | None) -> None:
-        """REST history for what the websocket cannot replay (runs after subscribing)."""
-        src = self.source
-        for market in markets:
-            if market not in self.markets:
-                continue
-            try:
-                await src.catch_up(market, since=since)
-            except RestError as exc:
-                log.warning("%s: REST catch-up of %s/%s failed: %s", src.name, *market, exc)
-
-
 class HyperliquidSource(Source):
     """Live Hyperliquid candles over one multiplexed websocket, with REST catch-up."""
 
@@ -347,8 +120,6 @@ class HyperliquidSource(Source):
         self.grid = GridReporter(ctx.name, ctx.telemetry)
         #: The exchange's clock, measured from candle frames and REST ``Date`` headers.
         self.exchange = ExchangeClock(ctx.clock)
-        self._offset_exported = False
-        self._offset_warned = False
         self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
         #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
@@ -371,10 +142,10 @@ class HyperliquidSource(Source):
         self._candles_in = m.counter(names.CANDLES_IN, "Candle updates received", ("source", "coin", "interval"))
         self._last_frame = m.gauge(names.LAST_FRAME, "Wall time of the last frame", ("source", "coin", "interval"))
         self._last_candle = m.gauge(names.LAST_CANDLE, "Open time of the newest candle", ("coin", "interval"))
-        self._offset = m.gauge(names.CLOCK_OFFSET, "Local wall clock minus the exchange's", ("source",))
-        self._offset_spread = m.gauge(
-            names.CLOCK_OFFSET_UNCERTAINTY, "Half-width of the interval the clock offset lies in", ("source",)
-        )
+        self.clock_watch = ClockWatch(
+            ctx.name, self.exchange, ctx.telemetry,
+            max_offset=ctx.settings.daemon.max_clock_offset, last_frame=self._last_frame,
+        )  # fmt: skip
 
     # -- Source API --------------------------------------------------------------------------
 
@@ -414,7 +185,7 @@ class HyperliquidSource(Source):
             raise SourceError(f"{self.name} does not follow {coin}/{interval}")
         self._wanted.remove(market)
         for link in self.links:
-            if market in link.markets:
+            if market in link.subs:
                 await link.remove(market)
         self.tracker.forget(coin, interval)
         self.grid.forget(coin, interval)
@@ -474,15 +245,13 @@ class HyperliquidSource(Source):
 
     async def _validate_coins(self, rest: HyperliquidRest) -> None:
         """Refuse unknown coins (SourceError); retry while the exchange cannot be reached."""
-        attempt = 0
+        backoff = Backoff(initial=self.config.reconnect_initial, maximum=self.config.reconnect_max, floor=0.5)
         while True:
             try:
                 await rest.check_coins(self.config.coins)
                 return
             except RestUnavailable as exc:
-                ceiling = min(self.config.reconnect_max, self.config.reconnect_initial * 2**attempt)
-                attempt += 1
-                delay = random.uniform(ceiling / 2, ceiling)
+                delay = backoff.next()
                 log.warning("%s: cannot check coins yet (%s); retry in %.1fs", self.name, exc, delay)
                 await self.ctx.clock.sleep(delay)
 
@@ -490,52 +259,13 @@ class HyperliquidSource(Source):
         """Close open candles whose ``T + close_grace`` has passed on the exchange's clock."""
         clock = self.ctx.clock
         while True:
-            self._watch_clock()
+            self.clock_watch.look()
             now = self.now_ms()
-            hold = {m for link in self.links if not link.connected for m in link.markets}
+            hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
             deadline = self.tracker.next_deadline_ms()
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
-
-    def _watch_clock(self) -> None:
-        """Export the measured clock offset; log steps of the local clock and a large offset.
-
-        After a step, the wall times of the last frames move with the clock, so "the last frame
-        came N s ago" stays true (a step forward must not make every market look stale).
-        """
-        exchange = self.exchange
-        jump = exchange.step()
-        if jump is not None:
-            frames = self._last_frame.values
-            for key in [k for k in frames if k[0] == self.name]:
-                frames[key] += jump
-            log.warning(
-                "%s: the local clock stepped %+.1f s (NTP setting it?); candles close on the exchange's clock, "
-                "nothing is affected", self.name, jump,
-            )  # fmt: skip
-            self.ctx.telemetry.publish(
-                names.EV_CLOCK_STEP, self.name, f"{self.name}: the local clock stepped {jump:+.1f} s", step=jump
-            )
-        estimate = exchange.estimate()
-        if estimate is None:
-            return
-        if not self._offset_exported:
-            self._offset_exported = True
-            label = {"source": self.name}
-            self._offset.set_function(lambda: _offset_s(exchange), **label)
-            self._offset_spread.set_function(lambda: _spread_s(exchange), **label)
-        limit = self.ctx.settings.daemon.max_clock_offset * 1000
-        # Back within 80 % of the limit before "back to normal": an offset near it logs once, not per look.
-        off = estimate.beyond(limit) or (self._offset_warned and estimate.beyond(limit * 0.8))
-        if off and not self._offset_warned:
-            log.warning(
-                "%s: the local clock is %s; candles close on the exchange's clock, but fix NTP on this host",
-                self.name, estimate.describe(),
-            )  # fmt: skip
-        elif self._offset_warned and not off:
-            log.info("%s: the local clock is now %s", self.name, estimate.describe())
-        self._offset_warned = off
 
     async def _confirmer(self) -> None:
         """Re-fetch candles the websocket closed; the exchange's final version wins if it differs.
@@ -591,64 +321,32 @@ class HyperliquidSource(Source):
         """Pass candles from elsewhere (gap repair) through the closing tracker to the buffer."""
         await self.emit(self.tracker.offer_many(candles, self.now_ms()))
 
-    async def on_frame(self, link: Link, text: str) -> None:
-        """Handle one websocket text frame."""
-        self.frames.inc()
-        event = parse_frame(text)
-        if isinstance(event, CandleUpdate):
-            clock = self.ctx.clock
-            received, now_s = clock.monotonic(), clock.time()
-            for candle in event.candles:
-                self.exchange.saw_candle(candle.open_time, received=received)
-            now = self.exchange.at_ms(received)
-            out: list[Candle] = []
-            observe = self.grid.observe
-            for candle in event.candles:
-                market = candle.market
-                if market not in link.markets:
-                    continue  # a late frame of a market just removed
-                observe(candle)
-                self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
-                self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
-                if link.markets.get(market) == "pending":
-                    link.markets[market] = "subscribed"
-                out.extend(self.tracker.offer(candle, now))
-            if event.errors:
-                self._count_malformed("; ".join(event.errors), text)
-            await self.emit(out)
-        elif isinstance(event, SubscriptionAck):
-            acked = event.market
-            if acked is not None and acked in link.markets and event.method == "subscribe":
-                link.markets[acked] = "subscribed"
-        elif isinstance(event, ServerError):
-            self._on_error(link, event)
-        elif isinstance(event, Malformed):
-            self._count_malformed(event.reason, event.raw)
-        elif isinstance(event, Pong | Greeting | UnknownChannel) and log.isEnabledFor(logging.DEBUG):
-            log.debug("%s: %r", self.name, event)
+    async def on_candles(self, link: Link, update: CandleUpdate, text: str) -> None:
+        """One candle frame of ``link``: the exchange's clock, the grid, the closing tracker, the buffer."""
+        clock = self.ctx.clock
+        received, now_s = clock.monotonic(), clock.time()
+        for candle in update.candles:
+            self.exchange.saw_candle(candle.open_time, received=received)
+        now = self.exchange.at_ms(received)
+        out: list[Candle] = []
+        observe, follows = self.grid.observe, link.subs.candle
+        for candle in update.candles:
+            if not follows(candle.market):
+                continue  # a late frame of a market just removed
+            observe(candle)
+            self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
+            self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
+            out.extend(self.tracker.offer(candle, now))
+        if update.errors:
+            self.count_malformed("; ".join(update.errors), text)
+        await self.emit(out)
 
-    def _count_malformed(self, reason: str, raw: str) -> None:
+    def count_malformed(self, reason: str, raw: str) -> None:
+        """Count a frame that failed validation; log the first and then every ``MALFORMED_LOG_EVERY``."""
         self.malformed.inc()
         count = int(self.malformed.get())
         level = logging.WARNING if count == 1 or count % MALFORMED_LOG_EVERY == 0 else logging.DEBUG
         log.log(level, "%s: malformed frame #%d (%s): %.200s", self.name, count, reason, raw)
-
-    def _on_error(self, link: Link, event: ServerError) -> None:
-        market = event.market
-        if event.kind == "already_subscribed" and market in link.markets:
-            link.markets[market] = "subscribed"
-            log.debug("%s: %s (harmless)", self.name, event.message)
-        elif event.harmless:
-            log.debug("%s: %s (harmless)", self.name, event.message)
-        elif market is not None and market in link.markets:
-            link.markets[market] = "rejected"
-            log.error("%s: the exchange refused %s/%s: %s", self.name, *market, event.message)
-            self.ctx.telemetry.publish(
-                "subscription.rejected", self.name, f"{self.name}: {market[0]}/{market[1]} refused: {event.message}",
-                coin=market[0], interval=market[1], error=event.message,
-            )  # fmt: skip
-        else:
-            log.warning("%s: server error: %s", self.name, event.message)
 
     async def catch_up(self, market: Market, *, since: int | None) -> None:
         """Fetch over REST what live data cannot give: start-up history, then the disconnected period.
@@ -680,15 +378,3 @@ class HyperliquidSource(Source):
                     self.grid.observe_many(page)  # the first page checks the market's grid at start-up
                     await self.emit(self.tracker.offer_many(page, self.now_ms()))
         self._history_done.add(market)
-
-
-def _offset_s(exchange: ExchangeClock) -> float:
-    estimate = exchange.estimate()
-    return math.nan if estimate is None else estimate.offset_ms / 1000
-
-
-def _spread_s(exchange: ExchangeClock) -> float:
-    estimate = exchange.estimate()
-    if estimate is None:
-        return math.nan
-    return math.inf if estimate.uncertainty_ms is None else estimate.uncertainty_ms / 1000

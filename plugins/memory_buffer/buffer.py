@@ -33,11 +33,12 @@ from anyio.abc import TaskStatus
 from candlewick.errors import ConfigError, SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import Buffer, ComponentContext, Sink
-from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder, stranded
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
+from candlewick.runtime.clock import wait_event
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
 
@@ -66,7 +67,7 @@ class MemoryBuffer(Buffer):
         self._space: anyio.Event | None = None
         self._inbox_done = False
         self._writing = False
-        self._retry = Backoff(initial=self.config.retry_initial, maximum=self.config.retry_max)
+        self._retry = Backoff(initial=self.config.retry_initial, maximum=self.config.retry_max, floor=0.5)
         self._retry_at = 0.0
         self._sink_down = False
         self._spool_full = False
@@ -267,18 +268,7 @@ class MemoryBuffer(Buffer):
         """Wait for the collector's wake-up call, or ``seconds`` of clock time."""
         wake = self._wake
         assert wake is not None
-        if seconds is None:
-            await wake.wait()
-            return
-        async with anyio.create_task_group() as tg:
-
-            async def timer() -> None:
-                await self.ctx.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(timer)
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        await wait_event(self.ctx.clock, wake, seconds)
 
     async def _flush(self, sink: Sink, spool: Spool) -> None:
         """Write what is held now in batches of ``max_batch``; only full batches when the

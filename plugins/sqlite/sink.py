@@ -21,12 +21,12 @@ from anyio.abc import TaskStatus
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import ComponentContext, Sink
-from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins._storage.rows import Row, candle_from_row, rows_of
 from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.sqlite import schema
 from candlewick.plugins.sqlite.config import SqliteConfig
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.writable import sqlite_files
 
 __all__ = ["SqliteSink"]
@@ -63,7 +63,7 @@ class SqliteSink(Sink):
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._write_limiter = anyio.CapacityLimiter(1)
         self._read_limiter = anyio.CapacityLimiter(1)
-        backoff = Backoff(maximum=self.config.reconnect_max)
+        backoff = Backoff(maximum=self.config.reconnect_max, floor=0.5)
         started = False
         while True:
             try:

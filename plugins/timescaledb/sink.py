@@ -21,12 +21,12 @@ from anyio.abc import TaskStatus
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import ComponentContext, Sink
-from candlewick.plugins._storage.backoff import Backoff
 from candlewick.plugins._storage.rows import candle_from_row, rows_of
 from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.timescaledb import schema, write_paths
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.runtime import names
+from candlewick.runtime.backoff import Backoff
 
 __all__ = ["BAD_DATA", "CONNECTION_ERRORS", "TimescaleSink"]
 
@@ -83,7 +83,7 @@ class TimescaleSink(Sink):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        backoff = Backoff(maximum=self.config.reconnect_max)
+        backoff = Backoff(maximum=self.config.reconnect_max, floor=0.5)
         started = False
         while True:
             try:

@@ -39,11 +39,11 @@ from anyio.abc import TaskStatus
 from candlewick.gaps.engine import GapEngine
 from candlewick.gaps.history import History
 from candlewick.gaps.jobs import JobState
-from candlewick.gaps.runner import wait_event
 from candlewick.gaps.settings import GapRepairConfig
 from candlewick.gaps.store import FILENAME, adopt_legacy
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
+from candlewick.runtime.clock import wait_event
 from candlewick.runtime.telemetry import Event
 from candlewick.runtime.writable import sqlite_files
 
@@ -225,5 +225,5 @@ class GapRepair(Source):
                 self._check_due = clock.monotonic() + self.config.check_every
 
     async def _sleep_or_wake(self, seconds: float) -> None:
-        self._wake = anyio.Event()
-        await wait_event(self.ctx.clock, self._wake, seconds)
+        wake = self._wake = anyio.Event()
+        await wait_event(self.ctx.clock, wake, seconds)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from candlewick.gaps.jobs import Job, JobKind, JobState
+from candlewick.runtime.backoff import Backoff
 
 __all__ = ["KEEP_FINISHED", "JobQueue", "Outcome", "RetryRule", "Settled"]
 
@@ -55,8 +56,9 @@ class RetryRule:
     max_attempts: int = 12
 
     def delay(self, attempts: int) -> float:
-        """Seconds to wait after the failure that follows ``attempts`` earlier ones."""
-        return min(self.maximum, self.initial * 2.0**attempts)
+        """Seconds to wait after the failure that follows ``attempts`` earlier ones (the one
+        :class:`~candlewick.runtime.backoff.Backoff` rule with ``floor=1``: no jitter)."""
+        return Backoff(self.initial, self.maximum, floor=1.0, attempt=attempts).next()
 
     def outcome(self, attempts: int, *, transient: bool) -> Outcome:
         """:attr:`Outcome.RETRY` for a transient failure while attempts remain, else :attr:`Outcome.FAILED`."""

@@ -28,9 +28,9 @@ from candlewick.gaps.queue import JobQueue, Outcome
 from candlewick.gaps.ranges import Span, span_count
 from candlewick.gaps.report import Reporter
 from candlewick.model import Candle
-from candlewick.runtime.clock import Clock
+from candlewick.runtime.clock import Clock, wait_event
 
-__all__ = ["JobRunner", "NotCommitted", "Parts", "wait_event"]
+__all__ = ["JobRunner", "NotCommitted", "Parts"]
 
 log = logging.getLogger("candlewick.gaps.engine")
 
@@ -228,22 +228,6 @@ class JobRunner:
                     f"{p.verify_timeout:g}s; the next check repairs what is still missing"
                 )
             await p.clock.sleep(VERIFY_POLL)
-
-
-async def wait_event(clock: Clock, event: anyio.Event, timeout: float | None) -> None:
-    """Wait until ``event`` is set, or ``timeout`` seconds of ``clock`` time pass (``None``: no limit)."""
-    if timeout is None:
-        await event.wait()
-        return
-    async with anyio.create_task_group() as tg:
-
-        async def _timer() -> None:
-            await clock.sleep(timeout)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(_timer)
-        await event.wait()
-        tg.cancel_scope.cancel()
 
 
 def _inside(t: int, spans: Sequence[Span]) -> bool:

@@ -1,7 +1,8 @@
 """Clocks: the system clock, and a manual one that tests move by hand.
 
 Everything time-dependent in the daemon (backoff, restart intensity, closing candles, gap
-horizons) reads time and sleeps through a :class:`Clock`, so tests run in milliseconds.
+horizons) reads time and sleeps through a :class:`Clock`, so tests run in milliseconds; waits
+for "an event or a timeout" go through :func:`wait_event` on the same clock.
 """
 
 from __future__ import annotations
@@ -28,6 +29,28 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of this clock's time."""
         ...
+
+
+async def wait_event(clock: Clock, event: anyio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds of ``clock`` time pass (``None``: no timeout).
+
+    The one "wait for a wake-up call or a clock timeout" of candlewick: the timeout is slept on
+    ``clock``, so a :class:`ManualClock` or a scaled test clock moves it like any other sleep.
+    Returns whether the event is set.
+    """
+    if timeout is None:
+        await event.wait()
+        return True
+    async with anyio.create_task_group() as tg:
+
+        async def _timer() -> None:
+            await clock.sleep(timeout)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(_timer)
+        await event.wait()
+        tg.cancel_scope.cancel()
+    return event.is_set()
 
 
 class SystemClock:

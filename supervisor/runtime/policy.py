@@ -6,17 +6,20 @@ OTP semantics for the restart type:
 - ``transient``: restarted only after a crash; a normal return means done.
 - ``temporary``: never restarted.
 
-Backoff is exponential with full jitter (``uniform(0, min(max, initial * factor**n))``); ``n``
-resets only after the child stayed up for ``reset_after`` seconds. Restart intensity allows at
-most ``max_restarts`` restarts within ``within`` seconds; one more marks the child ``failed``.
+Backoff is exponential with full jitter (``uniform(0, min(max, initial * factor**n))``, the
+:class:`~candlewick.runtime.backoff.Backoff` rule with ``floor = 0``); ``n`` resets only after
+the child stayed up for ``reset_after`` seconds. Restart intensity allows at most
+``max_restarts`` restarts within ``within`` seconds; one more marks the child ``failed``.
 """
 
 from __future__ import annotations
 
 import collections
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+
+from candlewick.runtime.backoff import Backoff
 
 
 class RestartType(StrEnum):
@@ -64,19 +67,37 @@ class RestartPolicy:
         return False
 
 
-@dataclass(slots=True)
 class RestartTracker:
     """Backoff attempt counter and restart-intensity window of one child."""
 
-    policy: RestartPolicy
-    rng: random.Random = field(default_factory=random.Random)
-    attempt: int = 0
-    _restarts: collections.deque[float] = field(default_factory=collections.deque)
+    def __init__(self, policy: RestartPolicy, rng: random.Random | None = None) -> None:
+        self.policy = policy
+        self.backoff = Backoff(
+            initial=policy.backoff_initial,
+            maximum=policy.backoff_max,
+            factor=policy.backoff_factor,
+            rng=rng or random.Random(),
+        )
+        self._restarts: collections.deque[float] = collections.deque()
+
+    @property
+    def rng(self) -> random.Random:
+        """Where the jitter comes from (tests seed it)."""
+        return self.backoff.rng
+
+    @rng.setter
+    def rng(self, rng: random.Random) -> None:
+        self.backoff.rng = rng
+
+    @property
+    def attempt(self) -> int:
+        """Restarts in a row since the child last stayed up ``reset_after`` seconds."""
+        return self.backoff.attempt
 
     def child_exited(self, *, up_for: float) -> None:
         """Account an exit after ``up_for`` seconds of uptime (long enough: the backoff starts over)."""
         if up_for >= self.policy.reset_after:
-            self.attempt = 0
+            self.backoff.reset()
 
     def allow_restart(self, now: float) -> bool:
         """Record a restart at ``now``; False when it would exceed the intensity limit."""
@@ -90,12 +111,9 @@ class RestartTracker:
 
     def next_delay(self) -> float:
         """Full-jitter delay before the next start; advances the attempt counter."""
-        p = self.policy
-        ceiling = min(p.backoff_max, p.backoff_initial * p.backoff_factor**self.attempt)
-        self.attempt += 1
-        return self.rng.uniform(0.0, ceiling)
+        return self.backoff.next()
 
     def reset(self) -> None:
         """Forget history (an operator started the child again by hand)."""
-        self.attempt = 0
+        self.backoff.reset()
         self._restarts.clear()

@@ -14,6 +14,9 @@ It serves Hyperliquid's grid (weeks from Thursday, months from the 1st);
 ``FakeExchange(grid_shift={"1w": 4 * DAY_MS})`` plays an exchange that opens weeks on Monday,
 to see how candlewick reports a grid mismatch.
 
+:class:`MemorySink` and :class:`PassThroughBuffer` stand in for storage, so a source plugin's
+tests run a real daemon without a database.
+
 ``candlewick simulate`` runs the same exchange in the foreground. pytest users can load the
 fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 from candlewick.testing._exchange import ExchangeStats, FakeExchange, Faults
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
 from candlewick.testing.clock import ScaledClock, SkewedClock
+from candlewick.testing.components import MemorySink, PassThroughBuffer
 
 __all__ = [
     "DEFAULT_COINS",
@@ -31,6 +35,8 @@ __all__ = [
     "FakeExchange",
     "Faults",
     "MarketModel",
+    "MemorySink",
+    "PassThroughBuffer",
     "ScaledClock",
     "SkewedClock",
 ]

@@ -22,6 +22,7 @@ from candlewick.plugin import (
 )
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.telemetry import Telemetry
+from candlewick.testing import MemorySink
 
 RunFn = Callable[[Component, TaskStatus[None]], Awaitable[None]]
 
@@ -103,38 +104,22 @@ class OrderSource(Source):
             self.rec.steps.append(f"source {self.name} stopped")
 
 
-class MemorySink(Sink):
-    """Keeps rows in a dict, applying the one never-backwards rule."""
+class RecordingSink(MemorySink):
+    """:class:`~candlewick.testing.MemorySink` that logs its writes and its closing to a :class:`Recorder`."""
 
     def __init__(self, ctx: ComponentContext[Any], rec: Recorder) -> None:
         super().__init__(ctx)
         self.rec = rec
-        self.rows: dict[tuple[str, str, int], Candle] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
         try:
-            await anyio.sleep_forever()
+            await super().run(task_status=task_status)
         finally:
             self.rec.steps.append("sink closed")
 
     async def write(self, batch: Sequence[Candle]) -> None:
-        for c in batch:
-            old = self.rows.get(c.key)
-            if old is None or c.supersedes(old):
-                self.rows[c.key] = c
+        await super().write(batch)
         self.rec.steps.append(f"sink wrote {len(batch)}")
-
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        rows = sorted((c for c in self.rows.values() if c.market == (coin, interval)), key=lambda c: c.open_time)
-        return rows[-limit:]
-
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        return sorted(
-            c.open_time
-            for c in self.rows.values()
-            if c.market == (coin, interval) and c.closed and start <= c.open_time <= end
-        )
 
 
 class ListBuffer(Buffer):

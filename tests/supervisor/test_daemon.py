@@ -17,7 +17,7 @@ from candlewick.plugin import ComponentSpec, RestartPolicy, Source, hookimpl
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import EXIT_FAILED, EXIT_OK, Daemon
 from candlewick.runtime.policy import ChildState
-from tests.supervisor.helpers import ListBuffer, MemorySink, OrderSource, Recorder
+from tests.supervisor.helpers import ListBuffer, OrderSource, Recorder, RecordingSink
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,7 @@ def recording_plugin(rec: Recorder, *, sink_backends: frozenset[str] = frozenset
 
         @hookimpl
         def candlewick_register_sinks(self) -> list[ComponentSpec]:
-            return [ComponentSpec("mem", "sink", lambda ctx: MemorySink(ctx, rec), backends=sink_backends)]
+            return [ComponentSpec("mem", "sink", lambda ctx: RecordingSink(ctx, rec), backends=sink_backends)]
 
     return Plugin()
 
@@ -82,7 +82,7 @@ async def test_graceful_shutdown_order_and_drain(tmp_path: Path) -> None:
     daemon = make_daemon(tmp_path, rec)
     daemon.build()
     sink = daemon.component("mem")
-    assert isinstance(sink, MemorySink)
+    assert isinstance(sink, RecordingSink)
     async with anyio.create_task_group() as tg:
         codes: list[int] = []
 

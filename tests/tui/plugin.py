@@ -12,8 +12,9 @@ import anyio
 from anyio.abc import TaskStatus
 
 from candlewick.model import INTERVAL_MS, Candle, open_time
-from candlewick.plugin import Buffer, ComponentSpec, Sink, Source, hookimpl
+from candlewick.plugin import ComponentSpec, Source, hookimpl
 from candlewick.runtime import names
+from candlewick.testing import MemorySink, PassThroughBuffer
 
 PLUGIN_NAME = "tui-test"
 #: Seconds between two frames of each market.
@@ -107,26 +108,11 @@ class Feed(Source):
         return dict(job)
 
 
-class Through(Buffer):
-    """Hands every candle straight to the sink."""
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        sink = self.ctx.component(self.ctx.settings.sink.use)
-        assert isinstance(sink, Sink)
-        inbox = self.ctx.inbox
-        assert inbox is not None
-        task_status.started()
-        async for candle in inbox:
-            await sink.write([candle])
-
-
-class MemorySink(Sink):
-    """Keeps candles in a dict, newest update wins (the 'never backwards' rule)."""
+class HistorySink(MemorySink):
+    """:class:`~candlewick.testing.MemorySink` that starts with ``HISTORY`` closed candles per market."""
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.rows: dict[tuple[str, str, int], Candle] = {}
-        self._written = ctx.telemetry.metrics.counter(names.ROWS_WRITTEN, "rows", ("sink",)).labels(sink=ctx.name)
         now_ms = int(ctx.clock.time() * 1000)
         for coin, interval in START_MARKETS:
             step = INTERVAL_MS[interval]
@@ -140,24 +126,6 @@ class MemorySink(Sink):
                     "2", 5, True, "rest",
                 )  # fmt: skip
 
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        await anyio.sleep_forever()
-
-    async def write(self, batch: Sequence[Candle]) -> None:
-        for candle in batch:
-            old = self.rows.get(candle.key)
-            if old is None or candle.supersedes(old):
-                self.rows[candle.key] = candle
-        self._written.inc(len(batch))
-
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        mine = sorted((c for c in self.rows.values() if c.market == (coin, interval)), key=lambda c: c.open_time)
-        return mine[-limit:]
-
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        return sorted(c.open_time for c in self.rows.values() if c.market == (coin, interval) and c.closed)
-
 
 @hookimpl
 def candlewick_register_sources() -> list[ComponentSpec]:
@@ -166,9 +134,9 @@ def candlewick_register_sources() -> list[ComponentSpec]:
 
 @hookimpl
 def candlewick_register_buffers() -> list[ComponentSpec]:
-    return [ComponentSpec("through", "buffer", Through)]
+    return [ComponentSpec("through", "buffer", PassThroughBuffer)]
 
 
 @hookimpl
 def candlewick_register_sinks() -> list[ComponentSpec]:
-    return [ComponentSpec("mem", "sink", MemorySink)]
+    return [ComponentSpec("mem", "sink", HistorySink)]

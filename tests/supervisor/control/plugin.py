@@ -1,4 +1,5 @@
-"""An in-process test plugin: a source with markets, a write-through buffer, a memory sink.
+"""An in-process test plugin: a source with markets, a write-through buffer, a memory sink
+(the last two from :mod:`candlewick.testing`).
 
 Real components run by the real daemon; they count under the names of
 :mod:`candlewick.runtime.names` the way production plugins do.
@@ -6,7 +7,6 @@ Real components run by the real daemon; they count under the names of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -14,8 +14,9 @@ from anyio.abc import TaskStatus
 
 from candlewick.control.methods import ControlHost, Handler
 from candlewick.model import Candle, check_interval
-from candlewick.plugin import Buffer, ComponentContext, ComponentSpec, Sink, Source, hookimpl
+from candlewick.plugin import ComponentContext, ComponentSpec, Source, hookimpl
 from candlewick.runtime import names
+from candlewick.testing import MemorySink, PassThroughBuffer
 
 PLUGIN_NAME = "ctltest"
 
@@ -67,47 +68,6 @@ class MarketSource(Source):
         await anyio.sleep_forever()
 
 
-class WriteThroughBuffer(Buffer):
-    """Writes every candle to the sink as it arrives (tests want to read them back)."""
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        assert self.ctx.inbox is not None
-        m = self.ctx.telemetry.metrics
-        m.gauge(names.BUFFER_CAPACITY, "capacity").set(1000)
-        m.gauge(names.BUFFER_DEPTH, "depth").set(0)
-        task_status.started()
-        sink = self.ctx.component(self.ctx.settings.sink.use)
-        assert isinstance(sink, Sink)
-        async for c in self.ctx.inbox:
-            await sink.write([c])
-
-
-class MemorySink(Sink):
-    """Rows in a dict under the one never-backwards rule; counts rows written."""
-
-    def __init__(self, ctx: ComponentContext[Any]) -> None:
-        super().__init__(ctx)
-        self.rows: dict[tuple[str, str, int], Candle] = {}
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        await anyio.sleep_forever()
-
-    async def write(self, batch: Sequence[Candle]) -> None:
-        for c in batch:
-            old = self.rows.get(c.key)
-            if old is None or c.supersedes(old):
-                self.rows[c.key] = c
-        self.ctx.telemetry.metrics.counter(names.ROWS_WRITTEN, "rows", ("sink",)).inc(len(batch), sink=self.name)
-
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        rows = sorted((c for c in self.rows.values() if c.market == (coin, interval)), key=lambda c: c.open_time)
-        return rows[-limit:]
-
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        return sorted(c.open_time for c in self.rows.values() if c.market == (coin, interval) and c.closed)
-
-
 @hookimpl
 def candlewick_register_sources() -> list[ComponentSpec]:
     return [ComponentSpec("feed", "source", MarketSource)]
@@ -115,7 +75,7 @@ def candlewick_register_sources() -> list[ComponentSpec]:
 
 @hookimpl
 def candlewick_register_buffers() -> list[ComponentSpec]:
-    return [ComponentSpec("through", "buffer", WriteThroughBuffer)]
+    return [ComponentSpec("through", "buffer", lambda ctx: PassThroughBuffer(ctx, capacity=1000))]
 
 
 @hookimpl
