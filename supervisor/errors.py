@@ -6,6 +6,7 @@ each one kept outside this file (a test keeps this tree and the classes in step)
 
     CandlewickError
     ├── ConfigError                a config key has a bad value (names key, value, what is allowed)
+    │   └── NotWritable            [candlewick.runtime.writable] the daemon cannot write a path it needs (uid, fix)
     ├── PluginError
     │   ├── PluginLoadError        a plugin failed to import or register (names plugin and entry point)
     │   ├── UnknownComponent       a config names a component no plugin provides (lists the installed ones)

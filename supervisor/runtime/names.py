@@ -1,15 +1,15 @@
 """Names of the metrics and event kinds shared by producers and every view.
 
 Producers (sources, buffer, sinks, gap repair) count under these names; ``stats``, the TUI
-and the Prometheus endpoint read them. Labels are given beside each name. The event kinds
-are those of :class:`candlewick.control.schema.EventKind` (the TUI reads them there).
+and the Prometheus endpoint read them. Labels are given beside each name. The event kinds are
+listed once, in :class:`candlewick.events.EventKind` (the wire schema and the TUI read it there).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from candlewick.control.schema import EventKind
+from candlewick.events import EventKind
 
 # -- sources (labels: source; per market also coin, interval) --------------------------------
 FRAMES = "candlewick_frames_total"  # (source) every frame received
@@ -57,7 +57,7 @@ CONTROL_CLIENTS = "candlewick_control_clients"  # () clients connected to the co
 CONTROL_REQUESTS = "candlewick_control_requests_total"  # (method) requests answered
 CONTROL_DROPPED = "candlewick_control_dropped_notifications_total"  # () pushes dropped for slow clients
 
-# -- event kinds (listed once, in candlewick.control.schema.EventKind) ---------------------------
+# -- event kinds as plain strings (listed once, in candlewick.events.EventKind) -------------------
 EV_STATE: Final = EventKind.STATE.value
 EV_CONNECTED: Final = EventKind.CONNECTED.value
 EV_DISCONNECTED: Final = EventKind.DISCONNECTED.value
