@@ -111,68 +111,19 @@ class MarketView(wire.MarketStats):
         return (self.coin, self.interval)
 
 
-class _Stats(wire.Stats):
-    """``stats`` as the dashboard reads it: each market straight into a :class:`MarketView`."""
+class StatsView(wire.Stats):
+    """One ``stats`` sample (the daemon pushes one per second): the wire's, each market a :class:`MarketView`.
+
+    Every field of :class:`candlewick.control.schema.Stats` is read as the wire nests it
+    (``stats.buffer.depth``); only values computed from them are added here, as properties.
+    """
 
     markets: list[MarketView] = msgspec.field(default_factory=list)  # type: ignore[assignment]
 
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """One ``stats`` sample (the daemon pushes one per second)."""
-
-    time: float
-    frames_in: int = 0
-    candles_in: int = 0
-    malformed: int = 0
-    reconnects: int = 0
-    rows_written: int = 0
-    permanent_losses: int = 0
-    buffer_depth: int = 0
-    buffer_capacity: int = 0
-    spool_batches: int = 0
-    spool_bytes: int = 0
-    spool_oldest_age: float | None = None
-    rest_weight_used: int = 0
-    rest_weight_last_minute: int = 0
-    rest_budget: int = 0
-    sink_name: str = ""
-    sink_rows_written: int = 0
-    sink_write_latency: float | None = None
-    sink_errors: int = 0
-    markets: tuple[MarketView, ...] = ()
-    #: The local clock minus the exchange's (ms; ``None`` until measured), and whether it is within
-    #: the daemon's ``max_clock_offset``.
-    clock_offset_ms: float | None = None
-    clock_ok: bool = True
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> Stats:
-        s = lenient(_Stats, raw)
-        return cls(
-            time=s.time,
-            frames_in=s.frames_in,
-            candles_in=s.candles_in,
-            malformed=s.malformed,
-            reconnects=s.reconnects,
-            rows_written=s.rows_written,
-            permanent_losses=s.permanent_losses,
-            buffer_depth=s.buffer.depth,
-            buffer_capacity=s.buffer.capacity,
-            spool_batches=s.spool.batches,
-            spool_bytes=s.spool.bytes,
-            spool_oldest_age=s.spool.oldest_age,
-            rest_weight_used=s.rest.weight_used,
-            rest_weight_last_minute=s.rest.weight_last_minute,
-            rest_budget=s.rest.budget_per_minute,
-            sink_name=s.sink.name,
-            sink_rows_written=s.sink.rows_written,
-            sink_write_latency=s.sink.write_latency,
-            sink_errors=s.sink.errors,
-            markets=tuple(s.markets),
-            clock_offset_ms=s.clock_offset_ms,
-            clock_ok=s.clock is None or s.clock.ok,
-        )
+    @property
+    def clock_ok(self) -> bool:
+        """Whether the local clock is within the daemon's ``max_clock_offset`` (yes until measured)."""
+        return self.clock is None or self.clock.ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +239,7 @@ class DashboardState:
     #: Every check of the last ``health`` answer: (name, ok, detail).
     health_checks: tuple[tuple[str, bool, str], ...] = ()
     components: tuple[ComponentView, ...] = ()
-    stats: Stats | None = None
+    stats: StatsView | None = None
     rates: Mapping[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
     sink_rate: float | None = None
     jobs: tuple[Job, ...] = ()
@@ -346,13 +297,13 @@ def with_health(state: DashboardState, result: Mapping[str, Any]) -> DashboardSt
 
 def with_stats(state: DashboardState, result: Mapping[str, Any]) -> DashboardState:
     """Fold one stats sample in; frames/s per market comes from the difference to the last one."""
-    new = Stats.parse(result)
+    new = lenient(StatsView, result)
     old = state.stats
     rates = dict(state.rates)
     sink_rate = state.sink_rate
     if old is not None and new.time - old.time >= MIN_RATE_SPAN:
         span = new.time - old.time
-        sink_rate = max(0, new.sink_rows_written - old.sink_rows_written) / span
+        sink_rate = max(0, new.sink.rows_written - old.sink.rows_written) / span
         before = {m.key: m.frames for m in old.markets}
         for m in new.markets:
             if m.key in before:

@@ -251,21 +251,22 @@ def gauges(state: DashboardState) -> Text:
     text = Text(" ")
     if s is None:
         return text.append("waiting for stats…", style="dim")
-    fill = s.buffer_depth / s.buffer_capacity if s.buffer_capacity else 0.0
+    buffer, spool, rest = s.buffer, s.spool, s.rest
+    fill = buffer.depth / buffer.capacity if buffer.capacity else 0.0
     text.append("buffer ")
     text.append(bar(fill, 4), style="red" if fill > 0.8 else "green")
-    text.append(f" {s.buffer_depth}/{s.buffer_capacity}")
+    text.append(f" {buffer.depth}/{buffer.capacity}")
     text.append(" · spool ")
-    text.append(fmt_bytes(s.spool_bytes), style="yellow" if s.spool_bytes else "")
-    if s.spool_batches:
-        text.append(f" ({s.spool_batches})", style="yellow")
+    text.append(fmt_bytes(spool.bytes), style="yellow" if spool.bytes else "")
+    if spool.batches:
+        text.append(f" ({spool.batches})", style="yellow")
     text.append(f" · sink {fmt_count(state.sink_rate or 0.0)} rows/s")
-    if s.sink_errors:
-        text.append(f" ✖{s.sink_errors}", style="red")
-    used = s.rest_weight_last_minute / s.rest_budget if s.rest_budget else 0.0
+    if s.sink.errors:
+        text.append(f" ✖{s.sink.errors}", style="red")
+    used = rest.weight_last_minute / rest.budget_per_minute if rest.budget_per_minute else 0.0
     text.append(" · REST ")
     text.append(bar(used, 4), style="red" if used > 0.8 else "blue")
-    text.append(f" {s.rest_weight_last_minute}/{s.rest_budget}/min")
+    text.append(f" {rest.weight_last_minute}/{rest.budget_per_minute}/min")
     return text
 
 
