@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from candlewick.control.methods import ControlHost, Handler
+    from candlewick.host import ControlHost, Handler
     from candlewick.plugin import ComponentSpec
 
 hookspec = pluggy.HookspecMarker("candlewick")

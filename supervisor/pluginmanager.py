@@ -21,7 +21,7 @@ from candlewick.errors import PluginLoadError, UnknownComponent
 from candlewick.plugin import PROJECT, ComponentSpec, Kind
 
 if TYPE_CHECKING:
-    from candlewick.control.methods import ControlHost, Handler
+    from candlewick.host import ControlHost, Handler
 
 log = logging.getLogger(__name__)
 

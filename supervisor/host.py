@@ -1,0 +1,66 @@
+"""What plugin code sees of the running daemon: the control-method :data:`Handler` type and
+the :class:`ControlHost` handlers get.
+
+It sits below the plugin manager and the control socket, which both use it;
+:mod:`candlewick.control.methods` re-exports it for plugin authors.
+
+A handler is an async function taking the request's ``params`` object and returning a
+JSON-able result. To answer with a specific error code it raises
+:class:`~candlewick.control.protocol.RpcError`; other exceptions are mapped by
+:func:`candlewick.control.dispatch.error_for`.
+
+Plugins contribute handlers through the ``candlewick_control_methods(host)`` hook::
+
+    from candlewick.plugin import hookimpl
+
+    @hookimpl
+    def candlewick_control_methods(host):
+        async def ping(params):
+            return {"pong": params.get("n", 0), "pid": host.pid}
+        return {"ping": ping}        # callable as "<plugin name>.ping"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from candlewick.config import Settings
+    from candlewick.plugin import Component
+    from candlewick.runtime.clock import Clock
+    from candlewick.runtime.supervisor import Supervisor
+    from candlewick.runtime.telemetry import Telemetry
+
+T_co = TypeVar("T_co", covariant=True)
+
+#: An RPC method: takes the request's params object, returns a JSON-able result.
+Handler = Callable[[dict[str, Any]], Awaitable[T_co]]
+
+
+class ControlHost(Protocol):
+    """The daemon as handlers see it (implemented by :class:`candlewick.runtime.daemon.Daemon`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def telemetry(self) -> Telemetry: ...
+    @property
+    def supervisor(self) -> Supervisor: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def components(self) -> Mapping[str, Component]: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def config_path(self) -> Path | None: ...
+
+    def request_shutdown(self, reason: str = ...) -> None: ...
