@@ -15,11 +15,11 @@ each one kept outside this file (a test keeps this tree and the classes in step)
     ├── SchemaTooNew               the database was migrated by a newer candlewick
     ├── SourceError                a market source failed in a way the user must fix (unknown coin...)
     ├── StateTooNew                [candlewick.gaps.store] gap repair's state file is from a newer candlewick
-    ├── RestError                  [candlewick.plugins.hyperliquid.rest] the REST endpoint failed a request
-    │   ├── BadRequest             [candlewick.plugins.hyperliquid.rest] the exchange refused the request (4xx)
-    │   └── RestUnavailable        [candlewick.plugins.hyperliquid.rest] no usable answer after every retry
+    ├── RestError                  [candlewick.plugins.hyperliquid.info_client] the REST endpoint failed a request
+    │   ├── BadRequest             [candlewick.plugins.hyperliquid.info_client] the exchange refused the request (4xx)
+    │   └── RestUnavailable        [candlewick.plugins.hyperliquid.info_client] no usable answer after every retry
     ├── SpoolFull                  [candlewick.plugins.memory_buffer.spool] the spool reached its size limit
-    ├── SpoolLocked                [candlewick.plugins.memory_buffer.spool] another process uses the spool
+    ├── SpoolLocked                [candlewick.plugins.memory_buffer.spool_dir] another process uses the spool
     └── ControlError               the control socket refused or failed a request
         ├── DaemonUnreachable      no daemon answers on the control socket
         ├── AddressInUse           [candlewick.control.socketfile] another live daemon serves the socket

@@ -15,14 +15,16 @@ the sink is busy, the collector spills to the spool; when the spool is full too,
 collector stops reading and the bounded inbox slows the sources. Nothing is dropped: a batch
 the sink keeps rejecting as invalid is set aside in ``<spool>/rejected/`` and reported.
 
+Each write attempt, its retry schedule and what the sink refuses for good are
+:class:`~candlewick.plugins.memory_buffer.delivery.SinkDelivery`'s; this module decides when
+and what to write, and what to spill.
+
 Logging: WARNING when the sink starts refusing writes, when the spool fills up and for damaged
 spool records; INFO when the sink is back and the spool is drained; nothing per candle.
 """
 
 from __future__ import annotations
 
-import enum
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,28 +32,20 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from candlewick.errors import ConfigError, SinkUnavailable
+from candlewick.errors import ConfigError
 from candlewick.model import Candle
 from candlewick.plugin import Buffer, ComponentContext, Sink
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
-from candlewick.plugins.memory_buffer.spool import Spool, SpoolEntry, SpoolFull, spool_files, spool_holder, stranded
+from candlewick.plugins.memory_buffer.delivery import STARTUP_GRACE, Outcome, SinkDelivery
+from candlewick.plugins.memory_buffer.spool import Spool, SpoolFull, spool_files, spool_holder, stranded
 from candlewick.runtime import names
-from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.clock import wait_event
 
 __all__ = ["BURST", "STARTUP_GRACE", "MemoryBuffer"]
 
-#: Seconds after start during which a refusing sink is presumed to be still connecting.
-STARTUP_GRACE = 5.0
 #: Candles the collector takes from the inbox in one go before letting other tasks run.
 BURST = 1000
-
-
-class _Outcome(enum.Enum):
-    WRITTEN = "written"
-    UNAVAILABLE = "unavailable"  # SinkUnavailable or a timeout: try again later
-    FAILED = "failed"  # any other error: the batch may be bad
 
 
 class MemoryBuffer(Buffer):
@@ -66,14 +60,8 @@ class MemoryBuffer(Buffer):
         self._wake: anyio.Event | None = None
         self._space: anyio.Event | None = None
         self._inbox_done = False
-        self._writing = False
-        self._retry = Backoff(initial=self.config.retry_initial, maximum=self.config.retry_max, floor=0.5)
-        self._retry_at = 0.0
-        self._sink_down = False
         self._spool_full = False
-        self._head_failures = 0
-        self._started_at = 0.0
-        self._last_error = ""
+        self._delivery = SinkDelivery(ctx, keep=self._keep, where=self.spool_dir)
         m = ctx.telemetry.metrics
         self._coalesced = m.counter(names.COALESCED, "Updates collapsed into a newer version").labels()
         m.gauge(names.BUFFER_DEPTH, "Candles held in memory").set_function(lambda: float(self.depth()))
@@ -100,7 +88,7 @@ class MemoryBuffer(Buffer):
             "capacity": self.config.max_pending,
             "spool_batches": spool.batches if spool else 0,
             "spool_bytes": spool.nbytes if spool else 0,
-            "sink_available": not self._sink_down,
+            "sink_available": not self._delivery.sink_down,
         }
 
     def _oldest_age(self) -> float:
@@ -125,7 +113,7 @@ class MemoryBuffer(Buffer):
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         sink = self._find_sink()
-        self._started_at = self.ctx.clock.monotonic()
+        self._delivery.started_at = self.ctx.clock.monotonic()
         self._wake, self._space = anyio.Event(), anyio.Event()
         cfg = self.ctx.settings.spool
         spool = Spool(
@@ -208,7 +196,7 @@ class MemoryBuffer(Buffer):
         """Memory is full: spill to the spool while the writer is busy, else wait for it."""
         spool = self._spool
         self._wake_writer()
-        if self._writing and spool is not None and not self._spool_full:
+        if self._delivery.writing and spool is not None and not self._spool_full:
             batch = self._pending.take(len(self._pending))
             self._inflight += len(batch)
             try:
@@ -231,8 +219,8 @@ class MemoryBuffer(Buffer):
             if self._flush_due(now):
                 await self._flush(sink, spool)
                 continue
-            if spool.batches and now >= self._retry_at:
-                await self._replay_one(sink, spool)
+            if spool.batches and now >= self._delivery.retry_at:
+                await self._delivery.replay_one(sink, spool)
                 continue
             if self._inbox_done and not self._pending:
                 return
@@ -259,7 +247,7 @@ class MemoryBuffer(Buffer):
         if p.closed_since is not None:
             times.append(p.closed_since + cfg.close_delay - now)
         if spool.batches:
-            times.append(self._retry_at - now)
+            times.append(self._delivery.retry_at - now)
         if (due := spool.sync_due_in(now)) is not None:
             times.append(due)
         return max(0.0, min(times)) if times else None
@@ -291,20 +279,25 @@ class MemoryBuffer(Buffer):
         """Write ``batch`` now if nothing is queued before it, else (or if refused) spool it."""
         if (
             not spool.batches
-            and self.ctx.clock.monotonic() >= self._retry_at
-            and await self._write(sink, batch, spooled=False) is _Outcome.WRITTEN
+            and self.ctx.clock.monotonic() >= self._delivery.retry_at
+            and await self._delivery.write(sink, batch, spooled=False) is Outcome.WRITTEN
         ):
             return
         while not await self._append(spool, batch):
             # Spool full: wait until the sink takes the oldest batches (or this one) again.
             now = self.ctx.clock.monotonic()
-            if now >= self._retry_at:
+            if now >= self._delivery.retry_at:
                 if spool.batches:
-                    await self._replay_one(sink, spool)
-                elif await self._write(sink, batch, spooled=False) is _Outcome.WRITTEN:
+                    await self._delivery.replay_one(sink, spool)
+                elif await self._delivery.write(sink, batch, spooled=False) is Outcome.WRITTEN:
                     return
                 continue
-            await self.ctx.clock.sleep(self._retry_at - now)
+            await self.ctx.clock.sleep(self._delivery.retry_at - now)
+
+    async def _keep(self, batch: Sequence[Candle]) -> None:
+        """Spool a batch a write was carrying when the buffer was stopped."""
+        if self._spool is not None:
+            await self._append(self._spool, batch)
 
     async def _append(self, spool: Spool, batch: Sequence[Candle]) -> bool:
         """Spool ``batch``; False when the spool cannot take it (full or failing disk)."""
@@ -326,106 +319,6 @@ class MemoryBuffer(Buffer):
                 names.EV_SPOOL, self.name, f"spooling batches to {spool.directory}", state="spooling"
             )
         return True
-
-    async def _write(self, sink: Sink, batch: Sequence[Candle], *, spooled: bool, quiet: bool = False) -> _Outcome:
-        """One attempt to write ``batch``; schedules the next attempt on failure."""
-        self._writing = True
-        try:
-            with anyio.fail_after(self.config.write_timeout):
-                await sink.write(batch)
-        except anyio.get_cancelled_exc_class():
-            if not spooled and self._spool is not None:  # stopped mid-write: keep the batch on disk
-                with anyio.CancelScope(shield=True):
-                    await self._append(self._spool, batch)
-            raise
-        except (SinkUnavailable, TimeoutError) as exc:
-            self._failed(sink, exc)
-            return _Outcome.UNAVAILABLE
-        except Exception as exc:
-            if quiet:
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                return _Outcome.FAILED
-            self.ctx.log.error(
-                "sink %s failed a batch of %d candles: %s: %s", sink.name, len(batch), type(exc).__name__, exc,
-                exc_info=exc,
-            )  # fmt: skip
-            self._failed(sink, exc)
-            return _Outcome.FAILED
-        finally:
-            self._writing = False
-        self._retry.reset()
-        self._retry_at = 0.0
-        if self._sink_down:
-            self._sink_down = False
-            self.ctx.log.info("sink %s takes writes again", sink.name)
-        return _Outcome.WRITTEN
-
-    def _failed(self, sink: Sink, exc: BaseException) -> None:
-        self._last_error = f"{type(exc).__name__}: {exc}"
-        now = self.ctx.clock.monotonic()
-        self._retry_at = now + self._retry.next()
-        if not self._sink_down:
-            self._sink_down = True
-            # Right after start the sink may still be connecting: not worth a warning.
-            level = logging.INFO if now - self._started_at < STARTUP_GRACE else logging.WARNING
-            self.ctx.log.log(level, "sink %s refused a batch (%s); spooling to %s", sink.name, exc, self.spool_dir())
-
-    async def _replay_one(self, sink: Sink, spool: Spool) -> None:
-        """Write the oldest spooled batch; drop it from the spool once committed."""
-        entry = spool.head()
-        if entry is None:
-            return
-        candles = await spool.read(entry)
-        if isinstance(candles, str):
-            await self._reject(spool, entry, f"unreadable: {candles}")
-            return
-        outcome = await self._write(sink, candles, spooled=True)
-        if outcome is _Outcome.WRITTEN:
-            self._head_failures = 0
-            await spool.remove(entry)
-            if not spool.batches:
-                self.ctx.log.info("spool drained")
-                self.ctx.telemetry.publish(names.EV_SPOOL, self.name, "spool drained", state="empty")
-        elif outcome is _Outcome.FAILED:
-            self._head_failures += 1
-            if self._head_failures >= self.config.reject_after:
-                self._head_failures = 0
-                refused = await self._isolate(sink, candles)
-                if refused is None:
-                    return  # the sink became unavailable meanwhile: the batch stays at the head
-                await self._reject(
-                    spool,
-                    entry,
-                    f"the sink failed it {self.config.reject_after} times; {len(refused)} of its {len(candles)} "
-                    f"candles are refused on their own; last error: {self._last_error}",
-                    refused,
-                )
-
-    async def _isolate(self, sink: Sink, candles: Sequence[Candle]) -> list[Candle] | None:
-        """Write the parts of a failing batch the sink accepts (by halves); return the candles it
-        refuses one by one, or ``None`` if the sink became unavailable meanwhile."""
-        outcome = await self._write(sink, candles, spooled=True, quiet=True)
-        if outcome is _Outcome.WRITTEN:
-            return []
-        if outcome is _Outcome.UNAVAILABLE:
-            return None
-        if len(candles) == 1:
-            return list(candles)
-        middle = len(candles) // 2
-        first = await self._isolate(sink, candles[:middle])
-        if first is None:
-            return None
-        second = await self._isolate(sink, candles[middle:])
-        return None if second is None else first + second
-
-    async def _reject(
-        self, spool: Spool, entry: SpoolEntry, reason: str, candles: Sequence[Candle] | None = None
-    ) -> None:
-        target = await spool.quarantine(entry, reason, candles)
-        self.ctx.log.error("spooled candles set aside in %s: %s", target, reason)
-        self.ctx.telemetry.publish(
-            names.EV_SPOOL, self.name, f"batch set aside in {target}: {reason}", problem="rejected", path=str(target)
-        )
 
     async def _save_pending(self, spool: Spool) -> None:
         """Stopped early (cancelled or crashed): put what is held in memory on disk."""

@@ -6,14 +6,11 @@ sink committed it; a segment is deleted once every batch in it was. Appends are 
 ``write(2)`` calls on an unbuffered descriptor, so a killed process (``kill -9``) loses
 nothing; ``fsync`` (policy ``always``/``interval``/``never``) decides what also survives a
 power cut. At open, every segment is scanned: batches a previous run left are queued again,
-and damaged stretches (a torn tail) are reported and skipped, never fatal.
+and damaged stretches (a torn tail) are reported and skipped, never fatal. Every disk
+operation runs on a worker thread, one at a time.
 
-One process owns a spool directory at a time (an ``flock`` on ``spool.lock``, which also
-holds that process's pid, so whoever is refused can be told who holds it). The file ``sink``
-names the sink a spool is for; batches spooled for another are replayed with a warning
-naming both (the daemon keys its default spool directory by sink and target, so that only
-happens in a shared ``[spool] dir``). Every disk operation runs on a worker thread, one at
-a time.
+The directory (one owning process, the sink it is for, legacy and stranded spools) is
+:mod:`.spool_dir`'s; its names are re-exported here.
 
 Why a log and not an SQLite table of blobs (``benchmarks/spool.py``, same run, same fsync
 level): with ``fsync = "always"`` live-sized batches (100 candles) append 1.4-7x faster and
@@ -24,7 +21,6 @@ replay 2-13x faster; 5 000-candle batches are on par; a candle costs 76 bytes on
 from __future__ import annotations
 
 import collections
-import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +33,20 @@ import msgspec
 from candlewick.errors import CandlewickError
 from candlewick.model import Candle
 from candlewick.plugins.memory_buffer import spool_format as fmt
-from candlewick.runtime import pidlock
+from candlewick.plugins.memory_buffer.spool_dir import (
+    REJECTED,
+    SpoolLocked,
+    adopt,
+    claim,
+    fsync_dir,
+    lock,
+    segment_name,
+    segment_number,
+    segments,
+    spool_files,
+    spool_holder,
+    stranded,
+)
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
@@ -50,30 +59,15 @@ __all__ = [
     "stranded",
 ]
 
-log = logging.getLogger(__name__)
-
 FsyncPolicy = Literal["always", "interval", "never"]
 #: A new segment is started past this size, so replayed data is freed in steps.
 DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
-_SUFFIX = ".cwspool"
-_LOCK = "spool.lock"
-#: Names the sink a spool directory's batches are for.
-_SINK = "sink"
-#: Where batches the sink refuses for good are set aside.
-_REJECTED = "rejected"
 
 
 class SpoolFull(CandlewickError):
     """The spool reached ``[spool] max_bytes``; the batch stays in memory."""
 
     title = "spool full"
-
-
-class SpoolLocked(CandlewickError):
-    """Another process uses this spool directory."""
-
-    title = "spool in use"
-    retryable = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,65 +78,6 @@ class SpoolEntry:
     offset: int
     size: int
     created_ms: int
-
-
-def _segment_name(n: int) -> str:
-    return f"seg-{n:012d}{_SUFFIX}"
-
-
-def _segment_number(path: Path) -> int | None:
-    try:
-        return int(path.name[4 : -len(_SUFFIX)])
-    except ValueError:
-        return None
-
-
-def _lock(directory: Path) -> int:
-    """Take ``spool.lock`` of ``directory`` (it records our pid); :class:`SpoolLocked` if taken."""
-    try:
-        return pidlock.take(directory / _LOCK)
-    except pidlock.LockHeld as held:
-        raise SpoolLocked(
-            f"spool directory {directory} is in use by another process" + (f" (pid {held.pid})" if held.pid else ""),
-            hint="stop the other candlewick or give this one its own [spool] dir",
-        ) from None
-
-
-def _recorded_sink(directory: Path) -> str | None:
-    try:
-        return (directory / _SINK).read_text().strip() or None
-    except OSError:
-        return None
-
-
-def stranded(root: Path, mine: Path) -> list[str]:
-    """Spools beside ``mine`` under ``root`` that hold batches and that no running process owns.
-
-    They were spooled for another sink or target (a changed ``dsn`` or ``path``, or another
-    config sharing the data directory) and nothing replays them: one line each saying so.
-    """
-    out = []
-    for directory in sorted(p for p in root.glob("*") if p.is_dir() and p != mine):
-        segments = [p for p in directory.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None]
-        if not segments or spool_holder(directory) is not None:
-            continue
-        size = sum(p.stat().st_size for p in segments)
-        out.append(
-            f"spool {directory} holds {size} bytes spooled for sink {_recorded_sink(directory) or '(unknown)'} that"
-            f" nothing replays; if that was this config before its sink changed, stop candlewick and move them:"
-            f" mv {directory}/seg-*{_SUFFIX} {mine}/"
-        )
-    return out
-
-
-def spool_files(directory: Path) -> list[Path]:
-    """What the spool writes in ``directory`` besides new segments: its lock, sink name and rejects."""
-    return [directory / _LOCK, directory / _SINK, directory / _REJECTED]
-
-
-def spool_holder(directory: Path) -> int | None:
-    """Who holds the spool in ``directory``: its pid (0 if it did not say), or ``None`` when free."""
-    return pidlock.holder(directory / _LOCK)
 
 
 class _Disk:
@@ -179,12 +114,12 @@ class _Disk:
     def open(self, monotonic: Callable[[], float]) -> list[str]:
         """Lock the directory and index what a previous run left; returns problems found."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.directory)
+        self._lock_fd = lock(self.directory)
         if self.legacy is not None:
-            self._adopt(self.legacy)
+            adopt(self.directory, self.legacy, self.sink)
         problems: list[str] = []
-        for path in sorted(self.directory.glob(f"seg-*{_SUFFIX}")):
-            number = _segment_number(path)
+        for path in segments(self.directory):
+            number = segment_number(path)
             if number is None:
                 problems.append(f"{path.name}: not a spool segment name; ignored")
                 continue
@@ -202,46 +137,8 @@ class _Disk:
             self.sizes[number] = len(data)
             self.entries.extend(SpoolEntry(number, r.offset, r.size, r.created_ms) for r in result.records)
         self._last_sync = monotonic()
-        self._claim()
+        claim(self.directory, self.sink, len(self.entries))
         return problems
-
-    def _claim(self) -> None:
-        """Name this spool's sink; say so when batches spooled for another sink are replayed into it."""
-        if self.sink is None:
-            return
-        path = self.directory / _SINK
-        recorded = _recorded_sink(self.directory)
-        if recorded not in (None, self.sink) and self.entries:
-            log.warning(
-                "spool %s holds %d batches spooled for sink %s; replaying them into %s (the config's sink"
-                " changed; if another config shares this [spool] dir, give each its own)",
-                self.directory, len(self.entries), recorded, self.sink,
-            )  # fmt: skip
-        if recorded != self.sink:
-            path.write_text(self.sink + "\n")
-
-    def _adopt(self, legacy: Path) -> None:
-        """Move segments an earlier version spooled straight into ``legacy`` into this directory."""
-        segments = sorted(p for p in legacy.glob(f"seg-*{_SUFFIX}") if _segment_number(p) is not None)
-        if not segments:
-            return
-        try:
-            legacy_fd = _lock(legacy)
-        except SpoolLocked as exc:
-            log.warning("%s; its batches stay there until it stops", exc)
-            return
-        try:
-            numbers = [n for p in self.directory.glob(f"seg-*{_SUFFIX}") if (n := _segment_number(p)) is not None]
-            first = max(numbers, default=0) + 1
-            for k, path in enumerate(sorted(segments, key=lambda p: _segment_number(p) or 0)):
-                path.rename(self.directory / _segment_name(first + k))
-            _fsync_dir(self.directory)
-        finally:
-            os.close(legacy_fd)
-        log.warning(
-            "moved %d spool segments of an earlier candlewick from %s to %s; they are replayed into %s",
-            len(segments), legacy, self.directory, self.sink or "this sink",
-        )  # fmt: skip
 
     def close(self) -> None:
         self._close_active(sync=self.fsync != "never")
@@ -292,12 +189,12 @@ class _Disk:
     def _start_segment(self) -> None:
         self._close_active(sync=self.fsync != "never")
         number = max([*self.sizes, *(e.segment for e in self.entries), 0]) + 1
-        path = self.directory / _segment_name(number)
+        path = self.directory / segment_name(number)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
         self.active = number
         self.sizes[number] = 0
         if self.fsync != "never":  # make the new file's name durable too
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
 
     def _close_active(self, *, sync: bool) -> None:
         if self._fd is not None:
@@ -312,7 +209,7 @@ class _Disk:
 
     def read(self, entry: SpoolEntry) -> bytes | str:
         """The payload of ``entry``, or why it cannot be read back."""
-        path = self.directory / _segment_name(entry.segment)
+        path = self.directory / segment_name(entry.segment)
         try:
             with path.open("rb") as f:
                 f.seek(entry.offset)
@@ -336,26 +233,18 @@ class _Disk:
             if self.entries:
                 return
             self._close_active(sync=False)
-        (self.directory / _segment_name(segment)).unlink(missing_ok=True)
+        (self.directory / segment_name(segment)).unlink(missing_ok=True)
         self.sizes.pop(segment, None)
 
     def quarantine(self, entry: SpoolEntry, payload: bytes | None, reason: str) -> Path:
         """Keep a batch the sink keeps refusing in ``rejected/`` and drop it from the queue."""
-        folder = self.directory / _REJECTED
+        folder = self.directory / REJECTED
         folder.mkdir(exist_ok=True)
         target = folder / f"seg-{entry.segment:012d}-{entry.offset}.cwbatch"
         target.write_bytes(payload if payload is not None else b"")
         (folder / (target.name + ".reason")).write_text(reason + "\n")
         self.remove_head(entry)
         return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:

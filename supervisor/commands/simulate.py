@@ -8,9 +8,14 @@ Point ``[sources.hyperliquid] ws_url``/``rest_url`` at the URLs it prints.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from candlewick.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    import ssl
+
+    from candlewick.testing import FakeExchange
 
 DEFAULT_PORT = 9870
 #: Faults that can be switched on from the command line.
@@ -52,23 +57,59 @@ def main(args: argparse.Namespace) -> int:
     import anyio
 
     from candlewick.logsetup import setup_logging
-    from candlewick.testing import DEFAULT_COINS, CoinSpec, FakeExchange
 
     setup_logging((args.log_level or "WARNING").upper(), args.log_format or "text")
-    known = {c.name: c for c in DEFAULT_COINS}
-    coins = tuple(known.get(name) or CoinSpec(name, 1.0) for name in args.coins) if args.coins else DEFAULT_COINS
-    faults = set(args.fault)
-    context: ssl.SSLContext | None = None
     if bool(args.tls_cert) != bool(args.tls_key):
         print("candlewick: --tls-cert and --tls-key go together", file=sys.stderr)
         return EXIT_USAGE
-    if args.tls_cert:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(args.tls_cert, args.tls_key)
-        except (OSError, ssl.SSLError) as exc:
-            print(f"candlewick: cannot load the TLS certificate: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        context = _tls_context(args)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"candlewick: cannot load the TLS certificate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    faults = set(args.fault)
+    exchange = _exchange(args, faults, context)
+
+    async def periodic() -> None:
+        while True:
+            await anyio.sleep(args.fault_every)
+            if "drops" in faults:
+                exchange.drop_connections()
+            if "stalls" in faults:
+                exchange.stall_connections()
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            await tg.start(exchange.serve)
+            print(_banner(args, exchange, faults, tls=context is not None), flush=True)
+            if faults & {"drops", "stalls"}:
+                tg.start_soon(periodic)
+
+    try:
+        anyio.run(serve)
+    except OSError as exc:
+        print(f"candlewick: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server TLS context of ``--tls-cert``/``--tls-key``, or ``None`` for plain ws:// and http://."""
+    import ssl
+
+    if not args.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
+
+
+def _exchange(args: argparse.Namespace, faults: set[str], context: ssl.SSLContext | None) -> FakeExchange:
+    """The fake exchange the options describe, with the chosen faults switched on."""
+    from candlewick.testing import DEFAULT_COINS, CoinSpec, FakeExchange
+
+    known = {c.name: c for c in DEFAULT_COINS}
+    coins = tuple(known.get(name) or CoinSpec(name, 1.0) for name in args.coins) if args.coins else DEFAULT_COINS
     exchange = FakeExchange(
         seed=args.seed,
         host=args.host,
@@ -83,35 +124,20 @@ def main(args: argparse.Namespace) -> int:
     exchange.faults.page_limit = 500 if "pages-500" in faults else exchange.faults.page_limit
     if "sparse" in faults:
         exchange.sparse_coins.update(c.name for c in coins)
+    return exchange
 
-    async def periodic() -> None:
-        while True:
-            await anyio.sleep(args.fault_every)
-            if "drops" in faults:
-                exchange.drop_connections()
-            if "stalls" in faults:
-                exchange.stall_connections()
 
-    async def serve() -> None:
-        async with anyio.create_task_group() as tg:
-            await tg.start(exchange.serve)
-            lines = [
-                f"fake Hyperliquid exchange on {args.host}:{exchange.port} (seed {args.seed}, "
-                f"coins {' '.join(c.name for c in coins)}, faults {', '.join(sorted(faults)) or 'none'})",
-                "put these in [sources.hyperliquid] of candlewick.toml:",
-                f'  ws_url = "{exchange.ws_url}"',
-                f'  rest_url = "{exchange.rest_url}"',
-            ]
-            if context is not None:
-                lines.append(f'  ca_file = "{args.tls_cert}"')
-            lines.append("Ctrl-C stops.")
-            print("\n".join(lines), flush=True)
-            if faults & {"drops", "stalls"}:
-                tg.start_soon(periodic)
-
-    try:
-        anyio.run(serve)
-    except OSError as exc:
-        print(f"candlewick: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
+def _banner(args: argparse.Namespace, exchange: FakeExchange, faults: set[str], *, tls: bool) -> str:
+    """What the command prints once listening: where it is and the config lines to use it."""
+    coins = " ".join(c.name for c in exchange.model.coins)
+    lines = [
+        f"fake Hyperliquid exchange on {args.host}:{exchange.port} (seed {args.seed}, "
+        f"coins {coins}, faults {', '.join(sorted(faults)) or 'none'})",
+        "put these in [sources.hyperliquid] of candlewick.toml:",
+        f'  ws_url = "{exchange.ws_url}"',
+        f'  rest_url = "{exchange.rest_url}"',
+    ]
+    if tls:
+        lines.append(f'  ca_file = "{args.tls_cert}"')
+    lines.append("Ctrl-C stops.")
+    return "\n".join(lines)

@@ -147,62 +147,27 @@ class Child:
 
     async def supervise(self) -> None:
         """Run, watch and restart the component until stopped, failed or shut down."""
-        sup = self._sup
         self.active = True
         self.done = done = anyio.Event()
         try:
             while True:
                 self._set(ChildState.STARTING)
-                started = sup.clock.monotonic()
-                crashed = False
-                self._last_exc = None
-                with anyio.CancelScope() as scope:
-                    self._scope = scope
-                    try:
-                        await self.component.run(task_status=_Started(self))
-                    except Exception as exc:
-                        crashed = True
-                        self._record_error(exc)
-                self._scope = None
+                started = self._sup.clock.monotonic()
+                crashed = await self._run_once()
                 if self._stopping():
                     self._set(ChildState.STOPPED)
                     return
                 if self._restart_requested:
                     self._restart_requested = False
-                    self.restarts += 1
                     self._count_restart()
                     continue
-                if crashed and not getattr(self._last_exc, "retryable", True):
-                    # Restarting cannot fix it (bad config, schema too new): fail now, no crash loop.
-                    self._set(ChildState.FAILED, self._error_note())
-                    sup._child_failed(self)
+                if not self._may_restart(crashed, started):
                     return
-                if not self.policy.should_restart(crashed=crashed):
-                    self._set(ChildState.FAILED if crashed else ChildState.STOPPED, self._error_note())
-                    if crashed:
-                        sup._child_failed(self)
-                    return
-                now = sup.clock.monotonic()
-                self.tracker.child_exited(up_for=now - started)
-                if not self.tracker.allow_restart(now):
-                    self._set(
-                        ChildState.FAILED,
-                        f"more than {self.policy.max_restarts} restarts in {self.policy.within:g}s"
-                        + (f"; last error {self._error_note()}" if self.last_error else ""),
-                    )
-                    sup._child_failed(self)
-                    return
-                delay = self.tracker.next_delay()
-                self._set(ChildState.BACKING_OFF, f"retry in {delay:.1f}s" + self._error_suffix(crashed))
-                with anyio.CancelScope() as scope:
-                    self._scope = scope
-                    await sup.clock.sleep(delay)
-                self._scope = None
+                await self._back_off(crashed)
                 if self._stopping():
                     self._set(ChildState.STOPPED)
                     return
                 self._restart_requested = False
-                self.restarts += 1
                 self._count_restart()
         finally:
             self.active = False
@@ -211,11 +176,61 @@ class Child:
                 self._set(ChildState.STOPPED)
             done.set()
 
+    async def _run_once(self) -> bool:
+        """Run the component once in a cancellable scope; return whether it crashed."""
+        crashed = False
+        self._last_exc = None
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            try:
+                await self.component.run(task_status=_Started(self))
+            except Exception as exc:
+                crashed = True
+                self._record_error(exc)
+        self._scope = None
+        return crashed
+
+    def _may_restart(self, crashed: bool, started: float) -> bool:
+        """Apply the restart policy to an exit; on ``False`` the child is already FAILED or STOPPED."""
+        sup = self._sup
+        if crashed and not getattr(self._last_exc, "retryable", True):
+            # Restarting cannot fix it (bad config, schema too new): fail now, no crash loop.
+            self._set(ChildState.FAILED, self._error_note())
+            sup._child_failed(self)
+            return False
+        if not self.policy.should_restart(crashed=crashed):
+            self._set(ChildState.FAILED if crashed else ChildState.STOPPED, self._error_note())
+            if crashed:
+                sup._child_failed(self)
+            return False
+        now = sup.clock.monotonic()
+        self.tracker.child_exited(up_for=now - started)
+        if not self.tracker.allow_restart(now):
+            self._set(
+                ChildState.FAILED,
+                f"more than {self.policy.max_restarts} restarts in {self.policy.within:g}s"
+                + (f"; last error {self._error_note()}" if self.last_error else ""),
+            )
+            sup._child_failed(self)
+            return False
+        return True
+
+    async def _back_off(self, crashed: bool) -> None:
+        """Wait the tracker's next delay in BACKING_OFF; a stop or restart request cuts it short."""
+        delay = self.tracker.next_delay()
+        self._set(ChildState.BACKING_OFF, f"retry in {delay:.1f}s" + self._error_suffix(crashed))
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            await self._sup.clock.sleep(delay)
+        self._scope = None
+
     def _stopping(self) -> bool:
         """A stop was requested (by an operator or the daemon's shutdown)."""
         return self._stop_requested or self._sup.shutting_down
 
     def _count_restart(self) -> None:
+        """Count one restart on the child and in the restarts metric."""
+        self.restarts += 1
         self._sup.telemetry.metrics.counter(names.COMPONENT_RESTARTS, "Restarts of each component", ("component",)).inc(
             component=self.name
         )

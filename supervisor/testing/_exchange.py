@@ -16,14 +16,11 @@ client code, so the two check each other.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import ssl
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,106 +28,19 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup, TaskStatus
 from anyio.streams.tls import TLSListener
 
-from candlewick.model import INTERVALS, Candle
+from candlewick.model import Candle
 from candlewick.plugins.hyperliquid.protocol import GREETING
 from candlewick.runtime.clock import Clock, SystemClock
+from candlewick.testing._faults import GARBAGE, RETENTION, ExchangeStats, Faults
 from candlewick.testing._http import BadHttp, HttpRequest, read_request, write_response
+from candlewick.testing._info import InfoEndpoint
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
+from candlewick.testing._subscriptions import WsClient, candle_frames, compact, replies
 from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed
 
 __all__ = ["ExchangeStats", "FakeExchange", "Faults"]
 
 log = logging.getLogger(__name__)
-
-#: The exchange keeps this many candles per market and returns at most this many per response.
-RETENTION = 5000
-MAX_SUBSCRIPTIONS = 1000
-#: Weight of every info request this fake serves (candleSnapshot adds one per 60 rows).
-BASE_WEIGHT = 20
-DESERIALIZE_ERROR = b"Failed to deserialize the JSON body into the target type"
-GARBAGE: tuple[str, ...] = (
-    "this is not json",
-    '{"channel":"candle","data":{"t":"soon"',
-    '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"1m","o":1.5,"c":"x","h":"1","l":"1","v":"1","n":1}}',
-    '{"channel":"candle","data":[]}',
-    '{"channel":"error","data":{"not":"a string"}}',
-    "[1,2,3]",
-    '{"data":"no channel"}',
-)
-
-
-@dataclass
-class Faults:
-    """Switches tests flip while the exchange runs."""
-
-    #: Every websocket goes silent (no candles, acks or pongs) while set; TCP stays open.
-    stall: bool = False
-    #: Each candle push is sent twice.
-    duplicates: bool = False
-    #: After each push, the previous (older) version of that candle is sent again.
-    out_of_order: bool = False
-    #: The last trades of every candle are never pushed: the websocket's final version is partial.
-    miss_final_push: bool = False
-    #: Probability per push round and connection of one garbage frame.
-    garbage_rate: float = 0.0
-    #: The next N REST requests are answered 429 with body ``null``.
-    rate_limit_requests: int = 0
-    #: The next N REST requests are answered 500.
-    server_error_requests: int = 0
-    #: Items per ``candleSnapshot`` response (5000; set 500 to mimic the generic docs note).
-    page_limit: int = RETENTION
-    #: New TCP connections are closed at once.
-    refuse_connections: bool = False
-    #: Websocket upgrades are answered 503 while REST keeps working (a partial outage).
-    refuse_websockets: bool = False
-    #: Subscriptions to these coins are refused with ``Invalid subscription {...}``.
-    reject_coins: set[str] = field(default_factory=set)
-
-
-@dataclass
-class ExchangeStats:
-    """What the exchange saw, for assertions."""
-
-    ws_connections: int = 0
-    subscribes: int = 0
-    unsubscribes: int = 0
-    pings: int = 0
-    candle_frames: int = 0
-    garbage_frames: int = 0
-    rest_requests: int = 0
-    rest_by_type: dict[str, int] = field(default_factory=dict)
-    rest_status: dict[int, int] = field(default_factory=dict)
-    rest_weight: int = 0
-    rate_limited: int = 0
-
-
-class _Client:
-    """One websocket client of the fake."""
-
-    def __init__(self, ws: ServerWebSocket, number: int, now: float) -> None:
-        self.ws = ws
-        self.number = number
-        self.subs: dict[tuple[str, str], None] = {}
-        self.pushed: dict[tuple[str, str], Candle] = {}
-        self.last_recv = now
-        self.stalled = False
-        self.scope: anyio.CancelScope | None = None
-        self.dropped = False
-
-
-def _ws_candle(c: Candle) -> dict[str, Any]:
-    return {
-        "t": c.open_time, "T": c.close_time, "s": c.coin, "i": c.interval,
-        "o": c.open, "c": c.close, "h": c.high, "l": c.low, "v": c.volume, "n": c.trades,
-    }  # fmt: skip
-
-
-def _rest_candle(c: Candle) -> dict[str, Any]:
-    return dict(sorted(_ws_candle(c).items()))
-
-
-def _compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
 
 
 class FakeExchange:
@@ -170,11 +80,17 @@ class FakeExchange:
         self.ssl_context = ssl_context
         self.faults = Faults()
         self.stats = ExchangeStats()
-        self._clients: set[_Client] = set()
+        self._clients: set[WsClient] = set()
         self._numbers = 0
         self._rng = random.Random(seed)
-        self._bucket = float(weight_per_minute or 0)
-        self._bucket_stamp = self.clock.monotonic()
+        self._info = InfoEndpoint(
+            model=self.model,
+            faults=self.faults,
+            stats=self.stats,
+            clock=self.clock,
+            weight_per_minute=weight_per_minute,
+            snapshot=self.snapshot,
+        )
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
         self._serving: anyio.CancelScope | None = None
@@ -357,107 +273,11 @@ class FakeExchange:
             return 404, b"not found", "text/plain"
         if req.method != "POST":
             return 405, b"use POST", "text/plain"
-        status, body, ctype = self._info(req.body)
+        status, body, ctype = self._info.answer(req.body)
         self.stats.rest_status[status] = self.stats.rest_status.get(status, 0) + 1
         return status, body, ctype
 
     # -- REST --------------------------------------------------------------------------------
-
-    def _refill(self) -> None:
-        if self.weight_per_minute is None:
-            return
-        now = self.clock.monotonic()
-        self._bucket = min(
-            self.weight_per_minute, self._bucket + (now - self._bucket_stamp) * self.weight_per_minute / 60.0
-        )
-        self._bucket_stamp = now
-
-    def _info(self, raw: bytes) -> tuple[int, bytes, str]:
-        self.stats.rest_requests += 1
-        faults = self.faults
-        if faults.rate_limit_requests > 0:
-            faults.rate_limit_requests -= 1
-            self.stats.rate_limited += 1
-            return 429, b"null", "application/json"
-        if faults.server_error_requests > 0:
-            faults.server_error_requests -= 1
-            return 500, b"internal server error", "text/plain"
-        self._refill()
-        if self.weight_per_minute is not None and self._bucket < BASE_WEIGHT:
-            self.stats.rate_limited += 1
-            return 429, b"null", "application/json"
-        try:
-            body = json.loads(raw)
-            kind = body["type"]
-            if not isinstance(kind, str):
-                raise TypeError(kind)
-        except (ValueError, KeyError, TypeError):
-            return 422, DESERIALIZE_ERROR, "text/plain"
-        self.stats.rest_by_type[kind] = self.stats.rest_by_type.get(kind, 0) + 1
-        if kind == "meta":
-            result: Any = self._meta(body.get("dex"))
-            weight = BASE_WEIGHT
-        elif kind == "spotMeta":
-            result = self._spot_meta()
-            weight = BASE_WEIGHT
-        elif kind == "candleSnapshot":
-            parsed = self._snapshot_request(body.get("req"))
-            if parsed is None:
-                return 422, DESERIALIZE_ERROR, "text/plain"
-            result = [_rest_candle(c) for c in self.snapshot(*parsed)]
-            weight = BASE_WEIGHT + math.ceil(len(result) / 60)
-        else:
-            return 422, DESERIALIZE_ERROR, "text/plain"
-        self.stats.rest_weight += weight
-        if self.weight_per_minute is not None:
-            self._bucket -= weight
-        return 200, _compact(result).encode(), "application/json"
-
-    def _meta(self, dex: object) -> dict[str, Any]:
-        if dex:
-            return {"universe": [], "marginTables": []}
-        universe = [
-            {"name": c.name, "szDecimals": c.sz_decimals, "maxLeverage": 50}
-            for c in self.model.coins
-            if c.kind == "perp"
-        ]
-        return {"universe": universe, "marginTables": []}
-
-    def _spot_meta(self) -> dict[str, Any]:
-        tokens: list[dict[str, Any]] = [
-            {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
-             "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054", "isCanonical": True,
-             "evmContract": None, "fullName": None},
-        ]  # fmt: skip
-        universe: list[dict[str, Any]] = []
-        for k, c in enumerate(c for c in self.model.coins if c.kind == "spot"):
-            if c.name.startswith("@"):
-                index = int(c.name[1:])
-                base = {"@107": "HYPE"}.get(c.name, f"TOKEN{index}")
-            else:
-                base = c.name.split("/")[0]
-                index = k
-            token_index = len(tokens)
-            tokens.append(
-                {"name": base, "szDecimals": c.sz_decimals, "weiDecimals": 8, "index": token_index,
-                 "tokenId": f"0x{token_index:032x}", "isCanonical": True, "evmContract": None, "fullName": None}
-            )  # fmt: skip
-            universe.append({"name": c.name, "tokens": [token_index, 0], "index": index, "isCanonical": True})
-        return {"tokens": tokens, "universe": universe}
-
-    @staticmethod
-    def _snapshot_request(req: object) -> tuple[str, str, int, int | None] | None:
-        if not isinstance(req, dict):
-            return None
-        coin, interval = req.get("coin"), req.get("interval")
-        start, end = req.get("startTime"), req.get("endTime")
-        if not isinstance(coin, str) or interval not in INTERVALS:
-            return None
-        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-            return None
-        if end is not None and (not isinstance(end, int) or isinstance(end, bool) or end < 0):
-            return None
-        return coin, str(interval), start, end
 
     def snapshot(self, coin: str, interval: str, start: int, end: int | None) -> list[Candle]:
         """What ``candleSnapshot`` returns: candles overlapping ``[start, end]`` within the window."""
@@ -483,7 +303,7 @@ class FakeExchange:
     async def _serve_ws(self, stream: ByteStream, req: HttpRequest) -> None:
         ws = await ServerWebSocket.accept(stream, req.head + req.leftover)
         self._numbers += 1
-        client = _Client(ws, self._numbers, self.clock.monotonic())
+        client = WsClient(ws, self._numbers, self.clock.monotonic())
         self._clients.add(client)
         self.stats.ws_connections += 1
         try:
@@ -511,16 +331,16 @@ class FakeExchange:
         except WebSocketClosed:
             scope.cancel()
 
-    async def _reader(self, client: _Client) -> None:
+    async def _reader(self, client: WsClient) -> None:
         while True:
             text = await client.ws.recv()
             client.last_recv = self.clock.monotonic()
             await self._on_message(client, text)
 
-    def _silent(self, client: _Client) -> bool:
+    def _silent(self, client: WsClient) -> bool:
         return client.stalled or self.faults.stall
 
-    async def _idle_watch(self, client: _Client, scope: anyio.CancelScope) -> None:
+    async def _idle_watch(self, client: WsClient, scope: anyio.CancelScope) -> None:
         while True:
             await self.clock.sleep(min(1.0, self.idle_timeout / 4))
             if self.clock.monotonic() - client.last_recv > self.idle_timeout:
@@ -528,107 +348,24 @@ class FakeExchange:
                 scope.cancel()
                 return
 
-    async def _send(self, client: _Client, obj: Any) -> None:
+    async def _send(self, client: WsClient, obj: Any) -> None:
         if not self._silent(client):
-            await client.ws.send_text(_compact(obj))
+            await client.ws.send_text(compact(obj))
 
-    async def _error(self, client: _Client, message: str) -> None:
-        await self._send(client, {"channel": "error", "data": message})
+    async def _on_message(self, client: WsClient, text: str) -> None:
+        for reply in replies(client, text, self.model, self.faults, self.stats):
+            await self._send(client, reply)
 
-    async def _on_message(self, client: _Client, text: str) -> None:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
-            await self._error(client, f"Error parsing JSON into valid websocket request: {text}")
-            return
-        method = msg.get("method")
-        if method == "ping":
-            self.stats.pings += 1
-            await self._send(client, {"channel": "pong"})
-            return
-        if method not in ("subscribe", "unsubscribe"):
-            await self._error(client, f"Error parsing JSON into valid websocket request: {text}")
-            return
-        sub = msg.get("subscription")
-        if (
-            not isinstance(sub, dict)
-            or sub.get("type") != "candle"
-            or not isinstance(sub.get("coin"), str)
-            or sub.get("interval") not in INTERVALS
-        ):
-            await self._error(client, f"Error parsing JSON into valid websocket request: {text}")
-            return
-        coin, interval = sub["coin"], str(sub["interval"])
-        echo = {"type": "candle", "coin": coin, "interval": interval}
-        reordered = _compact({"type": "candle", "interval": interval, "coin": coin})
-        key = (coin, interval)
-        if method == "subscribe":
-            self.stats.subscribes += 1
-            if self.model.coin(coin) is None or coin in self.faults.reject_coins:
-                await self._error(client, f"Invalid subscription {_compact(echo)}")
-            elif key in client.subs:
-                await self._error(client, f"Already subscribed: {reordered}")
-            elif len(client.subs) >= MAX_SUBSCRIPTIONS:
-                await self._error(client, f"Cannot subscribe to more than {MAX_SUBSCRIPTIONS} channels.")
-            else:
-                client.subs[key] = None
-                await self._send(
-                    client, {"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": echo}}
-                )
-        else:
-            self.stats.unsubscribes += 1
-            if key not in client.subs:
-                await self._error(client, f"Already unsubscribed: {reordered}")
-            else:
-                del client.subs[key]
-                client.pushed.pop(key, None)
-                await self._send(
-                    client, {"channel": "subscriptionResponse", "data": {"method": "unsubscribe", "subscription": echo}}
-                )
-
-    async def _pusher(self, client: _Client) -> None:
+    async def _pusher(self, client: WsClient) -> None:
         while True:
             await self.clock.sleep(self.push_interval)
             if self._silent(client):
                 continue
             now = self.now_ms()
             for key in list(client.subs):
-                for frame in self._updates(client, key, now):
+                for frame in candle_frames(client, key, now, self.model, self.faults):
                     await client.ws.send_text(frame)
                     self.stats.candle_frames += 1
             if self.faults.garbage_rate and self._rng.random() < self.faults.garbage_rate:
                 await client.ws.send_text(self._rng.choice(GARBAGE))
                 self.stats.garbage_frames += 1
-
-    def _updates(self, client: _Client, key: tuple[str, str], now: int) -> list[str]:
-        coin, interval = key
-        model = self.model
-        last = client.pushed.get(key)
-        versions: list[Candle] = []
-        current_t = model.open_time(interval, now)
-        missing_final = self.faults.miss_final_push
-        if last is not None and last.open_time < current_t and not missing_final:
-            final = model.candle(coin, interval, last.open_time)
-            if final is not None and final.trades != last.trades:
-                versions.append(final)  # the last trades of the previous candle, pushed late
-        state = model.state(coin, interval, now)
-        if state is not None and missing_final:
-            final = model.candle(coin, interval, state.open_time)
-            if final is not None and state.trades >= final.trades - max(1, final.trades // 10):
-                state = None  # the last tenth of the trades never reaches the websocket
-        if state is not None and (last is None or (last.open_time, last.trades) != (state.open_time, state.trades)):
-            versions.append(state)
-        frames: list[str] = []
-        for version in versions:
-            frame = _compact({"channel": "candle", "data": _ws_candle(version)})
-            frames.append(frame)
-            if self.faults.duplicates:
-                frames.append(frame)
-            if self.faults.out_of_order and last is not None:
-                frames.append(_compact({"channel": "candle", "data": _ws_candle(last)}))
-            last = version
-        if last is not None:
-            client.pushed[key] = last
-        return frames
