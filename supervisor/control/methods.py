@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from candlewick.config import Settings
-    from candlewick.plugin import Component
+    from candlewick.plugin import Component, ComponentContext, Kind
+    from candlewick.pluginmanager import PluginHooks
     from candlewick.runtime.clock import Clock
     from candlewick.runtime.supervisor import Supervisor
     from candlewick.runtime.telemetry import Telemetry
@@ -60,3 +61,12 @@ class ControlHost(Protocol):
     def config_path(self) -> Path | None: ...
 
     def request_shutdown(self, reason: str = ...) -> None: ...
+
+
+class ServiceHost(ControlHost, Protocol):
+    """The daemon as a service's builder sees it: the host, plus contexts and the plugin hooks."""
+
+    @property
+    def hooks(self) -> PluginHooks: ...
+
+    def context(self, name: str, config: Any, *, kind: Kind | None = None) -> ComponentContext[Any]: ...

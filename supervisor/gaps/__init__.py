@@ -4,8 +4,8 @@ Pure logic (no I/O): :mod:`~candlewick.gaps.grid` (open-time arithmetic, windows
 :mod:`~candlewick.gaps.ranges` (holes, span sets, request planning),
 :mod:`~candlewick.gaps.ledger` (confirmed-empty spans, re-checks, permanent losses) and
 :mod:`~candlewick.gaps.jobs`. Shells: :mod:`~candlewick.gaps.store` (the SQLite state file),
-:mod:`~candlewick.gaps.engine` (checks, queue, runner), :mod:`~candlewick.gaps.component`
-(the daemon component) and :mod:`~candlewick.gaps.services` (builds it beside its source).
+:mod:`~candlewick.gaps.engine` (checks, queue, runner) and :mod:`~candlewick.gaps.component`
+(the daemon component a source names as its companion).
 """
 
 from __future__ import annotations
