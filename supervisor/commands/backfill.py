@@ -22,8 +22,12 @@ from typing import TYPE_CHECKING, Any
 from candlewick.commands._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
+    import anyio
+
     from candlewick.config import Settings
+    from candlewick.plugin import SupportsBackfill
     from candlewick.pluginmanager import PluginHooks
+    from candlewick.runtime.daemon import Daemon
 
 #: Seconds between progress refreshes.
 REFRESH = 0.5
@@ -194,9 +198,41 @@ async def _standalone(
     import anyio
     from anyio.abc import TaskStatus
 
-    from candlewick.commands._common import report
-    from candlewick.errors import CandlewickError, ConfigError
-    from candlewick.plugin import Buffer, SupportsBackfill
+    from candlewick.plugin import Buffer
+
+    daemon, name, repair = _one_shot_daemon(settings, hooks, source)
+    buffers = [c for c in daemon.components.values() if isinstance(c, Buffer)]
+    holders = [held for buffer in buffers if (held := buffer.held_elsewhere()) is not None]
+    if holders:
+        daemon.close()
+        print(
+            f"candlewick backfill: a running candlewick uses this config's data ({'; '.join(holders)}): "
+            f"submit the jobs to it with --via-daemon (add --socket PATH if its control socket is not {socket})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    async with anyio.create_task_group() as tg:
+        stopped = anyio.Event()
+
+        async def _run_daemon(*, task_status: TaskStatus[None]) -> None:
+            try:
+                await daemon.run(task_status=task_status)
+            finally:
+                stopped.set()
+
+        await tg.start(_run_daemon)
+        code = await _run_jobs(daemon, name, repair, stopped, coin, intervals, days, progress)
+        await stopped.wait()
+    if code == EXIT_INTERRUPTED:
+        progress.note("interrupted; fetched candles were written to the sink")
+    # A failed daemon fails the run, but a bad request stays a usage error.
+    return code if daemon.exit_code == 0 or code == EXIT_USAGE else EXIT_FAILURE
+
+
+def _one_shot_daemon(settings: Settings, hooks: PluginHooks, source: str) -> tuple[Daemon, str, SupportsBackfill]:
+    """A daemon of sink, buffer and ``source``'s backfill companion, built as ``candlewick run`` builds."""
+    from candlewick.errors import ConfigError
+    from candlewick.plugin import SupportsBackfill
     from candlewick.runtime.daemon import Daemon
 
     if source not in settings.sources:
@@ -212,59 +248,55 @@ async def _standalone(
     if not isinstance(repair, SupportsBackfill):
         daemon.close()
         raise ConfigError(f"sources.{name}: the plugin does not build a component that runs backfill jobs")
-    buffers = [c for c in daemon.components.values() if isinstance(c, Buffer)]
-    holders = [held for buffer in buffers if (held := buffer.held_elsewhere()) is not None]
-    if holders:
-        daemon.close()
-        print(
-            f"candlewick backfill: a running candlewick uses this config's data ({'; '.join(holders)}): "
-            f"submit the jobs to it with --via-daemon (add --socket PATH if its control socket is not {socket})",
-            file=sys.stderr,
-        )
+    return daemon, name, repair
+
+
+async def _run_jobs(
+    daemon: Daemon,
+    name: str,
+    repair: SupportsBackfill,
+    stopped: anyio.Event,
+    coin: str,
+    intervals: list[str],
+    days: int | None,
+    progress: Progress,
+) -> int:
+    """Once ``repair`` runs, submit the jobs and draw them until they finish (or the daemon stops)."""
+    import sys
+
+    import anyio
+
+    from candlewick.commands._common import report
+    from candlewick.errors import CandlewickError
+
+    child, ready = daemon.supervisor.child(name), False
+    with anyio.move_on_after(START_TIMEOUT):
+        ready = await child.wait_running()
+    if not ready:
+        error = f": {child.last_error.type}: {child.last_error.message}" if child.last_error else ""
+        print(f"candlewick backfill: {name} did not start{error}", file=sys.stderr)
+        daemon.request_shutdown(f"{name} did not start")
+        return EXIT_FAILURE
+    try:
+        jobs = await repair.backfill_start(coin, intervals, days)
+    except ValueError as exc:
+        print(f"candlewick backfill: {exc}", file=sys.stderr)
+        daemon.request_shutdown("bad request")
         return EXIT_USAGE
-    code = EXIT_INTERRUPTED
-    async with anyio.create_task_group() as tg:
-        stopped = anyio.Event()
-
-        async def _run_daemon(*, task_status: TaskStatus[None]) -> None:
-            try:
-                await daemon.run(task_status=task_status)
-            finally:
-                stopped.set()
-
-        await tg.start(_run_daemon)
-        child, ready = daemon.supervisor.child(name), False
-        with anyio.move_on_after(START_TIMEOUT):
-            ready = await child.wait_running()
-        if not ready:
-            error = f": {child.last_error.type}: {child.last_error.message}" if child.last_error else ""
-            print(f"candlewick backfill: {name} did not start{error}", file=sys.stderr)
-            daemon.request_shutdown(f"{name} did not start")
-            return EXIT_FAILURE
-        try:
-            jobs = await repair.backfill_start(coin, intervals, days)
-        except ValueError as exc:
-            print(f"candlewick backfill: {exc}", file=sys.stderr)
-            daemon.request_shutdown("bad request")
-            return EXIT_USAGE
-        except CandlewickError as err:
-            report(err)
-            daemon.request_shutdown("the exchange cannot be asked")
-            return EXIT_FAILURE
-        ids = {j["id"] for j in jobs}
-        while not stopped.is_set():
-            listing = [j for j in repair.backfill_list() if j["id"] in ids]
-            progress.draw(listing)
-            if all(j["state"] in FINISHED for j in listing):
-                code = progress.exit_code(listing)
-                daemon.request_shutdown("backfill finished")
-                break
-            with anyio.move_on_after(REFRESH):
-                await stopped.wait()
-        await stopped.wait()
-    if code == EXIT_INTERRUPTED:
-        progress.note("interrupted; fetched candles were written to the sink")
-    return code if daemon.exit_code == 0 else EXIT_FAILURE
+    except CandlewickError as err:
+        report(err)
+        daemon.request_shutdown("the exchange cannot be asked")
+        return EXIT_FAILURE
+    ids = {j["id"] for j in jobs}
+    while not stopped.is_set():
+        listing = [j for j in repair.backfill_list() if j["id"] in ids]
+        progress.draw(listing)
+        if all(j["state"] in FINISHED for j in listing):
+            daemon.request_shutdown("backfill finished")
+            return progress.exit_code(listing)
+        with anyio.move_on_after(REFRESH):
+            await stopped.wait()
+    return EXIT_INTERRUPTED
 
 
 def backfill_companion(hooks: PluginHooks, source: str) -> str:
