@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from candlewick.config import Settings
-from candlewick.gaps.services import backfill_services
 from candlewick.model import INTERVAL_MS, open_time
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
@@ -99,7 +98,7 @@ async def episode(
             "spool": {"dir": tmp / f"spool-{tag}"},
             "daemon": {"data_dir": tmp / f"data-{tag}"},
         })  # fmt: skip
-        daemon = Daemon(settings, build_plugin_manager(), clock=clock, services=backfill_services())
+        daemon = Daemon(settings, build_plugin_manager(), clock=clock)
         daemon.build()
         async with anyio.create_task_group() as tg:
             await tg.start(lambda *, task_status: daemon.run(task_status=task_status, signals=False))

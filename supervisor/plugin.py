@@ -24,6 +24,10 @@ and in ``candlewick_ticker/plugin.py``::
 
 Enable it with a ``[sources.ticker]`` section in ``candlewick.toml``. Give the spec a pydantic
 ``config_model`` and that section is validated by it and handed over as ``self.ctx.config``.
+A source whose history can be fetched names its gap repair companion in
+``ComponentSpec(companions=("ticker-backfill",))`` and registers that spec too (usually a
+:class:`candlewick.gaps.component.GapRepair` around its own
+:class:`~candlewick.gaps.history.History`); the daemon builds it beside the source.
 """
 
 from __future__ import annotations
@@ -259,11 +263,25 @@ class ComponentSpec:
     #: Restart policy used unless ``[restart.<name>]`` overrides it.
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     description: str = ""
+    #: Sources the daemon builds beside this source whenever it is configured (gap repair and
+    #: backfill jobs over the source's history, say), each with its own ``[sources.<companion>]``
+    #: options when that table exists, else its defaults. Each is a source spec registered like
+    #: any other. ``candlewick backfill --standalone`` runs the first one alone: it implements
+    #: :class:`SupportsBackfill` and takes the options ``detect`` and ``keep_pending`` (as
+    #: :class:`~candlewick.gaps.component.GapRepair` does).
+    companions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.backends) - ALL_BACKENDS
         if unknown:
             raise ValueError(f"component {self.name!r} declares unknown backends {sorted(unknown)}")
+        companions: object = self.companions  # a plain string is a common slip
+        if not isinstance(companions, tuple) or not all(isinstance(c, str) for c in companions):
+            raise ValueError(f"component {self.name!r}: companions must be a tuple of source names")
+        if self.companions and self.kind != "source":
+            raise ValueError(f"component {self.name!r}: only a source has companions, not a {self.kind}")
+        if self.name in self.companions:
+            raise ValueError(f"component {self.name!r} names itself as its companion")
 
 
 class Service(Component):

@@ -6,6 +6,9 @@ only ends that connection. What escapes :meth:`HyperliquidSource.run` is therefo
 retrying cannot fix (an unknown coin: :class:`~candlewick.errors.SourceError` with close
 matches), so the component is marked ``failed`` with that message instead of looping on it.
 ``[restart.hyperliquid]`` can still override the policy.
+
+Its companion ``hyperliquid-backfill`` (gap repair, :mod:`candlewick.plugins.hyperliquid.backfill.plugin`)
+is built beside it wherever it is configured.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SPEC = ComponentSpec(
     backends=frozenset({"asyncio", "trio"}),
     restart=RestartPolicy(restart=RestartType.TEMPORARY),
     description="Hyperliquid candles: live websocket plus REST history",
+    companions=("hyperliquid-backfill",),
 )
 
 

@@ -4,8 +4,9 @@
 
 When the daemon's control socket answers, the jobs are submitted there (``backfill.start``)
 and followed until they finish; otherwise the command runs them itself against the
-configured sink, built from the config exactly as the daemon builds it (buffer, spool,
-sink), without the live sources. Either way only what the sink lacks is fetched.
+configured sink: the daemon's builder builds buffer, spool, sink and the source's backfill
+companion (:attr:`~candlewick.plugin.ComponentSpec.companions`), without the live sources.
+Either way only what the sink lacks is fetched.
 
 Exit codes: 0 every job done, 1 a job failed or was cancelled (or the daemon refused),
 2 bad usage or config (also: standalone while a running daemon holds the same data),
@@ -21,8 +22,12 @@ from typing import TYPE_CHECKING, Any
 from candlewick.commands._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
+    import anyio
+
     from candlewick.config import Settings
-    from candlewick.gaps.component import GapRepair
+    from candlewick.plugin import SupportsBackfill
+    from candlewick.pluginmanager import PluginHooks
+    from candlewick.runtime.daemon import Daemon
 
 #: Seconds between progress refreshes.
 REFRESH = 0.5
@@ -30,6 +35,10 @@ REFRESH = 0.5
 PLAIN_EVERY = 10.0
 BAR_WIDTH = 30
 FINISHED = ("done", "failed", "cancelled")
+#: Standalone runs fetch what was asked and stop: no checks of their own, nothing kept pending.
+ONE_SHOT = {"detect": False, "keep_pending": False}
+#: Seconds the standalone run waits for the backfill component to start.
+START_TIMEOUT = 60.0
 
 
 def register(sub: Any) -> None:
@@ -74,6 +83,7 @@ def main(args: argparse.Namespace) -> int:
     from candlewick.commands._common import load, report
     from candlewick.errors import CandlewickError, ConfigError
     from candlewick.model import check_interval
+    from candlewick.pluginmanager import build_plugin_manager
 
     try:
         intervals = list(dict.fromkeys(check_interval(i) for i in args.intervals))
@@ -92,7 +102,8 @@ def main(args: argparse.Namespace) -> int:
             code = anyio.run(_via_daemon, socket, args.coin, intervals, args.days, progress, args.via_daemon)
             if code is not None:
                 return code
-        return anyio.run(_standalone, settings, args.source, args.coin, intervals, args.days, progress, socket)
+        hooks = build_plugin_manager()
+        return anyio.run(_standalone, settings, hooks, args.source, args.coin, intervals, args.days, progress, socket)
     except CandlewickError as err:
         report(err)
         return EXIT_USAGE if isinstance(err, ConfigError) else EXIT_FAILURE
@@ -169,6 +180,7 @@ async def _via_daemon(
 
 async def _standalone(
     settings: Settings,
+    hooks: PluginHooks,
     source: str,
     coin: str,
     intervals: list[str],
@@ -176,51 +188,20 @@ async def _standalone(
     progress: Progress,
     socket: Path,
 ) -> int:
-    """Build buffer and sink as the daemon does, plus the source's gap repair component; run the jobs.
+    """Build sink, buffer and the source's backfill companion with the daemon's builder; run the jobs.
 
     Refused before anything is fetched when a running daemon holds the same buffer state:
     its spool would stay locked and every fetched page would be lost for nothing.
     """
-    import dataclasses
     import sys
 
     import anyio
+    from anyio.abc import TaskStatus
 
-    from candlewick.commands._common import report
-    from candlewick.config import validate_section
-    from candlewick.errors import CandlewickError, ConfigError
-    from candlewick.gaps.component import GapRepair
-    from candlewick.gaps.services import COMPANION_SUFFIX
     from candlewick.plugin import Buffer
-    from candlewick.pluginmanager import build_plugin_manager
-    from candlewick.runtime.daemon import Daemon, ServiceFactory
 
-    if source not in settings.sources:
-        raise ConfigError(
-            f"no [sources.{source}] section in the config",
-            hint=f"add [sources.{source}] (its rest_url and limits are used), or pass --source",
-        )
-    hooks = build_plugin_manager()
-    name = source + COMPANION_SUFFIX
-    spec = hooks.spec("source", name)
-    raw = dict(settings.sources.get(name, {}))
-    raw.update(detect=False, keep_pending=False)
-    config = validate_section(spec.config_model, raw, prefix=f"sources.{name}") if spec.config_model else raw
-    bare = settings.model_copy(update={"sources": {}})
-    holder: list[GapRepair] = []
-
-    def build(daemon: Daemon) -> GapRepair:
-        # The live sources are left out, but the component reads their options (REST URL, budget).
-        ctx = dataclasses.replace(daemon.context(name, config), settings=settings)
-        component = spec.factory(ctx)
-        if not isinstance(component, GapRepair):
-            raise ConfigError(f"sources.{name}: the plugin does not build a gap repair component")
-        holder.append(component)
-        return component
-
-    daemon = Daemon(bare, hooks, services=[ServiceFactory(build=build)])
-    daemon.build()
-    buffers = [c for c in daemon.of_kind("buffer") if isinstance(c, Buffer)]
+    daemon, name, repair = _one_shot_daemon(settings, hooks, source)
+    buffers = [c for c in daemon.components.values() if isinstance(c, Buffer)]
     holders = [held for buffer in buffers if (held := buffer.held_elsewhere()) is not None]
     if holders:
         daemon.close()
@@ -230,49 +211,105 @@ async def _standalone(
             file=sys.stderr,
         )
         return EXIT_USAGE
-    repair = holder[0]
-    code = EXIT_INTERRUPTED
     async with anyio.create_task_group() as tg:
         stopped = anyio.Event()
 
-        async def _run_daemon() -> None:
+        async def _run_daemon(*, task_status: TaskStatus[None]) -> None:
             try:
-                await daemon.run()
+                await daemon.run(task_status=task_status)
             finally:
                 stopped.set()
 
-        tg.start_soon(_run_daemon)
-        with anyio.fail_after(60):
-            # The daemon starts the component; its engine exists once the state file is loaded.
-            while repair.engine is None and not stopped.is_set():  # noqa: ASYNC110
-                await anyio.sleep(0.05)
-        engine = repair.engine
-        if engine is None:
-            return EXIT_FAILURE
-        try:
-            jobs = await engine.backfill(coin, intervals, days)
-        except ValueError as exc:
-            print(f"candlewick backfill: {exc}", file=sys.stderr)
-            daemon.request_shutdown("bad request")
-            return EXIT_USAGE
-        except CandlewickError as err:
-            report(err)
-            daemon.request_shutdown("the exchange cannot be asked")
-            return EXIT_FAILURE
-        ids = {j.id for j in jobs}
-        while not stopped.is_set():
-            listing = [j for j in repair.backfill_list() if j["id"] in ids]
-            progress.draw(listing)
-            if all(j["state"] in FINISHED for j in listing):
-                code = progress.exit_code(listing)
-                daemon.request_shutdown("backfill finished")
-                break
-            with anyio.move_on_after(REFRESH):
-                await stopped.wait()
+        await tg.start(_run_daemon)
+        code = await _run_jobs(daemon, name, repair, stopped, coin, intervals, days, progress)
         await stopped.wait()
     if code == EXIT_INTERRUPTED:
         progress.note("interrupted; fetched candles were written to the sink")
-    return code if daemon.exit_code == 0 else EXIT_FAILURE
+    # A failed daemon fails the run, but a bad request stays a usage error.
+    return code if daemon.exit_code == 0 or code == EXIT_USAGE else EXIT_FAILURE
+
+
+def _one_shot_daemon(settings: Settings, hooks: PluginHooks, source: str) -> tuple[Daemon, str, SupportsBackfill]:
+    """A daemon of sink, buffer and ``source``'s backfill companion, built as ``candlewick run`` builds."""
+    from candlewick.errors import ConfigError
+    from candlewick.plugin import SupportsBackfill
+    from candlewick.runtime.daemon import Daemon
+
+    if source not in settings.sources:
+        raise ConfigError(
+            f"no [sources.{source}] section in the config",
+            hint=f"add [sources.{source}] (its rest_url and limits are used), or pass --source",
+        )
+    name = backfill_companion(hooks, source)
+    daemon = Daemon(settings, hooks)
+    # The live sources are left out; the companion still reads their options (REST URL, budget).
+    daemon.build(only_sources={name: ONE_SHOT})
+    repair = daemon.component(name)
+    if not isinstance(repair, SupportsBackfill):
+        daemon.close()
+        raise ConfigError(f"sources.{name}: the plugin does not build a component that runs backfill jobs")
+    return daemon, name, repair
+
+
+async def _run_jobs(
+    daemon: Daemon,
+    name: str,
+    repair: SupportsBackfill,
+    stopped: anyio.Event,
+    coin: str,
+    intervals: list[str],
+    days: int | None,
+    progress: Progress,
+) -> int:
+    """Once ``repair`` runs, submit the jobs and draw them until they finish (or the daemon stops)."""
+    import sys
+
+    import anyio
+
+    from candlewick.commands._common import report
+    from candlewick.errors import CandlewickError
+
+    child, ready = daemon.supervisor.child(name), False
+    with anyio.move_on_after(START_TIMEOUT):
+        ready = await child.wait_running()
+    if not ready:
+        error = f": {child.last_error.type}: {child.last_error.message}" if child.last_error else ""
+        print(f"candlewick backfill: {name} did not start{error}", file=sys.stderr)
+        daemon.request_shutdown(f"{name} did not start")
+        return EXIT_FAILURE
+    try:
+        jobs = await repair.backfill_start(coin, intervals, days)
+    except ValueError as exc:
+        print(f"candlewick backfill: {exc}", file=sys.stderr)
+        daemon.request_shutdown("bad request")
+        return EXIT_USAGE
+    except CandlewickError as err:
+        report(err)
+        daemon.request_shutdown("the exchange cannot be asked")
+        return EXIT_FAILURE
+    ids = {j["id"] for j in jobs}
+    while not stopped.is_set():
+        listing = [j for j in repair.backfill_list() if j["id"] in ids]
+        progress.draw(listing)
+        if all(j["state"] in FINISHED for j in listing):
+            daemon.request_shutdown("backfill finished")
+            return progress.exit_code(listing)
+        with anyio.move_on_after(REFRESH):
+            await stopped.wait()
+    return EXIT_INTERRUPTED
+
+
+def backfill_companion(hooks: PluginHooks, source: str) -> str:
+    """The companion that runs ``source``'s backfill jobs: the first its spec declares."""
+    from candlewick.errors import UnknownComponent
+
+    spec = hooks.spec("source", source)
+    if not spec.companions:
+        raise UnknownComponent(
+            f"source {source!r} cannot fetch history: its plugin declares no backfill companion",
+            hint="pass --source with a source that has gap repair (such as hyperliquid)",
+        )
+    return spec.companions[0]
 
 
 # -- progress --------------------------------------------------------------------------------

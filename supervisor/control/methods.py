@@ -18,6 +18,21 @@ Plugins contribute handlers through the ``candlewick_control_methods(host)`` hoo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Protocol
+
 from candlewick.host import ControlHost, Handler
 
-__all__ = ["ControlHost", "Handler"]
+if TYPE_CHECKING:
+    from candlewick.plugin import ComponentContext, Kind
+    from candlewick.pluginmanager import PluginHooks
+
+__all__ = ["ControlHost", "Handler", "ServiceHost"]
+
+
+class ServiceHost(ControlHost, Protocol):
+    """The daemon as a service's builder sees it: the host, plus contexts and the plugin hooks."""
+
+    @property
+    def hooks(self) -> PluginHooks: ...
+
+    def context(self, name: str, config: Any, *, kind: Kind | None = None) -> ComponentContext[Any]: ...

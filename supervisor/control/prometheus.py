@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 import msgspec
@@ -31,13 +31,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from candlewick.control.methods import ControlHost
+from candlewick.control.methods import ControlHost, ServiceHost
 from candlewick.control.views import health_view
 from candlewick.errors import ConfigError
 from candlewick.plugin import ComponentContext, Service
-
-if TYPE_CHECKING:
-    from candlewick.runtime.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +166,7 @@ class MetricsServer(Service):
             await stream.send(head.encode() + (b"" if head_only else body))
 
 
-def build_metrics_server(daemon: Daemon) -> MetricsServer | None:
+def build_metrics_server(daemon: ServiceHost) -> MetricsServer | None:
     """The metrics endpoint of ``daemon`` when ``[metrics] listen`` is set, else None."""
     listen = daemon.settings.metrics.listen
     if not listen:

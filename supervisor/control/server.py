@@ -24,7 +24,7 @@ import socket
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream, TaskStatus
@@ -34,7 +34,7 @@ from candlewick.control import sockstream
 from candlewick.control.builtin import CONTROL_SERVICE, BuiltinMethods
 from candlewick.control.dispatch import MethodTable
 from candlewick.control.logtap import LogTap
-from candlewick.control.methods import ControlHost, Handler
+from candlewick.control.methods import ControlHost, Handler, ServiceHost
 from candlewick.control.outbox import DEFAULT_MAX_NOTIFICATIONS
 from candlewick.control.server_connection import SUBSCRIPTION_METHODS, TOPICS, TopicsChanged
 from candlewick.control.session import Session, linger_close
@@ -44,9 +44,6 @@ from candlewick.errors import ConfigError
 from candlewick.plugin import ComponentContext, Service
 from candlewick.runtime import names
 from candlewick.runtime.telemetry import Event
-
-if TYPE_CHECKING:
-    from candlewick.runtime.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +304,8 @@ class ControlServer(Service):
                         session.push(data)
 
 
-def build_control_server(daemon: Daemon) -> ControlServer:
-    """The control server of ``daemon`` (a :class:`~candlewick.runtime.daemon.Daemon`)."""
+def build_control_server(daemon: ServiceHost) -> ControlServer:
+    """The control server of ``daemon``."""
     settings = daemon.settings
     control = settings.control
     server = ControlServer(

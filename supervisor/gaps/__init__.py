@@ -9,8 +9,8 @@ and :mod:`~candlewick.gaps.queue` (order, preemption, retries), and
 :mod:`~candlewick.gaps.settings` (the one settings model). Shells:
 :mod:`~candlewick.gaps.store` and :mod:`~candlewick.gaps.persist` (the SQLite state file),
 :mod:`~candlewick.gaps.report` (metrics, events, logs), :mod:`~candlewick.gaps.engine` (checks)
-and :mod:`~candlewick.gaps.runner` (runs jobs), :mod:`~candlewick.gaps.component` (the daemon
-component) and :mod:`~candlewick.gaps.services` (builds it beside its source).
+and :mod:`~candlewick.gaps.runner` (runs jobs), and :mod:`~candlewick.gaps.component` (the
+daemon component a source names as its companion).
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 It is a ``source``-kind component: fetched candles go out through ``ctx.candles`` like any
 source's, so they take the one path buffer -> sink, and at shutdown it stops with the
-sources, before the buffer drains. A source plugin that can fetch history registers a
-companion spec named ``<source>-backfill`` whose factory builds :class:`GapRepair` around its
-:class:`~candlewick.gaps.history.History`; the daemon builds it beside the source
-(:func:`candlewick.gaps.services.backfill_services`) with the options of
-``[sources.<source>-backfill]`` if that table exists, else the defaults.
+sources, before the buffer drains. A source plugin that can fetch history registers a source
+spec whose factory builds :class:`GapRepair` around its :class:`~candlewick.gaps.history.History`,
+and names it in its source's ``ComponentSpec(companions=...)``; the daemon builds it beside the
+source (:mod:`candlewick.runtime.builder`) with the options of ``[sources.<companion>]`` if that
+table exists, else the defaults.
 
 When it checks (each check reads the sink's open times over the exchange's window):
 

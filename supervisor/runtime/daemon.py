@@ -15,24 +15,28 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from candlewick._version import __version__
-from candlewick.config import Settings, validate_section
+from candlewick.config import Settings
 from candlewick.errors import BackendNotSupported, ConfigError
 from candlewick.model import Candle
-from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind, Sink, Source
+from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind, Service, Sink, Source
 from candlewick.pluginmanager import PluginHooks
 from candlewick.runtime import names
+from candlewick.runtime.builder import OnlySources, plan_components
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
 from candlewick.runtime.telemetry import Telemetry
 from candlewick.runtime.writable import check_writable
+
+if TYPE_CHECKING:
+    from candlewick.control.methods import ServiceHost
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,13 @@ EXIT_FAILED = 1
 
 @dataclass
 class ServiceFactory:
-    """A daemon-owned child (control server, metrics) built once the components exist."""
+    """A daemon-owned child (control server, metrics) built once the components exist.
 
-    build: Callable[[Daemon], Component | None]
+    ``build`` returns the service, or ``None`` when the config leaves it off; it adds nothing
+    to the daemon itself.
+    """
+
+    build: Callable[[ServiceHost], Service | None]
     policy: RestartPolicy = field(default_factory=RestartPolicy)
 
 
@@ -89,37 +97,23 @@ class Daemon:
 
     # -- building ----------------------------------------------------------------------------
 
-    def build(self, *, dry_run: bool = False) -> None:
-        """Validate every plugin section and create the components; raises ConfigError early.
+    def build(self, *, dry_run: bool = False, only_sources: OnlySources | None = None) -> None:
+        """Create the components :func:`~candlewick.runtime.builder.plan_components` plans, then
+        the services; raises ConfigError early.
 
         ``dry_run`` (``check-config``) builds the components only: no directory is created or
-        checked, no service is built.
+        checked, no service is built. ``only_sources`` builds just those sources (with those
+        options over their own tables) beside the sink and buffer: a one-shot run.
         """
         if not dry_run:
             check_writable([self.data_dir], home=self.data_dir)
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        sink, buffer = self.settings.sink, self.settings.buffer
-        wanted: list[tuple[Kind, str, dict[str, Any], str]] = [
-            ("sink", sink.use, sink.plugin_options(sink.use), f"sink.{sink.use}"),
-            ("buffer", buffer.use, buffer.plugin_options(buffer.use), f"buffer.{buffer.use}"),
-        ]
-        for name, raw in self.settings.sources.items():
-            if not isinstance(raw, dict):
-                raise ConfigError(f"sources.{name}: expected a table of options, got {raw!r}")
-            wanted.append(("source", name, raw, f"sources.{name}"))
-        for kind, name, raw, prefix in wanted:
-            spec = self.hooks.spec(kind, name)
-            self._check_backend(spec)
-            config: Any = raw
-            if spec.config_model is not None:
-                config = validate_section(spec.config_model, raw, prefix=prefix)
-            elif raw:
-                raise ConfigError(f"{prefix}: {name} takes no options, got {', '.join(raw)}")
-            ctx = self.context(name, config, kind=kind)
-            component = spec.factory(ctx)
-            if component.kind != kind:
-                raise ConfigError(f"{prefix}: plugin built a {component.kind}, expected a {kind}")
-            self.add(component, self.settings.restart_policy(name, spec.restart))
+        for item in plan_components(self.settings, self.hooks, only=only_sources):
+            self._check_backend(item.spec)
+            component = item.spec.factory(self.context(item.name, item.config, kind=item.kind))
+            if component.kind != item.kind:
+                raise ConfigError(f"{item.key}: plugin built a {component.kind}, expected a {item.kind}")
+            self.add(component, self.settings.restart_policy(item.name, item.spec.restart))
         if dry_run:
             return
         for factory in self._services:

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from candlewick.control.prometheus import build_metrics_server
 from candlewick.control.server import build_control_server
-from candlewick.gaps.services import backfill_services
 from candlewick.runtime.daemon import ServiceFactory
 
 
 def default_services() -> list[ServiceFactory]:
-    """Services every ``candlewick run`` starts: the control socket, metrics when configured, and
-    gap repair beside every source that offers it."""
-    return [
-        ServiceFactory(build=build_control_server),
-        ServiceFactory(build=build_metrics_server),
-        *backfill_services(),
-    ]
+    """Services every ``candlewick run`` starts: the control socket, and metrics when configured."""
+    return [ServiceFactory(build=build_control_server), ServiceFactory(build=build_metrics_server)]

@@ -74,6 +74,7 @@ class Child:
         self._stop_requested = False
         self._restart_requested = False
         self._last_exc: BaseException | None = None
+        self._changed: anyio.Event | None = None  # created by a waiter, inside the event loop
 
     # -- views -------------------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class Child:
         old, self.state = self.state, state
         if old == state:
             return
+        self._notify()
         if state is not ChildState.RUNNING:
             self.running_since = None
         self._sup.telemetry.metrics.gauge(names.COMPONENT_UP, "1 while the component is running", ("component",)).set(
@@ -130,6 +132,24 @@ class Child:
         """Return once the child's supervision loop has ended (at once if it is not running)."""
         if self.active and self.done is not None:
             await self.done.wait()
+
+    async def wait_running(self) -> bool:
+        """Wait until the component is ready (True) or its supervision has ended, stopped or failed (False).
+
+        A child added but not yet started is waited for; restarts after a crash are waited through.
+        """
+        while self.state is not ChildState.RUNNING:
+            if self.done is not None and self.done.is_set():
+                return False
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+        return True
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -175,6 +195,7 @@ class Child:
             if self.state not in (ChildState.STOPPED, ChildState.FAILED):
                 self._set(ChildState.STOPPED)
             done.set()
+            self._notify()
 
     async def _run_once(self) -> bool:
         """Run the component once in a cancellable scope; return whether it crashed."""

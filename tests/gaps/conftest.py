@@ -15,7 +15,6 @@ import sniffio
 
 from candlewick.config import Settings
 from candlewick.gaps.component import GapRepair
-from candlewick.gaps.services import backfill_services
 from candlewick.model import Candle
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.clock import Clock
@@ -87,7 +86,7 @@ class Rig:
 
     @asynccontextmanager
     async def daemon(self, settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Daemon]:
-        """Run a daemon (with the gap repair services) until the block ends, then shut it down.
+        """Run a daemon (gap repair beside its source) until the block ends, then shut it down.
 
         ``clock`` is the daemon's (default: the exchange's; a ``SkewedClock`` plays a wrong host clock).
         """
@@ -96,7 +95,6 @@ class Rig:
             build_plugin_manager(),
             clock=clock or self.clock,
             backend=sniffio.current_async_library(),
-            services=backfill_services(),
         )
         daemon.build()
         done = anyio.Event()

@@ -9,7 +9,6 @@ import pytest
 
 from candlewick.gaps.jobs import STARTUP, USER, Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger
-from candlewick.gaps.services import backfill_services
 from candlewick.gaps.store import StateTooNew, Store
 from candlewick.plugin import Sink
 from candlewick.pluginmanager import build_plugin_manager
@@ -99,7 +98,7 @@ async def test_saves_from_concurrent_worker_threads_all_land(tmp_path: Path) -> 
 def _ledger_of(rig: Rig, db: str) -> Path:
     """Where gap repair keeps its state for a config whose sink is the SQLite file ``db``."""
     settings = rig.settings(sink={"use": "sqlite", "sqlite": {"path": str(rig.tmp / db)}})
-    daemon = Daemon(settings, build_plugin_manager(), services=backfill_services())
+    daemon = Daemon(settings, build_plugin_manager())
     daemon.build()
     try:
         sink = daemon.components["sqlite"]

@@ -257,3 +257,43 @@ async def test_child_that_swallows_cancellation_is_still_stopped(sup: Supervisor
         assert state_of(child) is ChildState.STOPPED
         assert scripted(child).starts == 1
         tg.cancel_scope.cancel()
+
+
+async def test_wait_running_waits_through_restarts_until_ready(sup: Supervisor, clock: ManualClock) -> None:
+    """A child added before the supervisor runs is waited for, its crashes before ready waited through."""
+    attempts = 0
+
+    async def ready_on_third_try(component: Component, task_status: TaskStatus[None]) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionRefusedError("refused")
+        task_status.started()
+        await anyio.sleep_forever()
+
+    child = make(sup, "late", ready_on_third_try, RestartPolicy(backoff_initial=1, backoff_max=1))
+    ready: list[bool] = []
+    async with anyio.create_task_group() as tg:
+
+        async def _wait() -> None:
+            ready.append(await child.wait_running())
+
+        tg.start_soon(_wait)
+        await tg.start(sup.run)
+        await settle()
+        assert (ready, attempts, state_of(child)) == ([], 1, ChildState.BACKING_OFF)
+        for _ in range(4):
+            await clock.advance(2)
+            await settle()
+        assert (ready, attempts, state_of(child)) == ([True], 3, ChildState.RUNNING)
+        tg.cancel_scope.cancel()
+
+
+async def test_wait_running_is_false_once_the_child_has_failed(sup: Supervisor) -> None:
+    child = make(sup, "doomed", crash_before_ready, RestartPolicy(restart=RestartType.TEMPORARY))
+    async with anyio.create_task_group() as tg:
+        await tg.start(sup.run)
+        with anyio.fail_after(5):
+            assert await child.wait_running() is False
+        assert state_of(child) is ChildState.FAILED
+        tg.cancel_scope.cancel()

@@ -1,8 +1,8 @@
 """Registers ``hyperliquid-backfill``: gap repair and backfill jobs beside the live source.
 
-The daemon builds it automatically when ``[sources.hyperliquid]`` is configured
-(:func:`candlewick.gaps.services.backfill_services`); ``[sources.hyperliquid-backfill]``
-tunes it (:class:`candlewick.gaps.component.GapRepairConfig`). Restart policy: permanent,
+The ``hyperliquid`` spec names it as its companion, so the daemon builds it beside that source
+(:mod:`candlewick.runtime.builder`); ``[sources.hyperliquid-backfill]`` tunes it
+(:class:`candlewick.gaps.component.GapRepairConfig`). Restart policy: permanent,
 so a crash (say, an unreadable state file that was fixed) is retried with backoff.
 """
 
