@@ -172,20 +172,12 @@ class Job:
         return min(1.0, self.fetched / self.expected)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One notification on the ``events`` topic."""
-
-    seq: int
-    time: float
-    kind: str
-    source: str
-    message: str
+class Event(wire.Event):
+    """One notification on the ``events`` topic: the wire's event as it arrived."""
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Event:
-        e = lenient(wire.Event, raw)
-        return cls(seq=e.seq, time=e.time, kind=e.kind, source=e.source, message=e.message)
+        return lenient(cls, raw)
 
 
 @dataclass(frozen=True, slots=True)

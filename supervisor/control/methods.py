@@ -1,19 +1,8 @@
-"""What control-method handlers see of the daemon, and the handler type (defined in :mod:`candlewick.host`).
+"""What control-method handlers and service builders see of the daemon.
 
-A handler is an async function taking the request's ``params`` object and returning a
-JSON-able result. To answer with a specific error code it raises
-:class:`~candlewick.control.protocol.RpcError`; other exceptions are mapped by
-:func:`candlewick.control.dispatch.error_for`.
-
-Plugins contribute handlers through the ``candlewick_control_methods(host)`` hook::
-
-    from candlewick.plugin import hookimpl
-
-    @hookimpl
-    def candlewick_control_methods(host):
-        async def ping(params):
-            return {"pong": params.get("n", 0), "pid": host.pid}
-        return {"ping": ping}        # callable as "<plugin name>.ping"
+:class:`ControlHost` and the :data:`Handler` type are defined in :mod:`candlewick.host` (below
+the plugin manager, which needs them too) and re-exported here, where plugin authors import
+them; :class:`ServiceHost` is what the control server's and the metrics endpoint's builders get.
 """
 
 from __future__ import annotations
