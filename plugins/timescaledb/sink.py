@@ -49,12 +49,21 @@ BAD_DATA: tuple[type[BaseException], ...] = (
 )
 
 
+#: Query parameters of a DSN that carry secrets (libpq's names).
+_SECRET_PARAMS = frozenset({"password", "sslpassword"})
+
+
 def _dsn_for_log(dsn: str) -> str:
-    head, sep, tail = dsn.rpartition("@")
-    if not sep:
-        return dsn
-    scheme, _, userinfo = head.partition("://")
-    return f"{scheme}://{userinfo.split(':', 1)[0]}@{tail}"
+    """The DSN without its secrets (a password in the user part or in the query), for logs and state files."""
+    base, q, query = dsn.partition("?")
+    head, sep, tail = base.rpartition("@")
+    if sep:
+        scheme, _, userinfo = head.partition("://")
+        base = f"{scheme}://{userinfo.split(':', 1)[0]}@{tail}"
+    if not q:
+        return base
+    kept = [p for p in query.split("&") if p.split("=", 1)[0].lower() not in _SECRET_PARAMS]
+    return f"{base}?{'&'.join(kept)}" if kept else base
 
 
 class TimescaleSink(Sink):

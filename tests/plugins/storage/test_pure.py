@@ -10,6 +10,7 @@ from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.timescaledb.config import TimescaleConfig, interval_ms
+from candlewick.plugins.timescaledb.sink import _dsn_for_log
 
 from .helpers import candle
 
@@ -127,3 +128,20 @@ def test_compression_warning_needs_the_longest_open_candle_plus_a_day() -> None:
     assert TimescaleConfig(compress_after="1 month").compression_warning(["1M"]) is not None  # months reach 31 days
     assert TimescaleConfig(compress_after="32 days").compression_warning(["1M"]) is None
     assert TimescaleConfig(compress_after=None).compression_warning(["1M"]) is None
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://candlewick:s3cret@db:5432/candles", "postgresql://candlewick@db:5432/candles"),
+        ("postgresql://candlewick@db/candles?password=s3cret", "postgresql://candlewick@db/candles"),
+        (
+            "postgresql://db/candles?sslmode=require&sslpassword=k3y&application_name=cw",
+            "postgresql://db/candles?sslmode=require&application_name=cw",
+        ),
+        ("postgresql://db/candles", "postgresql://db/candles"),
+    ],
+)
+def test_a_dsn_is_shown_without_its_secrets(dsn: str, shown: str) -> None:
+    """Logs and the spool's sink file never carry a password, wherever the DSN puts it."""
+    assert _dsn_for_log(dsn) == shown
