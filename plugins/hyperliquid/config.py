@@ -1,8 +1,10 @@
 """The ``[sources.hyperliquid]`` config section.
 
-Public contract keys: ``ws_url``, ``rest_url``, ``coins``, ``intervals``, ``backfill_on_start``,
-``rest_weight_per_minute``. The others tune timings and limits; their defaults follow the
-exchange reference (ping every 20 s, pong within 10 s, 1000 subscriptions per connection).
+Public contract keys: ``ws_url``, ``rest_url``, ``coins`` (names and the market sets ``"*"``,
+``"spot:*"``, ``"DEX:*"`` of :mod:`~candlewick.plugins.hyperliquid.universe`), ``intervals``,
+``backfill_on_start``, ``rest_weight_per_minute``, ``universe_refresh``, ``shard``. The others
+tune timings and limits; their defaults follow the exchange reference (ping every 20 s, pong
+within 10 s, 1000 subscriptions per connection).
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import re
 import ssl
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from candlewick.model import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, check_interval
+from candlewick.plugins.hyperliquid.shard import Shard
+from candlewick.plugins.hyperliquid.universe import MarketSet, has_sets, parse_spec
 
 __all__ = ["HyperliquidConfig", "parse_backfill"]
 
@@ -45,7 +50,19 @@ class HyperliquidConfig(BaseModel):
     rest_url: str = "https://api.hyperliquid.xyz"
     """REST base URL; requests go to ``<rest_url>/info``."""
     coins: list[str] = Field(default_factory=lambda: ["BTC"])
-    """Coins as the exchange names them: perps as in ``meta`` (``BTC``), spot as ``@N`` or ``PURR/USDC``."""
+    """Coins as the exchange names them: perps as in ``meta`` (``BTC``, ``xyz:XYZ100``), spot as ``@N``
+    or ``PURR/USDC``; and sets: ``"*"`` every perp of the main dex, ``"spot:*"`` every spot pair,
+    ``"DEX:*"`` every perp of the HIP-3 dex ``DEX``. Names and sets mix: ``["*", "PURR/USDC"]``."""
+    universe_refresh: float = Field(default=120.0, gt=0)
+    """Seconds between looks at ``meta``/``spotMeta`` when ``coins`` has sets: new listings are
+    subscribed, markets delisted (or gone) in two looks in a row are retired (their history stays)."""
+    shard: str = "1/1"
+    """This daemon's share ``k/n`` of the resolved coins when ``n`` daemons (on ``n`` IPs) collect
+    together: a stable hash of each coin picks its daemon, so adding a coin moves no other."""
+    startup_history: Literal["auto", "live", "jobs"] = "auto"
+    """Who fetches ``backfill_on_start``: ``live`` the source on its first connect, ``jobs`` gap
+    repair's durable jobs (shortest horizon first, resumed after a restart, with an ETA in
+    ``backfill.list``); ``auto`` picks ``jobs`` above 50 markets."""
     intervals: list[str] = Field(default_factory=lambda: ["1m", "1h"])
     """Candle intervals to follow for every coin (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 8h, 12h, 1d, 3d, 1w, 1M)."""
     backfill_on_start: str = "max"
@@ -60,9 +77,12 @@ class HyperliquidConfig(BaseModel):
     """Check the coins against ``meta``/``spotMeta`` at start-up and refuse unknown ones."""
     close_grace: float = Field(default=3.0, ge=0)
     """Seconds after a candle's close time ``T`` before a candle without a successor is declared closed."""
-    confirm_closed: bool = True
-    """Fetch each candle the websocket closed once more over REST and keep the exchange's final
-    version (the last update before a candle's end can be missed)."""
+    confirm_closed: bool | Literal["auto", "evidence"] = "auto"
+    """Fetch candles the websocket closed once more over REST and keep the exchange's final
+    version (the last update before a candle's end can be missed): ``true`` every close,
+    ``evidence`` only closes the websocket gave no evidence for (closed by the clock, around a
+    disconnect, or touched by a late frame), ``auto`` every close while that costs at most a
+    quarter of the REST budget, else ``evidence``; ``false`` none."""
     confirm_delay: float = Field(default=10.0, gt=0)
     """Seconds after a candle's close before it is confirmed (and how often confirmations run)."""
     ping_interval: float = Field(default=20.0, gt=0)
@@ -112,11 +132,17 @@ class HyperliquidConfig(BaseModel):
         for coin in v:
             if not coin or coin != coin.strip():
                 raise ValueError(f"{coin!r} is not a coin name (empty or surrounding spaces)")
+            parse_spec(coin)
             if coin not in out:
                 out.append(coin)
         if not out:
             raise ValueError('list at least one coin, e.g. coins = ["BTC"]')
         return out
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str) -> str:
+        return Shard.parse(v).spec
 
     @field_validator("intervals")
     @classmethod
@@ -151,8 +177,20 @@ class HyperliquidConfig(BaseModel):
         return context
 
     def markets(self) -> list[tuple[str, str]]:
-        """Every configured (coin, interval) pair."""
-        return [(c, i) for c in self.coins for i in self.intervals]
+        """Every (coin, interval) pair of the coins named outright (sets need the exchange: see
+        :mod:`~candlewick.plugins.hyperliquid.universe`), within this daemon's shard."""
+        shard = self.shard_of()
+        return [(c, i) for c in self.named_coins() if shard.owns(c) for i in self.intervals]
+
+    def named_coins(self) -> list[str]:
+        """The coins named outright (not sets)."""
+        return [c for c in self.coins if not isinstance(parse_spec(c), MarketSet)]
+
+    def has_sets(self) -> bool:
+        return has_sets(self.coins)
+
+    def shard_of(self) -> Shard:
+        return Shard.parse(self.shard)
 
     def backfill(self) -> int | str | None:
         """``"max"``, a window in ms, or ``None`` for no start-up backfill."""
