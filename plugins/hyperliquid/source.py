@@ -27,8 +27,12 @@ Lifecycle of :class:`HyperliquidSource`:
      exchange counts), the delay stays under ``reconnect_unreachable_max``: the feed is back
      within seconds of the exchange.
 
-   Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
-   repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
+   Outbound messages of all connections share one bucket, and new connections another
+   (:mod:`~candlewick.plugins.hyperliquid.limits`), so repeated reconnects never exceed the
+   exchange's 2000 messages or 30 new connections a minute per IP. Markets are spread over at
+   most 10 connections and 1000 subscriptions by :func:`~candlewick.plugins.hyperliquid.limits.plan`;
+   ``native`` (a market -> bool function, every market native by default) is where derived
+   intervals plug in.
 3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes on the
    exchange's clock, and never lets a candle go backwards.
@@ -45,7 +49,10 @@ so a host clock minutes ahead closes nothing early, and an NTP step while runnin
 nothing. The offset is exported as ``candlewick_clock_offset_seconds``; a step is logged and
 published as a ``clock.step`` event.
 
-Markets can be added and removed while running.
+Markets can be added and removed while running. With market sets in ``coins`` or a ``shard``,
+a :class:`~candlewick.plugins.hyperliquid.universe_watch.UniverseWatch` resolves them at
+start and adds new listings and retires delisted coins as the exchange's metadata changes.
+Closes are confirmed over REST by a :class:`~candlewick.plugins.hyperliquid.confirm.Confirmer`.
 
 For gap repair and backfill jobs, a running source exposes its REST client and the one
 weight budget every REST caller shares: ``source.rest`` (a
@@ -63,6 +70,7 @@ frame event; nothing per message at INFO.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -76,12 +84,24 @@ from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
+from candlewick.plugins.hyperliquid.confirm import Confirmer
+from candlewick.plugins.hyperliquid.limits import (
+    CONNECTS_BURST,
+    CONNECTS_PER_MINUTE,
+    MAX_CONNECTIONS,
+    MESSAGES_BURST,
+    MESSAGES_PER_MINUTE,
+    always_native,
+    place,
+    plan,
+)
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
-from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
+from candlewick.plugins.hyperliquid.rest import HyperliquidRest
 from candlewick.plugins.hyperliquid.subscriptions import Market
+from candlewick.plugins.hyperliquid.universe_watch import UniverseWatch
+from candlewick.plugins.hyperliquid.usage import LimitUsage
 from candlewick.runtime import names
-from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
 
@@ -93,16 +113,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The documented per-IP connection limit.
-MAX_CONNECTIONS = 10
-#: Candles per market remembered for confirmation (older ones are left to gap repair).
-MAX_UNCONFIRMED = 1000
-#: Confirmations wait while less than this share of the REST burst is available.
-CONFIRM_MIN_BUDGET = 0.5
-#: Outbound websocket messages per minute we allow ourselves (the exchange allows 2000 per IP).
-MESSAGES_PER_MINUTE = 1800
-#: Messages that may go out at once (a reconnect resubscribing up to 1000 markets).
-MESSAGES_BURST = 1000
+#: Above this many markets, ``startup_history = "auto"`` leaves start-up history to gap repair's jobs.
+HISTORY_JOBS_ABOVE = 50
 #: Longest sleep of the clock-closing loop (it also wakes at the next known deadline).
 CLOSER_MAX_SLEEP = 1.0
 #: Log a malformed frame at WARNING the first time and then every this many.
@@ -110,7 +122,7 @@ MALFORMED_LOG_EVERY = 100
 
 
 class HyperliquidSource(Source):
-    """Live Hyperliquid candles over one multiplexed websocket, with REST catch-up."""
+    """Live Hyperliquid candles over up to 10 multiplexed websockets, with REST catch-up."""
 
     def __init__(self, ctx: ComponentContext[HyperliquidConfig]) -> None:
         super().__init__(ctx)
@@ -123,6 +135,15 @@ class HyperliquidSource(Source):
         self.budget = WeightBudget(self.config.rest_weight_per_minute, ctx.clock)
         #: Outbound websocket messages (subscribes, unsubscribes, pings), shared by every connection.
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
+        #: New websocket connections, shared by every connection (the per-IP limit of 30 a minute).
+        self.connects = WeightBudget(CONNECTS_PER_MINUTE, ctx.clock, burst=CONNECTS_BURST, headroom=0)
+        #: Per market: subscribed natively (True) or derived from the coin's 1m candles.
+        self.native: Callable[[Market], bool] = always_native
+        #: Checks the named coins, resolves market sets and follows listings, within the shard.
+        self.universe = UniverseWatch(self.config, ctx.clock)
+        self.confirmer = Confirmer(
+            self.config.confirm_closed, delay=self.config.confirm_delay, budget_per_minute=self.budget.per_minute
+        )
         self.rest: HyperliquidRest | None = None
         #: TLS client context for wss:// and https:// (system authorities plus ``ca_file``).
         self.tls = self.config.ssl_context()
@@ -132,8 +153,6 @@ class HyperliquidSource(Source):
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
         self._history_done: set[Market] = set()
-        #: Candles the websocket closed, per market, awaiting REST confirmation: open -> close time.
-        self._unconfirmed: dict[Market, dict[int, int]] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -142,6 +161,7 @@ class HyperliquidSource(Source):
         self._candles_in = m.counter(names.CANDLES_IN, "Candle updates received", ("source", "coin", "interval"))
         self._last_frame = m.gauge(names.LAST_FRAME, "Wall time of the last frame", ("source", "coin", "interval"))
         self._last_candle = m.gauge(names.LAST_CANDLE, "Open time of the newest candle", ("coin", "interval"))
+        self.usage = LimitUsage(ctx.name, self, ctx.telemetry)
         self.clock_watch = ClockWatch(
             ctx.name, self.exchange, ctx.telemetry,
             max_offset=ctx.settings.daemon.max_clock_offset, last_frame=self._last_frame,
@@ -165,18 +185,20 @@ class HyperliquidSource(Source):
             )
         if self.rest is not None and self.config.validate_coins:
             await self.rest.check_coins([coin])
+        per = self.config.max_subscriptions_per_connection
+        k = place([len(lk.subs) for lk in self.links], per_connection=per) if self._tg is not None else 0
+        if k is None:
+            raise SourceError(f"cannot open more than {MAX_CONNECTIONS} websocket connections per IP")
         self._wanted.append(market)
+        self.confirmer.size(self._wanted)
         if self._tg is None:
             return
-        link = next((lk for lk in self.links if lk.room > 0), None)
-        if link is None:
-            if len(self.links) >= MAX_CONNECTIONS:
-                raise SourceError(f"cannot open more than {MAX_CONNECTIONS} websocket connections per IP")
-            link = Link(self, len(self.links), [market])
+        if k == len(self.links):
+            link = Link(self, k, [market])
             self.links.append(link)
             self._tg.start_soon(link.run)
             return
-        await link.add(market)
+        await self.links[k].add(market)
 
     async def remove_market(self, coin: str, interval: str) -> None:
         """Stop following a market now."""
@@ -184,6 +206,7 @@ class HyperliquidSource(Source):
         if market not in self._wanted:
             raise SourceError(f"{self.name} does not follow {coin}/{interval}")
         self._wanted.remove(market)
+        self.confirmer.size(self._wanted)
         for link in self.links:
             if market in link.subs:
                 await link.remove(market)
@@ -196,6 +219,9 @@ class HyperliquidSource(Source):
             "markets": [f"{c}/{i}" for c, i in self._wanted],
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
+            "limits": self.usage.snapshot(),
+            "universe": self.universe.describe(),
+            "confirm_closed": {"every": self.confirmer.every, "trusted": self.confirmer.trusted},
             "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
             "clock": None
             if estimate is None
@@ -224,36 +250,46 @@ class HyperliquidSource(Source):
         ) as rest:
             self.rest = rest
             try:
-                if cfg.validate_coins:
-                    await self._validate_coins(rest)
+                coins = await self.universe.first(rest, name=self.name)
+                self._wanted = [(c, i) for c in coins for i in cfg.intervals]
+                self._plan_links()
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
-                    per = cfg.max_subscriptions_per_connection
-                    self.links = [
-                        Link(self, k, self._wanted[start : start + per])
-                        for k, start in enumerate(range(0, len(self._wanted), per))
-                    ]
                     for link in self.links:
                         tg.start_soon(link.run)
                     tg.start_soon(self._closer)
-                    if cfg.confirm_closed:
-                        tg.start_soon(self._confirmer)
+                    if self.confirmer.enabled:
+                        tg.start_soon(self.confirmer.run, self, self.ctx.clock, self._confirmed)
+                    tg.start_soon(self.universe.run, rest, self)
                     task_status.started()
             finally:
                 self._tg = None
                 self.rest = None
 
-    async def _validate_coins(self, rest: HyperliquidRest) -> None:
-        """Refuse unknown coins (SourceError); retry while the exchange cannot be reached."""
-        backoff = Backoff(initial=self.config.reconnect_initial, maximum=self.config.reconnect_max, floor=0.5)
-        while True:
-            try:
-                await rest.check_coins(self.config.coins)
-                return
-            except RestUnavailable as exc:
-                delay = backoff.next()
-                log.warning("%s: cannot check coins yet (%s); retry in %.1fs", self.name, exc, delay)
-                await self.ctx.clock.sleep(delay)
+    def _plan_links(self) -> None:
+        """Spread the markets over connections within the per-IP limits; say what does not fit."""
+        cfg = self.config
+        p = plan(self._wanted, native=self.native, per_connection=cfg.max_subscriptions_per_connection)
+        if p.unplaced:
+            shown = ", ".join(f"{c}/{i}" for c, i in p.unplaced[:10])
+            log.error(
+                "%s: %d markets exceed Hyperliquid's per-IP limit of %d subscriptions and are not followed "
+                "(%s%s); split them over daemons with shard = \"k/n\" or derive intervals",
+                self.name, len(p.unplaced), MAX_SUBSCRIPTIONS, shown, ", ..." if len(p.unplaced) > 10 else "",
+            )  # fmt: skip
+            dropped = set(p.unplaced)
+            self._wanted = [m for m in self._wanted if m not in dropped]
+        self.links = [Link(self, k, subs) for k, subs in enumerate(p.connections)]
+        self.confirmer.size(self._wanted)
+
+    def history_by_jobs(self) -> bool:
+        """True when gap repair's jobs fetch ``backfill_on_start`` instead of the first connect."""
+        mode = self.config.startup_history
+        return mode == "jobs" or (mode == "auto" and len(self._wanted) > HISTORY_JOBS_ABOVE)
+
+    async def _confirmed(self, candles: list[Candle]) -> None:
+        self.grid.observe_many(candles)
+        await self.ingest(candles)
 
     async def _closer(self) -> None:
         """Close open candles whose ``T + close_grace`` has passed on the exchange's clock."""
@@ -267,52 +303,19 @@ class HyperliquidSource(Source):
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
-    async def _confirmer(self) -> None:
-        """Re-fetch candles the websocket closed; the exchange's final version wins if it differs.
+    async def emit(self, candles: list[Candle], *, evidence: tuple[int, int] = (0, 0)) -> None:
+        """Hand candles to the buffer as they are (waits while it is full).
 
-        One request per market covers every pending candle; it runs at gap-repair priority and
-        waits while the REST budget is low, so catch-ups and repairs come first.
+        Closed live candles opening within ``evidence`` ``[lo, hi)`` were closed by a successor's
+        frame on a connection up since ``lo`` (see :mod:`~candlewick.plugins.hyperliquid.confirm`).
         """
-        cfg = self.config
-        clock = self.ctx.clock
-        delay_ms = int(cfg.confirm_delay * 1000)
-        while True:
-            await clock.sleep(cfg.confirm_delay)
-            rest = self.rest
-            if rest is None:
-                continue
-            for market, pending in list(self._unconfirmed.items()):
-                if market not in self._wanted:
-                    self._unconfirmed.pop(market, None)
-                    continue
-                now = self.now_ms()
-                due = sorted(t for t, close in pending.items() if close + delay_ms <= now)
-                if not due:
-                    continue
-                if self.budget.level() < self.budget.burst * CONFIRM_MIN_BUDGET:
-                    break  # the budget is busy: confirm later
-                try:
-                    candles = await rest.fetch_range(*market, due[0], due[-1], priority=Priority.REPAIR)
-                except RestError as exc:
-                    log.warning("%s: confirming %s/%s failed: %s", self.name, *market, exc)
-                    continue
-                for t in due:
-                    del pending[t]
-                wanted = set(due)
-                self.grid.observe_many(candles)
-                await self.ingest([c for c in candles if c.open_time in wanted and c.closed])
-
-    async def emit(self, candles: list[Candle]) -> None:
-        """Hand candles to the buffer as they are (waits while it is full)."""
         newest = self._newest
-        confirm = self.config.confirm_closed
+        note = self.confirmer.note
+        lo, hi = evidence
         for candle in candles:
             await self.ctx.candles.send(candle)
             market = candle.market
-            if confirm and candle.closed and candle.origin == "live":
-                pending = self._unconfirmed.setdefault(market, {})
-                if len(pending) < MAX_UNCONFIRMED:
-                    pending[candle.open_time] = candle.close_time
+            note(candle, evidenced=lo <= candle.open_time < hi)
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
@@ -330,6 +333,8 @@ class HyperliquidSource(Source):
         now = self.exchange.at_ms(received)
         out: list[Candle] = []
         observe, follows = self.grid.observe, link.subs.candle
+        up_since = self.exchange.at_ms(link.connected_at) if link.connected_at is not None else now
+        successor = -1
         for candle in update.candles:
             if not follows(candle.market):
                 continue  # a late frame of a market just removed
@@ -337,9 +342,11 @@ class HyperliquidSource(Source):
             self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
             self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
             out.extend(self.tracker.offer(candle, now))
+            successor = candle.open_time
         if update.errors:
             self.count_malformed("; ".join(update.errors), text)
-        await self.emit(out)
+        # Closed by this frame's newer candle, on a connection up since before they opened: evidenced.
+        await self.emit(out, evidence=(up_since, successor if len(update.candles) == 1 else 0))
 
     def count_malformed(self, reason: str, raw: str) -> None:
         """Count a frame that failed validation; log the first and then every ``MALFORMED_LOG_EVERY``."""
@@ -364,7 +371,7 @@ class HyperliquidSource(Source):
         policy = self.config.backfill()
         start: int | None
         if market not in self._history_done:
-            if policy is None:
+            if policy is None or self.history_by_jobs():
                 start = None
             else:
                 start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))

@@ -27,6 +27,11 @@ GRID_MISMATCH = "candlewick_grid_mismatch"
 #: (source, coin, interval) during a mismatch: the open time candlewick's grid expects, and the one the exchange sent
 GRID_EXPECTED_OPEN = "candlewick_grid_mismatch_expected_open_timestamp_seconds"
 GRID_SEEN_OPEN = "candlewick_grid_mismatch_seen_open_timestamp_seconds"
+#: (source) per-IP websocket limits in use: open connections, subscriptions, connects and messages in the last 60 s
+WS_CONNECTIONS = "candlewick_ws_connections"
+WS_SUBSCRIPTIONS = "candlewick_ws_subscriptions"
+WS_CONNECTS_LAST_MINUTE = "candlewick_ws_connects_last_minute"
+WS_MESSAGES_LAST_MINUTE = "candlewick_ws_messages_last_minute"
 CLOCK_OFFSET = "candlewick_clock_offset_seconds"  # (source) local wall clock minus the exchange's
 CLOCK_OFFSET_UNCERTAINTY = "candlewick_clock_offset_uncertainty_seconds"  # (source) half-width of its interval
 
