@@ -58,6 +58,11 @@ class LinkHost(Protocol):
         ...
 
     @property
+    def connects(self) -> WeightBudget:
+        """New websocket connections, shared by every connection (the per-IP limit)."""
+        ...
+
+    @property
     def tls(self) -> ssl.SSLContext | None: ...
     @property
     def reconnects(self) -> Child: ...
@@ -199,7 +204,12 @@ class Link:
     async def _session(self) -> None:
         src = self.source
         cfg = src.config
-        ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout, ssl_context=src.tls)
+        await src.connects.acquire(1)
+        try:
+            ws = await connect(cfg.ws_url, open_timeout=cfg.open_timeout, ssl_context=src.tls)
+        except Unreachable:
+            src.connects.settle(1, 0)  # no connection reached the exchange: it counts nothing
+            raise
         try:
             self.ws = ws
             self._pending_ping = None
