@@ -43,6 +43,14 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--seed", type=int, default=0, help="seed of the deterministic candles (default 0)")
     p.add_argument("--coins", nargs="+", metavar="COIN", help="coins to list (default: BTC ETH SOL ...)")
+    p.add_argument(
+        "--universe",
+        choices=("small", "full"),
+        default="small",
+        help="small: the default coins; full: 240 perps, 12 spot pairs and the HIP-3 dex xyz, with a coin "
+        "listed and one delisted every --listing-every seconds (ignored with --coins)",
+    )
+    p.add_argument("--listing-every", type=float, default=600.0, metavar="SECONDS", help="listing schedule period")
     p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help="switch a fault on (repeat)")
     p.add_argument("--fault-every", type=float, default=60.0, metavar="SECONDS", help="period of drops/stalls")
     p.add_argument("--tls-cert", metavar="PEM", help="serve wss:// and https:// with this certificate")
@@ -106,10 +114,15 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 def _exchange(args: argparse.Namespace, faults: set[str], context: ssl.SSLContext | None) -> FakeExchange:
     """The fake exchange the options describe, with the chosen faults switched on."""
-    from candlewick.testing import DEFAULT_COINS, CoinSpec, FakeExchange
+    import time
+
+    from candlewick.testing import DEFAULT_COINS, CoinSpec, FakeExchange, full_universe, schedule
 
     known = {c.name: c for c in DEFAULT_COINS}
     coins = tuple(known.get(name) or CoinSpec(name, 1.0) for name in args.coins) if args.coins else DEFAULT_COINS
+    if not args.coins and args.universe == "full":
+        every = int(args.listing_every * 1000)
+        coins = schedule(full_universe(), now_ms=int(time.time() * 1000), every_ms=every, count=24)
     exchange = FakeExchange(
         seed=args.seed,
         host=args.host,
@@ -129,7 +142,8 @@ def _exchange(args: argparse.Namespace, faults: set[str], context: ssl.SSLContex
 
 def _banner(args: argparse.Namespace, exchange: FakeExchange, faults: set[str], *, tls: bool) -> str:
     """What the command prints once listening: where it is and the config lines to use it."""
-    coins = " ".join(c.name for c in exchange.model.coins)
+    names = [c.name for c in exchange.model.coins]
+    coins = " ".join(names) if len(names) <= 12 else f'{len(names)} (use coins = ["*", "spot:*", "xyz:*"])'
     lines = [
         f"fake Hyperliquid exchange on {args.host}:{exchange.port} (seed {args.seed}, "
         f"coins {coins}, faults {', '.join(sorted(faults)) or 'none'})",

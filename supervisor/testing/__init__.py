@@ -17,26 +17,36 @@ to see how candlewick reports a grid mismatch.
 :class:`MemorySink` and :class:`PassThroughBuffer` stand in for storage, so a source plugin's
 tests run a real daemon without a database.
 
-``candlewick simulate`` runs the same exchange in the foreground. pytest users can load the
+``FakeExchange(coins=full_universe())`` serves a whole exchange (240 perps, spot pairs, the HIP-3
+dex ``xyz``); ``schedule`` adds future listings and delistings, and ``list_coin``/``delist_coin``
+change the listing at once. The fake enforces the per-IP websocket limits (``exchange.limits``
+counts every violation and the peaks). ``candlewick simulate`` runs the same exchange in the
+foreground (``--universe full``). pytest users can load the
 fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
 """
 
 from __future__ import annotations
 
 from candlewick.testing._exchange import ExchangeStats, FakeExchange, Faults
+from candlewick.testing._limits import IpLimits
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
+from candlewick.testing._universe import HIP3_DEX, full_universe, schedule
 from candlewick.testing.clock import ScaledClock, SkewedClock
 from candlewick.testing.components import MemorySink, PassThroughBuffer
 
 __all__ = [
     "DEFAULT_COINS",
+    "HIP3_DEX",
     "CoinSpec",
     "ExchangeStats",
     "FakeExchange",
     "Faults",
+    "IpLimits",
     "MarketModel",
     "MemorySink",
     "PassThroughBuffer",
     "ScaledClock",
     "SkewedClock",
+    "full_universe",
+    "schedule",
 ]

@@ -16,6 +16,7 @@ client code, so the two check each other.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import ssl
@@ -34,6 +35,7 @@ from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.testing._faults import GARBAGE, RETENTION, ExchangeStats, Faults
 from candlewick.testing._http import BadHttp, HttpRequest, read_request, write_response
 from candlewick.testing._info import InfoEndpoint
+from candlewick.testing._limits import IpLimits
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
 from candlewick.testing._subscriptions import WsClient, candle_frames, compact, replies
 from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed
@@ -65,6 +67,7 @@ class FakeExchange:
         retention: int = RETENTION,
         ssl_context: ssl.SSLContext | None = None,
         grid_shift: dict[str, int] | None = None,
+        enforce_limits: bool = True,
     ) -> None:
         #: ``grid_shift`` moves the grid of some intervals (ms): an exchange that aligns them otherwise.
         self.model = MarketModel(seed=seed, coins=coins, grid_shift=dict(grid_shift or {}))
@@ -81,6 +84,13 @@ class FakeExchange:
         self.faults = Faults()
         self.stats = ExchangeStats()
         self._clients: set[WsClient] = set()
+        #: The per-IP websocket limits (every client is on loopback: one IP); ``enforce_limits``
+        #: false only counts violations.
+        self.limits = IpLimits(
+            subscriptions=lambda: sum(len(c.subs) for c in self._clients),
+            connections=lambda: len(self._clients),
+            enforce=enforce_limits,
+        )
         self._numbers = 0
         self._rng = random.Random(seed)
         self._info = InfoEndpoint(
@@ -136,6 +146,17 @@ class FakeExchange:
     def connections(self) -> int:
         """Open websocket connections."""
         return len(self._clients)
+
+    def list_coin(self, spec: CoinSpec) -> None:
+        """List a coin now (or change one): ``meta``/``spotMeta`` show it from now on."""
+        self.model.update(spec)
+
+    def delist_coin(self, name: str) -> None:
+        """Delist a coin now: ``meta`` flags it ``isDelisted`` and it trades no more."""
+        spec = self.model.coin(name)
+        if spec is None:
+            raise KeyError(name)
+        self.model.update(dataclasses.replace(spec, delisted_at=self.now_ms()))
 
     def subscriptions(self) -> list[tuple[str, str]]:
         """Subscriptions over every open connection."""
@@ -254,6 +275,12 @@ class FakeExchange:
                                 stream, 404, b"not found", content_type="text/plain", close=True, date=self.clock.time()
                             )
                             return
+                        if not self.limits.connect(self.clock.monotonic()):
+                            await write_response(
+                                stream, 429, b"Too many connections", content_type="text/plain", close=True,
+                                date=self.clock.time(),
+                            )  # fmt: skip
+                            return
                         await self._serve_ws(stream, req)
                         return
                     status, body, ctype = self._route(req)
@@ -353,7 +380,8 @@ class FakeExchange:
             await client.ws.send_text(compact(obj))
 
     async def _on_message(self, client: WsClient, text: str) -> None:
-        for reply in replies(client, text, self.model, self.faults, self.stats):
+        now = (self.clock.monotonic(), self.now_ms())
+        for reply in replies(client, text, self.model, self.faults, self.stats, limits=self.limits, now=now):
             await self._send(client, reply)
 
     async def _pusher(self, client: WsClient) -> None:

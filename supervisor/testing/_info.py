@@ -1,4 +1,4 @@
-"""``POST /info`` of the fake exchange: ``meta``, ``spotMeta`` and ``candleSnapshot``.
+"""``POST /info`` of the fake exchange: ``meta`` (per dex), ``perpDexs``, ``spotMeta`` and ``candleSnapshot``.
 
 The answers follow the reference: rows of ``candleSnapshot`` overlap ``[startTime, endTime]``
 within the newest ``retention`` candles, malformed bodies get 422 with a text body, and the
@@ -19,7 +19,7 @@ from candlewick.testing._faults import ExchangeStats, Faults
 from candlewick.testing._market import MarketModel
 from candlewick.testing._subscriptions import compact, ws_candle
 
-__all__ = ["BASE_WEIGHT", "DESERIALIZE_ERROR", "InfoEndpoint", "meta", "snapshot_request", "spot_meta"]
+__all__ = ["BASE_WEIGHT", "DESERIALIZE_ERROR", "InfoEndpoint", "meta", "perp_dexs", "snapshot_request", "spot_meta"]
 
 #: Weight of every info request this fake serves (candleSnapshot adds one per 60 rows).
 BASE_WEIGHT = 20
@@ -34,14 +34,29 @@ def rest_candle(c: Candle) -> dict[str, Any]:
     return dict(sorted(ws_candle(c).items()))
 
 
-def meta(model: MarketModel, dex: object) -> dict[str, Any]:
-    """The ``meta`` answer: the perpetuals of the model (other dexes have none)."""
-    if dex:
-        return {"universe": [], "marginTables": []}
-    universe = [
-        {"name": c.name, "szDecimals": c.sz_decimals, "maxLeverage": 50} for c in model.coins if c.kind == "perp"
-    ]
+def meta(model: MarketModel, dex: object, now_ms: int | None = None) -> dict[str, Any]:
+    """The ``meta`` answer: the perps of the main dex, or of HIP-3 ``dex`` (named ``dex:COIN``).
+
+    Coins not listed yet by ``now_ms`` are absent; delisted ones carry ``isDelisted``.
+    """
+    universe: list[dict[str, Any]] = []
+    for c in model.coins:
+        if c.kind != "perp" or c.dex != (dex or "") or (now_ms is not None and not c.listed(now_ms)):
+            continue
+        entry: dict[str, Any] = {"name": c.name, "szDecimals": c.sz_decimals, "maxLeverage": 50}
+        if c.delisted_at is not None and (now_ms is None or c.delisted_at <= now_ms):
+            entry["isDelisted"] = True
+        universe.append(entry)
     return {"universe": universe, "marginTables": []}
+
+
+def perp_dexs(model: MarketModel) -> list[Any]:
+    """The ``perpDexs`` answer: ``null`` for the main dex, then one object per HIP-3 dex."""
+    dexes = sorted({c.dex for c in model.coins if c.dex})
+    return [None] + [
+        {"name": d, "fullName": f"{d.upper()} builder dex", "deployer": f"0x{k + 1:040x}", "oracleUpdater": None}
+        for k, d in enumerate(dexes)
+    ]
 
 
 def spot_meta(model: MarketModel) -> dict[str, Any]:
@@ -138,7 +153,10 @@ class InfoEndpoint:
             return 422, DESERIALIZE_ERROR, "text/plain"
         self.stats.rest_by_type[kind] = self.stats.rest_by_type.get(kind, 0) + 1
         if kind == "meta":
-            result: Any = meta(self.model, body.get("dex"))
+            result: Any = meta(self.model, body.get("dex"), int(self.clock.time() * 1000))
+            weight = BASE_WEIGHT
+        elif kind == "perpDexs":
+            result = perp_dexs(self.model)
             weight = BASE_WEIGHT
         elif kind == "spotMeta":
             result = spot_meta(self.model)

@@ -43,6 +43,17 @@ class CoinSpec:
     #: Trades per minute, on average.
     activity: float = 30.0
     listed_at: int = DEFAULT_LISTED_AT
+    #: When trading stopped (``meta`` then says ``isDelisted``); ``None``: still trading.
+    delisted_at: int | None = None
+
+    @property
+    def dex(self) -> str:
+        """The HIP-3 dex of a perp named ``dex:COIN`` (``""``: the main dex)."""
+        return self.name.split(":", 1)[0] if self.kind == "perp" and ":" in self.name else ""
+
+    def listed(self, now_ms: int) -> bool:
+        """Listed by ``now_ms`` (delisted ones stay listed, flagged)."""
+        return self.listed_at <= now_ms
 
 
 DEFAULT_COINS: tuple[CoinSpec, ...] = (
@@ -101,6 +112,12 @@ class MarketModel:
     def __post_init__(self) -> None:
         self._by_name = {c.name: c for c in self.coins}
 
+    def update(self, spec: CoinSpec) -> None:
+        """List a new coin, or change one (a delisting), while the exchange runs."""
+        known = spec.name in self._by_name
+        self._by_name[spec.name] = spec
+        self.coins = tuple(spec if c.name == spec.name else c for c in self.coins) if known else (*self.coins, spec)
+
     # -- the exchange's grid (candlewick's, unless shifted) ------------------------------------
 
     def open_time(self, interval: str, ts: int) -> int:
@@ -138,6 +155,8 @@ class MarketModel:
     def trades(self, spec: CoinSpec, interval: str, t: int) -> int:
         """Trades in the candle opening at ``t`` (0: the candle does not exist)."""
         if t < self.open_time(interval, spec.listed_at):
+            return 0
+        if spec.delisted_at is not None and t >= spec.delisted_at:
             return 0
         r = self._rand(spec.name, interval, t)
         if interval == "1m" and spec.name in self.sparse and r[3] < self.sparse_probability:

@@ -16,6 +16,7 @@ import anyio
 
 from candlewick.model import INTERVALS, Candle
 from candlewick.testing._faults import ExchangeStats, Faults
+from candlewick.testing._limits import MESSAGES_ERROR, SUBSCRIPTIONS_ERROR, IpLimits
 from candlewick.testing._market import MarketModel
 from candlewick.testing._websocket import ServerWebSocket
 
@@ -55,8 +56,22 @@ def _error(message: str) -> dict[str, Any]:
     return {"channel": "error", "data": message}
 
 
-def replies(client: WsClient, text: str, model: MarketModel, faults: Faults, stats: ExchangeStats) -> list[Any]:
-    """What the exchange answers to one received text (subscriptions of ``client`` updated)."""
+def replies(
+    client: WsClient,
+    text: str,
+    model: MarketModel,
+    faults: Faults,
+    stats: ExchangeStats,
+    *,
+    limits: IpLimits | None = None,
+    now: tuple[float, int] | None = None,
+) -> list[Any]:
+    """What the exchange answers to one received text (subscriptions of ``client`` updated).
+
+    ``limits`` and ``now`` (monotonic seconds, exchange ms) apply the per-IP limits and listings.
+    """
+    if limits is not None and now is not None and not limits.message(now[0]):
+        return [_error(MESSAGES_ERROR)]
     try:
         msg = json.loads(text)
     except ValueError:
@@ -84,12 +99,13 @@ def replies(client: WsClient, text: str, model: MarketModel, faults: Faults, sta
     key = (coin, interval)
     if method == "subscribe":
         stats.subscribes += 1
-        if model.coin(coin) is None or coin in faults.reject_coins:
+        spec = model.coin(coin)
+        if spec is None or coin in faults.reject_coins or (now is not None and not spec.listed(now[1])):
             return [_error(f"Invalid subscription {compact(echo)}")]
         if key in client.subs:
             return [_error(f"Already subscribed: {reordered}")]
-        if len(client.subs) >= MAX_SUBSCRIPTIONS:
-            return [_error(f"Cannot subscribe to more than {MAX_SUBSCRIPTIONS} channels.")]
+        if len(client.subs) >= MAX_SUBSCRIPTIONS or (limits is not None and not limits.subscribe()):
+            return [_error(SUBSCRIPTIONS_ERROR)]
         client.subs[key] = None
         return [{"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": echo}}]
     stats.unsubscribes += 1
