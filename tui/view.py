@@ -279,7 +279,7 @@ def job_cells(job: Job) -> tuple[str | Text, ...]:
     else:
         status = Text(job.state, style=style)
     market = f"{job.coin} {job.interval}".strip()
-    return (f"#{job.id}", job.kind, market, status, fmt_eta(job.eta) if job.state == "running" else "")
+    return (f"#{job.id}", job.kind, market, status, fmt_eta(job.eta) if job.state in ("running", "queued") else "")
 
 
 def event_text(event: Event) -> Text:

@@ -45,6 +45,7 @@ from anyio.abc import TaskStatus
 
 from candlewick.gaps import grid, planning
 from candlewick.gaps.coverage import Coverage, Look
+from candlewick.gaps.eta import queue_etas
 from candlewick.gaps.history import History, StoredTimes
 from candlewick.gaps.jobs import STARTUP, URGENT, USER, Job, JobKind, JobState
 from candlewick.gaps.ledger import Assessment, Ledger
@@ -130,9 +131,17 @@ class GapEngine:
     # -- views -------------------------------------------------------------------------------
 
     def job_list(self) -> list[dict[str, Any]]:
-        """Every job, newest first."""
+        """Every job, newest first; a queued job's ``eta`` is the weight ahead of it at the budget's rate."""
         now = self.clock.monotonic()
-        return [j.to_dict(now) for j in self.queue.newest_first()]
+        per_minute = getattr(self.history, "weight_per_minute", None)
+        etas = queue_etas(self.queue.active(), self.history, per_minute) if per_minute else {}
+        out = []
+        for job in self.queue.newest_first():
+            row = job.to_dict(now)
+            if row["eta"] is None and job.id in etas:
+                row["eta"] = etas[job.id]
+            out.append(row)
+        return out
 
     def active_jobs(self) -> list[Job]:
         return self.queue.active()

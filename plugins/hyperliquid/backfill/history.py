@@ -75,12 +75,21 @@ class HyperliquidHistory:
         live = self._live()
         return live.markets() if live is not None else self.config.markets()
 
+    @property
+    def weight_per_minute(self) -> float:
+        """The REST budget jobs share (``backfill.list`` turns it into ETAs)."""
+        live = self._live()
+        return live.budget.per_minute if live is not None else float(self.config.rest_weight_per_minute)
+
     def backfill_on_start(self) -> int | str | None:
         return self.config.backfill()
 
     def fetches_start_history(self) -> bool:
-        # HyperliquidSource.catch_up fetches backfill_on_start on its first connect.
-        return self._live() is not None and self.config.backfill() is not None
+        # HyperliquidSource.catch_up fetches backfill_on_start on its first connect, unless the
+        # markets are many (startup_history): then gap repair's jobs do, shortest horizon first,
+        # resumed after a restart from what is stored.
+        live = self._live()
+        return live is not None and self.config.backfill() is not None and not live.history_by_jobs()
 
     async def _rest(self) -> HyperliquidRest:
         live = self._live()
