@@ -46,6 +46,7 @@ __all__ = [
     "Stats",
     "Status",
     "Wire",
+    "WsLimits",
     "lenient",
 ]
 
@@ -138,6 +139,19 @@ class RestStats(Wire):
     budget_per_minute: int = 0
 
 
+class WsLimits(Wire):
+    """Per-IP websocket limits in use, summed over the sources, beside what the exchange allows."""
+
+    connections: int = 0
+    connections_max: int = 10
+    subscriptions: int = 0
+    subscriptions_max: int = 1000
+    connects_last_minute: int = 0
+    connects_per_minute_max: int = 30
+    messages_last_minute: int = 0
+    messages_per_minute_max: int = 2000
+
+
 class SinkStats(Wire):
     name: str = ""
     rows_written: int = 0
@@ -186,6 +200,7 @@ class Stats(Wire):
     buffer: BufferStats = msgspec.field(default_factory=BufferStats)
     spool: SpoolStats = msgspec.field(default_factory=SpoolStats)
     rest: RestStats = msgspec.field(default_factory=RestStats)
+    ws_limits: WsLimits = msgspec.field(default_factory=WsLimits)
     sink: SinkStats = msgspec.field(default_factory=SinkStats)
     markets: list[MarketStats] = msgspec.field(default_factory=list)
     clock_offset_ms: int | None = None

@@ -25,6 +25,7 @@ from candlewick.control.schema import (
     SpoolStats,
     Stats,
     Status,
+    WsLimits,
 )
 from candlewick.plugin import Source
 from candlewick.runtime import names
@@ -208,6 +209,12 @@ def stats_view(host: ControlHost) -> Stats:
             weight_used=_int(_sum(m, names.REST_WEIGHT_USED)),
             weight_last_minute=_int(_sum(m, names.REST_WEIGHT_LAST_MINUTE)),
             budget_per_minute=_int(budget or 0),
+        ),
+        ws_limits=WsLimits(
+            connections=_int(_sum(m, names.WS_CONNECTIONS)),
+            subscriptions=_int(_sum(m, names.WS_SUBSCRIPTIONS)),
+            connects_last_minute=_int(_sum(m, names.WS_CONNECTS_LAST_MINUTE)),
+            messages_last_minute=_int(_sum(m, names.WS_MESSAGES_LAST_MINUTE)),
         ),
         sink=SinkStats(
             name=sink,
