@@ -30,7 +30,7 @@ from candlewick.plugins.hyperliquid.universe import (
 from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.clock import Clock
 
-__all__ = ["UniverseWatch", "fetch_metadata"]
+__all__ = ["UniverseWatch", "fetch_metadata", "preview"]
 
 log = logging.getLogger("candlewick.plugins.hyperliquid.source")
 
@@ -160,3 +160,25 @@ class UniverseWatch:
                 continue
             log.info("%s: %s listed; following %s", source.name, coin, ", ".join(intervals))
         return added, retired
+
+
+async def preview(config: HyperliquidConfig, clock: Clock) -> dict[str, Any]:
+    """What ``coins`` resolves to now, asked of ``rest_url`` (``check-config`` prints it)."""
+    from candlewick.plugins.hyperliquid.budget import WeightBudget
+
+    async with HyperliquidRest.from_config(config, budget=WeightBudget(config.rest_weight_per_minute, clock),
+                                           clock=clock) as rest:  # fmt: skip
+        meta = await fetch_metadata(rest, config.coins)
+    resolution = resolve(config.coins, meta)
+    shard = config.shard_of()
+    mine = shard.share(resolution.coins)
+    return {
+        "sets": {spec: len(members) for spec, members in resolution.sets.items()},
+        "coins": len(resolution.coins),
+        "shard": shard.spec,
+        "shard_coins": len(mine),
+        "markets": len(mine) * len(config.intervals),
+        "delisted_named": resolution.delisted,
+        "unknown_dexes": resolution.unknown_dexes,
+        "first": mine[:20],
+    }

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser("check-config", help="validate the config and print the effective values")
     p.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help='do not ask the exchange what market sets (coins = ["*", ...]) resolve to now',
+    )
     p.set_defaults(handler=main)
 
 
@@ -34,6 +39,8 @@ def main(args: argparse.Namespace) -> int:
     except CandlewickError as err:
         report(err)
         return EXIT_USAGE
+    if not args.offline:
+        effective["resolved"] = resolved_sets(settings, warnings)
     for warning in warnings:
         print(f"candlewick: warning: {warning}", file=sys.stderr)
     dump = mask_secrets(effective)
@@ -43,6 +50,29 @@ def main(args: argparse.Namespace) -> int:
         print(f"# config file: {settings.source_path or '(none: built-in defaults)'}")
         print(_as_toml(dump))
     return EXIT_OK
+
+
+def resolved_sets(settings: Settings, warnings: list[str]) -> dict[str, Any]:
+    """What each Hyperliquid source's market sets resolve to now (its ``rest_url`` is asked)."""
+    import anyio
+
+    from candlewick.errors import CandlewickError
+    from candlewick.plugins.hyperliquid.config import HyperliquidConfig
+    from candlewick.plugins.hyperliquid.universe_watch import preview
+    from candlewick.runtime.clock import SystemClock
+
+    out: dict[str, Any] = {}
+    for name, raw in settings.sources.items():
+        if name != "hyperliquid" or not isinstance(raw, dict):
+            continue
+        config = HyperliquidConfig.model_validate(raw)
+        if not config.has_sets():
+            continue
+        try:
+            out[name] = anyio.run(preview, config, SystemClock())
+        except (CandlewickError, OSError) as exc:
+            warnings.append(f"cannot resolve the market sets of [sources.{name}] now: {exc}")
+    return out
 
 
 def config_warnings(settings: Settings, hooks: PluginHooks) -> list[str]:

@@ -248,7 +248,14 @@ class BuiltinMethods:
 
     @rpc("markets.list", inline=True)
     async def markets_list(self) -> dict[str, Any]:
-        return {"markets": markets_view(self.host)}
+        """Every market followed; ``universe``: per source with market sets, what they resolve to now."""
+        universe = {}
+        for name, component in self.host.components.items():
+            if isinstance(component, Source):
+                described = component.describe().get("universe")
+                if described:
+                    universe[name] = described
+        return {"markets": markets_view(self.host), "universe": universe}
 
     @rpc("markets.add")
     async def markets_add(self, params: MarketParams) -> dict[str, Any]:
