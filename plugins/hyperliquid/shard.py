@@ -4,7 +4,7 @@
 coins whose owner is shard ``k`` of ``n``; every interval of a coin stays on one daemon.
 
 The owner is chosen by rendezvous (highest random weight) hashing: each shard ``j`` scores a
-coin ``blake2b(f"{j}/{n}:{coin}")``, and the best score owns it. The hash is stable across
+coin ``blake2b(f"{j}:{coin}")``, and the best score owns it. The hash is stable across
 processes, hosts and Python versions (never Python's salted ``hash()``), so every daemon agrees
 without talking to the others; a new listing lands on one shard and moves nothing else; and
 going from ``n`` to ``n + 1`` shards moves only the coins the new shard wins (about
@@ -23,14 +23,14 @@ __all__ = ["Shard", "owner"]
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-def _score(shard: int, count: int, coin: str) -> int:
-    digest = hashlib.blake2b(f"{shard}/{count}:{coin}".encode(), digest_size=8).digest()
+def _score(shard: int, coin: str) -> int:
+    digest = hashlib.blake2b(f"{shard}:{coin}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
 def owner(coin: str, count: int) -> int:
     """The shard (1-based) of ``count`` that owns ``coin``."""
-    return max(range(1, count + 1), key=lambda j: (_score(j, count, coin), -j))
+    return max(range(1, count + 1), key=lambda j: (_score(j, coin), -j))
 
 
 @dataclass(frozen=True, slots=True)
