@@ -28,22 +28,27 @@ def _markets(coins: int, intervals: tuple[str, ...] = INTERVALS) -> list[tuple[s
 
 def test_a_small_config_takes_one_connection() -> None:
     p = plan(_markets(1, ("1m", "1h")))
-    assert p.connections == [[("C0", "1m"), ("C0", "1h")]] and not p.unplaced
+    assert p.connections == [[("C0", "1m"), ("C0", "1h")]]
+    assert not p.unplaced
 
 
 def test_many_markets_spread_over_at_most_ten_connections_and_1000_subscriptions() -> None:
     p = plan(_markets(240))  # 3360 markets, all native
-    assert len(p.connections) == 10 and p.subscriptions == 1000
+    assert len(p.connections) == 10
+    assert p.subscriptions == 1000
     assert max(len(c) for c in p.connections) == 100
-    assert len(p.native) == 1000 and len(p.unplaced) == 2360
+    assert len(p.native) == 1000
+    assert len(p.unplaced) == 2360
     assert p.native == _markets(240)[:1000]  # in the order given
 
 
 def test_derived_markets_need_only_their_coins_1m() -> None:
     """The seam for derived intervals: 240 perps x 14 intervals fit once all but 1m are derived."""
     p = plan(_markets(240), native=lambda m: m[1] == "1m")
-    assert p.subscriptions == 240 and not p.unplaced
-    assert len(p.derived) == 240 * 13 and len(p.connections) == 3
+    assert p.subscriptions == 240
+    assert not p.unplaced
+    assert len(p.derived) == 240 * 13
+    assert len(p.connections) == 3
     assert {s[1] for c in p.connections for s in c} == {"1m"}
 
 

@@ -45,7 +45,9 @@ def test_specs_parse_into_sets_and_names() -> None:
 
 def test_config_accepts_sets_and_refuses_bad_spellings() -> None:
     cfg = HyperliquidConfig.model_validate({"coins": ["*", "PURR/USDC", "*"], "shard": " 2 / 3 "})
-    assert cfg.coins == ["*", "PURR/USDC"] and cfg.has_sets() and cfg.named_coins() == ["PURR/USDC"]
+    assert cfg.coins == ["*", "PURR/USDC"]
+    assert cfg.has_sets()
+    assert cfg.named_coins() == ["PURR/USDC"]
     assert cfg.shard == "2/3"
     with pytest.raises(ValidationError, match="not a market set"):
         HyperliquidConfig.model_validate({"coins": ["BT*"]})
@@ -70,15 +72,19 @@ def test_delisted_perps_leave_sets_and_hip3_names_carry_their_dex() -> None:
     md = Metadata.from_answers({"": main, "xyz": dex}, None, [None, {"name": "xyz"}])
     r = resolve(["*", "xyz:*", "OLD", "abc:*"], md)
     assert r.coins == ["BTC", "ETH", "xyz:XYZ100", "xyz:GOLD", "OLD"]
-    assert r.delisted == ["OLD"] and r.unknown_dexes == ["abc"]
+    assert r.delisted == ["OLD"]
+    assert r.unknown_dexes == ["abc"]
 
 
 def test_the_fake_answers_resolve_to_its_universe() -> None:
     model = MarketModel(coins=full_universe())
     md = Metadata.from_answers({"": meta(model, None), "xyz": meta(model, "xyz")}, spot_meta(model), perp_dexs(model))
     r = resolve(["*", "spot:*", "xyz:*"], md)
-    assert len(r.sets["*"]) == 240 and len(r.sets["spot:*"]) == 12 and len(r.sets["xyz:*"]) == 8
-    assert all(c.startswith("xyz:") for c in r.sets["xyz:*"]) and not r.unknown_dexes
+    assert len(r.sets["*"]) == 240
+    assert len(r.sets["spot:*"]) == 12
+    assert len(r.sets["xyz:*"]) == 8
+    assert all(c.startswith("xyz:") for c in r.sets["xyz:*"])
+    assert not r.unknown_dexes
 
 
 def test_a_market_is_retired_only_after_two_looks_without_it() -> None:
@@ -101,4 +107,5 @@ def test_shards_split_every_coin_once_and_a_new_coin_moves_nothing() -> None:
     # going from 3 to 4 daemons moves only what the new one wins
     moved = [c for c in coins if owner(c, 4) != 4 and owner(c, 4) != owner(c, 3)]
     assert moved == []
-    assert owner("BTC", 3) == owner("BTC", 3) and Shard(1, 1).owns("anything")
+    assert owner("BTC", 3) == owner("BTC", 3)
+    assert Shard(1, 1).owns("anything")
