@@ -61,7 +61,7 @@ def test_a_set_resolves_from_the_recorded_mainnet_meta() -> None:
     md = Metadata.from_answers({"": answer}, SPOT)
     r = resolve(["*", "PURR/USDC"], md)
     names = [e["name"] for e in answer["universe"]]
-    assert r.coins == names + ["PURR/USDC"]  # meta's order, the named spot pair after
+    assert r.coins == [*names, "PURR/USDC"]  # meta's order, the named spot pair after
     assert r.sets == {"*": names}
     assert resolve(["spot:*"], md).coins == ["PURR/USDC", "@107"]  # spot as subscriptions name it
 
