@@ -1,0 +1,126 @@
+"""The real daemon against a fake exchange listing a whole universe: sets, listings, limits, shards."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from candlewick.config import Settings
+from candlewick.pluginmanager import build_plugin_manager
+from candlewick.plugins.hyperliquid.source import HyperliquidSource
+from candlewick.runtime.daemon import Daemon
+from candlewick.testing import CoinSpec, FakeExchange, ScaledClock, full_universe
+
+pytestmark = pytest.mark.anyio
+
+PERPS = [c.name for c in full_universe() if c.kind == "perp" and ":" not in c.name]
+
+
+def _settings(exchange: FakeExchange, tmp_path: Path, **source: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "sources": {
+                "hyperliquid": {
+                    "ws_url": exchange.ws_url,
+                    "rest_url": exchange.rest_url,
+                    "intervals": ["1h"],
+                    "backfill_on_start": "none",
+                    "universe_refresh": 30,
+                    **source,
+                }
+            },
+            "sink": {"use": "sqlite", "sqlite": {"path": str(tmp_path / "candles.db")}},
+            "daemon": {"data_dir": tmp_path / "data", "shutdown_timeout": 5},
+        }
+    )
+
+
+@asynccontextmanager
+async def _daemon(settings: Settings, clock: ScaledClock, backend: str) -> AsyncIterator[HyperliquidSource]:
+    daemon = Daemon(settings, build_plugin_manager(), clock=clock, backend=backend)
+    daemon.build()
+    async with anyio.create_task_group() as tg:
+        await tg.start(functools.partial(daemon.run, signals=False))
+        source = daemon.component("hyperliquid")
+        assert isinstance(source, HyperliquidSource)
+        yield source
+        daemon.request_shutdown("test")
+
+
+async def _until(what: Callable[[], object], timeout: float = 20.0) -> None:
+    with anyio.fail_after(timeout):
+        while not what():
+            await anyio.sleep(0.05)
+
+
+def _subscribed(exchange: FakeExchange) -> set[tuple[str, str]]:
+    return set(exchange.subscriptions())
+
+
+async def test_sets_resolve_and_follow_listings_and_delistings(tmp_path: Path, anyio_backend: str) -> None:
+    """260 coins from three sets; a new listing is subscribed, a delisted coin unsubscribed."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=3, clock=clock, coins=full_universe(), push_interval=30) as exchange:
+        settings = _settings(exchange, tmp_path, coins=["*", "spot:*", "xyz:*"])
+        async with _daemon(settings, clock, anyio_backend) as source:
+            await _until(lambda: len(_subscribed(exchange)) == 260)
+            coins = {c for c, _ in source.markets()}
+            assert coins == {c.name for c in full_universe()}
+            assert source.universe.describe()["sets"] == {"*": 240, "spot:*": 12, "xyz:*": 8}
+            assert len(source.links) == 3  # spread: about 100 subscriptions a connection
+
+            exchange.list_coin(CoinSpec("FRESH", 12.0, 2, listed_at=exchange.now_ms()))
+            exchange.delist_coin("P240")
+            await _until(lambda: ("FRESH", "1h") in _subscribed(exchange))
+            assert ("FRESH", "1h") in source.markets()
+            await _until(lambda: ("P240", "1h") not in _subscribed(exchange))
+            assert ("P240", "1h") not in source.markets()
+            assert exchange.stats.unsubscribes == 1
+        assert exchange.limits.violations == {}
+
+
+async def test_limits_hold_through_a_reconnect_storm(tmp_path: Path, anyio_backend: str) -> None:
+    """960 subscriptions over 10 connections; five mass drops in a row never break a per-IP limit."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=4, clock=clock, coins=full_universe(), push_interval=30) as exchange:
+        settings = _settings(exchange, tmp_path, coins=["*"], intervals=["15m", "1h", "4h", "1d"])
+        async with _daemon(settings, clock, anyio_backend) as source:
+            await _until(lambda: len(_subscribed(exchange)) == 960)
+            assert exchange.connections == 10
+            for _ in range(5):  # every connection dropped as soon as all ten are back
+                opened = exchange.stats.ws_connections
+                exchange.drop_connections()
+                await _until(lambda: exchange.stats.ws_connections >= opened + 10, timeout=40)
+            await _until(lambda: len(_subscribed(exchange)) == 960 and exchange.connections == 10, timeout=40)
+            assert exchange.stats.ws_connections >= 60
+            stats = source.describe()["limits"]
+            assert stats["subscriptions"] == [960, 1000]
+            assert stats["connections"] == [10, 10]
+        assert exchange.limits.violations == {}
+        peaks = exchange.limits.peaks
+        assert peaks["connections"] <= 10
+        assert peaks["subscriptions"] <= 1000
+        assert peaks["connects_per_minute"] <= 30
+        assert peaks["messages_per_minute"] <= 2000
+
+
+async def test_two_shards_cover_the_universe_without_overlap(tmp_path: Path, anyio_backend: str) -> None:
+    """Two daemons with shard 1/2 and 2/2 follow every perp once between them."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=5, clock=clock, coins=full_universe(), push_interval=30) as exchange:
+        one = _settings(exchange, tmp_path / "one", coins=["*"], shard="1/2")
+        two = _settings(exchange, tmp_path / "two", coins=["*"], shard="2/2")
+        async with _daemon(one, clock, anyio_backend) as a, _daemon(two, clock, anyio_backend) as b:
+            await _until(lambda: len(exchange.subscriptions()) == 240)
+            first, second = {c for c, _ in a.markets()}, {c for c, _ in b.markets()}
+            assert not first & second
+            assert first | second == set(PERPS)
+            assert 80 < len(first) < 160
+            assert sorted(exchange.subscriptions()) == sorted((c, "1h") for c in PERPS)
+        assert exchange.limits.violations == {}
