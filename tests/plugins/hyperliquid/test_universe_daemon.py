@@ -93,10 +93,9 @@ async def test_limits_hold_through_a_reconnect_storm(tmp_path: Path, anyio_backe
         async with _daemon(settings, clock, anyio_backend) as source:
             await _until(lambda: len(_subscribed(exchange)) == 960)
             assert exchange.connections == 10
-            for _ in range(5):  # every connection dropped as soon as all ten are back
-                opened = exchange.stats.ws_connections
+            for storm in range(1, 6):  # every connection dropped as soon as all ten are back
                 exchange.drop_connections()
-                await _until(lambda: exchange.stats.ws_connections >= opened + 10, timeout=40)
+                await _until(functools.partial(lambda n: exchange.stats.ws_connections >= 10 + 10 * n, storm), 40)
             await _until(lambda: len(_subscribed(exchange)) == 960 and exchange.connections == 10, timeout=40)
             assert exchange.stats.ws_connections >= 60
             stats = source.describe()["limits"]
