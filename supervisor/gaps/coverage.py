@@ -53,6 +53,8 @@ class Look:
     live_fetches_start: bool = False
     #: An outage check: only candles from the one open at this time (ms) on.
     tail: int | None = None
+    #: When this run started (ms): the start-up check suspects only candles opened before it.
+    started_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,9 @@ class Coverage:
         coin, interval = market
         if look.startup and present and not look.live_fetches_start:
             # The newest stored candles were the live ones when the last run stopped: it may have
-            # closed them before their last trades arrived.
-            self._suspects.setdefault(market, set()).update(present[-2:])
+            # closed them before their last trades arrived. (Not the ones this run stored since.)
+            before = present if look.started_ms is None else [t for t in present if t < look.started_ms]
+            self._suspects.setdefault(market, set()).update(before[-2:])
         found = self.ledger.assess(
             coin, interval, present, now_ms, grace_ms=look.grace_ms, since=scope.complete_from, record=record
         )

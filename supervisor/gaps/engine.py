@@ -96,6 +96,8 @@ class GapEngine:
             window=self.window, late_ms=int(s.late_window * 1000), recheck_ms=int(s.recheck_after * 1000)
         )
         self.coverage = Coverage(self.ledger, window=self.window)
+        #: When this engine started (ms): only candles stored before it can be a previous run's partial ones.
+        self.started_ms = int(clock.time() * 1000)
         self.queue = JobQueue()
         self.report = Reporter(name, telemetry, clock)
         self.persist = Persistence(state_path, self.ledger)
@@ -219,6 +221,7 @@ class GapEngine:
             start_policy=h.backfill_on_start() if startup else None,
             live_fetches_start=h.fetches_start_history(),
             tail=tail,
+            started_ms=self.started_ms,
         )
 
     async def check_all(
