@@ -81,9 +81,11 @@ class UniverseWatch:
         self.retirement = Retirement()
         self.refreshed_at: float | None = None
 
-    def describe(self) -> dict[str, Any]:
-        """What the sets resolve to now (``markets.list`` and ``status`` show it)."""
+    def describe(self) -> dict[str, Any] | None:
+        """What the sets resolve to now (``markets.list`` and ``status`` show it); ``None`` without sets or shard."""
         r = self.resolution
+        if not self.config.has_sets() and self.shard.count == 1:
+            return None
         return {
             "specs": list(self.config.coins),
             "shard": self.shard.spec,

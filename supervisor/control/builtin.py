@@ -248,14 +248,17 @@ class BuiltinMethods:
 
     @rpc("markets.list", inline=True)
     async def markets_list(self) -> dict[str, Any]:
-        """Every market followed; ``universe``: per source with market sets, what they resolve to now."""
+        """Every market followed; ``universe`` (when a source has one): what its market sets resolve to now."""
         universe = {}
         for name, component in self.host.components.items():
             if isinstance(component, Source):
                 described = component.describe().get("universe")
                 if described:
                     universe[name] = described
-        return {"markets": markets_view(self.host), "universe": universe}
+        result: dict[str, Any] = {"markets": markets_view(self.host)}
+        if universe:
+            result["universe"] = universe
+        return result
 
     @rpc("markets.add")
     async def markets_add(self, params: MarketParams) -> dict[str, Any]:

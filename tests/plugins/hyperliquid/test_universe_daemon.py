@@ -72,7 +72,9 @@ async def test_sets_resolve_and_follow_listings_and_delistings(tmp_path: Path, a
             await _until(lambda: len(_subscribed(exchange)) == 260)
             coins = {c for c, _ in source.markets()}
             assert coins == {c.name for c in full_universe()}
-            assert source.universe.describe()["sets"] == {"*": 240, "spot:*": 12, "xyz:*": 8}
+            described = source.universe.describe()
+            assert described is not None
+            assert described["sets"] == {"*": 240, "spot:*": 12, "xyz:*": 8}
             assert len(source.links) == 3  # spread: about 100 subscriptions a connection
 
             exchange.list_coin(CoinSpec("FRESH", 12.0, 2, listed_at=exchange.now_ms()))
