@@ -104,7 +104,7 @@ def replies(
             return [_error(f"Invalid subscription {compact(echo)}")]
         if key in client.subs:
             return [_error(f"Already subscribed: {reordered}")]
-        if len(client.subs) >= MAX_SUBSCRIPTIONS or (limits is not None and not limits.subscribe()):
+        if (limits is not None and not limits.subscribe()) or len(client.subs) >= MAX_SUBSCRIPTIONS:
             return [_error(SUBSCRIPTIONS_ERROR)]
         client.subs[key] = None
         return [{"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": echo}}]
