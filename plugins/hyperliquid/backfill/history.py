@@ -13,7 +13,7 @@ from typing import Any
 
 from candlewick.errors import SourceError
 from candlewick.gaps.jobs import STARTUP, URGENT
-from candlewick.model import Candle
+from candlewick.model import INTERVAL_MS, Candle
 from candlewick.plugin import ComponentContext
 from candlewick.plugins.hyperliquid.budget import CANDLE_SNAPSHOT_BASE, ITEMS_PER_EXTRA_WEIGHT, Priority, WeightBudget
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
@@ -72,8 +72,11 @@ class HyperliquidHistory:
         return live.exchange if live is not None else self._exchange
 
     def markets(self) -> Sequence[tuple[str, str]]:
+        """Every market, shortest interval first: checks (and so start-up history) reach first what
+        the exchange forgets first (1m's 5000 candles are 3.5 days)."""
         live = self._live()
-        return live.markets() if live is not None else self.config.markets()
+        markets = live.markets() if live is not None else self.config.markets()
+        return sorted(markets, key=lambda m: INTERVAL_MS[m[1]])
 
     @property
     def weight_per_minute(self) -> float:
