@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -125,3 +127,24 @@ async def test_two_shards_cover_the_universe_without_overlap(tmp_path: Path, any
             assert 80 < len(first) < 160
             assert sorted(exchange.subscriptions()) == sorted((c, "1h") for c in PERPS)
         assert exchange.limits.violations == {}
+
+
+async def test_check_config_shows_what_the_sets_resolve_to(tmp_path: Path) -> None:
+    """`candlewick check-config --json` asks the exchange and prints each set's size and the shard's share."""
+    async with FakeExchange(seed=6, coins=full_universe()) as exchange:
+        config = tmp_path / "candlewick.toml"
+        config.write_text(
+            "[sources.hyperliquid]\n"
+            f'ws_url = "{exchange.ws_url}"\nrest_url = "{exchange.rest_url}"\n'
+            'coins = ["*", "spot:*", "xyz:*"]\nintervals = ["1m", "1h"]\nshard = "1/3"\n'
+        )
+        done = await anyio.run_process(
+            [sys.executable, "-m", "candlewick", "check-config", "--json", "--config", str(config)], check=False
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    resolved = json.loads(done.stdout)["resolved"]["hyperliquid"]
+    assert resolved["sets"] == {"*": 240, "spot:*": 12, "xyz:*": 8}
+    assert resolved["coins"] == 260
+    assert resolved["shard"] == "1/3"
+    assert 60 < resolved["shard_coins"] < 110
+    assert resolved["markets"] == 2 * resolved["shard_coins"]
