@@ -49,6 +49,7 @@ from pydantic import BaseModel
 from candlewick.model import Candle
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.policy import RestartPolicy, RestartType
+from candlewick.runtime.sourcestats import SourceStats
 from candlewick.runtime.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ __all__ = [
     "Service",
     "Sink",
     "Source",
+    "SourceStats",
     "SupportsBackfill",
     "hookimpl",
 ]
