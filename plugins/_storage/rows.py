@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from candlewick.model import Candle, close_time
+from candlewick.model import Candle, close_time, is_decimal_string
 
-__all__ = ["COLUMNS", "Row", "candle_from_row", "row_of", "rows_of", "winners"]
+__all__ = ["COLUMNS", "BadRow", "Row", "candle_from_row", "row_of", "rows_of", "winners"]
 
 #: Columns of the ``candles`` table in insertion order (``updated_at`` is set by the sink).
 COLUMNS: tuple[str, ...] = (
@@ -62,8 +62,27 @@ def row_of(candle: Candle) -> Row:
     )  # fmt: skip
 
 
+class BadRow(ValueError):
+    """A candle no store may hold: a price or volume that is not a non-negative decimal number.
+
+    Raised for the whole batch (nothing of it is written); the buffer then finds and sets aside
+    the candles refused on their own.
+    """
+
+
+def _check(candle: Candle) -> None:
+    for name in ("open", "high", "low", "close", "volume"):
+        value = getattr(candle, name)
+        if not is_decimal_string(value):
+            raise BadRow(
+                f"{candle.coin}/{candle.interval}@{candle.open_time}: {name}={value!r} is not a non-negative decimal"
+            )
+
+
 def rows_of(batch: Sequence[Candle]) -> list[Row]:
-    """Rows of a batch, one per key (the winner), ready to bind."""
+    """Rows of a batch, one per key (the winner), ready to bind; :class:`BadRow` if a candle cannot be stored."""
+    for candle in batch:
+        _check(candle)
     return [row_of(c) for c in winners(batch)]
 
 
