@@ -22,8 +22,21 @@ and anyio's pytest plugin, which ``candlewick.testing`` alone never imports.
 
 from __future__ import annotations
 
+from candlewick.testing.compliance._sinks import StoreOutage, sample
 from candlewick.testing.compliance._sources import SourceFeed
+from candlewick.testing.compliance.sink import CHECKS as SINK_CHECKS
+from candlewick.testing.compliance.sink import SinkStructure, SinkSuite
 from candlewick.testing.compliance.source import CHECKS as SOURCE_CHECKS
 from candlewick.testing.compliance.source import SourceStructure, SourceSuite
 
-__all__ = ["SOURCE_CHECKS", "SourceFeed", "SourceStructure", "SourceSuite"]
+__all__ = [
+    "SINK_CHECKS",
+    "SOURCE_CHECKS",
+    "SinkStructure",
+    "SinkSuite",
+    "SourceFeed",
+    "SourceStructure",
+    "SourceSuite",
+    "StoreOutage",
+    "sample",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.telemetry import Telemetry
 
-__all__ = ["Running", "build_component", "eventually", "load_spec", "running"]
+__all__ = ["Running", "build_component", "eventually", "eventually_async", "load_spec", "running"]
 
 #: Section names of each kind in ``candlewick.toml`` (for messages and config errors).
 SECTION = {"source": "sources", "sink": "sink", "buffer": "buffer", "service": "service"}
@@ -155,6 +155,17 @@ async def eventually(check: Callable[[], object], what: str, *, timeout: float =
     """Poll ``check()`` until it is true; fail naming ``what`` after ``timeout`` real seconds."""
     deadline = time.monotonic() + timeout
     while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} (waited {timeout:g}s)")
+        await anyio.sleep(step)
+
+
+async def eventually_async(
+    check: Callable[[], Awaitable[object]], what: str, *, timeout: float = 10.0, step: float = 0.05
+) -> None:
+    """:func:`eventually` for a check that must await (a read from the store)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} (waited {timeout:g}s)")
         await anyio.sleep(step)

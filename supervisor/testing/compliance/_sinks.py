@@ -1,0 +1,88 @@
+"""What the sink suite writes and how it takes a store away: sample candles, outages, a pipeline.
+
+Free of pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from candlewick.config import Settings
+from candlewick.model import Candle, close_time
+from candlewick.plugin import Component, ComponentSpec, Sink
+from candlewick.plugins.memory_buffer.buffer import MemoryBuffer
+from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
+from candlewick.plugins.memory_buffer.spool_dir import REJECTED
+from candlewick.runtime.telemetry import Telemetry
+from candlewick.testing.compliance._harness import build_component, running
+
+__all__ = ["T0", "StoreOutage", "bad_version", "rejected_files", "sample", "write_through_buffer"]
+
+#: A minute boundary in November 2023.
+T0 = 1_700_000_040_000
+
+
+def sample(i: int = 0, *, trades: int = 1, closed: bool = False, coin: str = "BTC", interval: str = "1m") -> Candle:
+    """The ``i``-th 1m candle of a market after :data:`T0`; prices and volume derive from ``i`` and ``trades``."""
+    t = T0 + i * 60_000 if interval == "1m" else T0 - T0 % 86_400_000
+    return Candle(
+        coin=coin, interval=interval, open_time=t, close_time=close_time(interval, t),
+        open=f"{30000 + i}.5", high=f"{30010 + i}.25", low=f"{29990 + i}.125", close=f"{30000 + i + trades}.0",
+        volume=f"{trades}.00012340", trades=trades, closed=closed, origin="rest" if closed else "live",
+    )  # fmt: skip
+
+
+def bad_version(candle: Candle) -> Candle:
+    """``candle`` with a volume that is no number: a row every store must refuse."""
+    return replace(candle, volume="not-a-number")
+
+
+class StoreOutage:
+    """Takes the store under test away and brings it back; subclass it for your sink.
+
+    While away, the sink's ``write`` must raise :class:`~candlewick.errors.SinkUnavailable`
+    (the buffer then keeps the batch); once back, writes succeed again without a restart.
+    """
+
+    async def take_away(self) -> None:
+        """Make the store refuse writes (a lock, a terminated connection, a stopped server)."""
+        raise NotImplementedError("outage")
+
+    async def bring_back(self) -> None:
+        """Let the store take writes again."""
+        raise NotImplementedError("outage")
+
+
+def rejected_files(spool: Path) -> list[Path]:
+    """Files the memory buffer set aside in the spool's ``rejected/`` folder."""
+    folder = spool / REJECTED
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+@asynccontextmanager
+async def write_through_buffer(
+    spec: ComponentSpec, options: dict[str, Any], spool: Path, *, start_timeout: float
+) -> AsyncIterator[tuple[Sink, anyio.abc.ObjectSendStream[Candle]]]:
+    """The sink behind our memory buffer, wired as the daemon wires them; yields (sink, inbox)."""
+    telemetry = Telemetry()
+    sink = build_component(spec, options, telemetry=telemetry)
+    if not isinstance(sink, Sink):
+        raise AssertionError(f"{spec.name!r} built a {type(sink).__name__}, not a candlewick.plugin.Sink")
+    table: dict[str, Component] = {sink.name: sink}
+    settings = Settings.model_validate({"sources": {}, "sink": {"use": sink.name}, "spool": {"dir": spool}})
+    send, receive = anyio.create_memory_object_stream[Candle](1000)
+    config = {"flush_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.2, "reject_after": 1}
+    buffer = build_component(
+        ComponentSpec("memory", "buffer", MemoryBuffer, config_model=MemoryBufferConfig), config,
+        telemetry=telemetry, settings=settings, inbox=receive, lookup=lambda name: table[name], data_dir=spool.parent,
+    )  # fmt: skip
+    table[buffer.name] = buffer
+    with send, receive:
+        async with running(sink, start_timeout=start_timeout), running(buffer, start_timeout=start_timeout):
+            yield sink, send
