@@ -24,14 +24,19 @@ from __future__ import annotations
 
 from candlewick.testing.compliance._sinks import StoreOutage, sample
 from candlewick.testing.compliance._sources import SourceFeed
+from candlewick.testing.compliance.buffer import CHECKS as BUFFER_CHECKS
+from candlewick.testing.compliance.buffer import BufferSuite, RecordingSink
 from candlewick.testing.compliance.sink import CHECKS as SINK_CHECKS
 from candlewick.testing.compliance.sink import SinkStructure, SinkSuite
 from candlewick.testing.compliance.source import CHECKS as SOURCE_CHECKS
 from candlewick.testing.compliance.source import SourceStructure, SourceSuite
 
 __all__ = [
+    "BUFFER_CHECKS",
     "SINK_CHECKS",
     "SOURCE_CHECKS",
+    "BufferSuite",
+    "RecordingSink",
     "SinkStructure",
     "SinkSuite",
     "SourceFeed",
