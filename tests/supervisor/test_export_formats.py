@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -55,7 +56,7 @@ def test_bad_columns_are_refused_naming_the_allowed_ones(bad: list[str]) -> None
 
 
 def test_encode_yields_the_header_then_one_chunk_per_non_empty_page() -> None:
-    async def pages():  # type: ignore[no-untyped-def]
+    async def pages() -> AsyncIterator[tuple[Candle, ...]]:
         yield (_candle(0),)
         yield ()
         yield (_candle(1), _candle(2))
