@@ -18,16 +18,13 @@ from candlewick.errors import ConfigError
 from candlewick.gaps.daycoverage import DayCoverage, day_coverage
 from candlewick.gaps.store import read_spans, state_filename
 from candlewick.plugin import state_key
-from candlewick.reading import CandleReader
+from candlewick.reading import FOREVER, CandleReader
 
 if TYPE_CHECKING:
     from candlewick.config import Settings
     from candlewick.pluginmanager import PluginHooks
 
-__all__ = ["first_open", "ledger_path", "open_reader", "read_coverage"]
-
-#: Later than any open time (ms): the open end of a range.
-FOREVER = 2**62
+__all__ = ["FOREVER", "first_open", "ledger_path", "open_reader", "read_coverage"]
 
 
 def open_reader(settings: Settings, *, sink: str | None = None, hooks: PluginHooks | None = None) -> CandleReader:
