@@ -47,6 +47,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from pydantic import BaseModel
 
 from candlewick.model import Candle
+from candlewick.reading import CandleReader
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.policy import RestartPolicy, RestartType
 from candlewick.runtime.sourcestats import SourceStats
@@ -71,6 +72,7 @@ __all__ = [
     "SourceStats",
     "SupportsBackfill",
     "hookimpl",
+    "state_key",
 ]
 
 PROJECT = "candlewick"
@@ -211,8 +213,17 @@ class Buffer(Component):
         return None
 
 
+def state_key(name: str, target: str) -> str:
+    """``<name>-<12 hex digits of target>``: the key of state kept per sink and target (see :meth:`Sink.state_key`)."""
+    return f"{name}-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
+
+
 class Sink(Component):
-    """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`."""
+    """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`.
+
+    Reads go through :meth:`reader` (a :class:`~candlewick.reading.CandleReader` on its own
+    connection); ``recent`` and ``open_times`` are shortcuts to it.
+    """
 
     kind: ClassVar[Kind] = "sink"
 
@@ -226,7 +237,7 @@ class Sink(Component):
 
     def state_key(self) -> str:
         """``<name>-<12 hex digits of its target>``: names state kept per sink and target (spool, ledger)."""
-        return f"{self.name}-{hashlib.sha256(self.target().encode()).hexdigest()[:12]}"
+        return state_key(self.name, self.target())
 
     def config_warnings(self, intervals: Collection[str]) -> list[str]:
         """Settings that work but will hurt, given the ``intervals`` the sources follow.
@@ -242,13 +253,21 @@ class Sink(Component):
         """
         return self.name
 
-    @abstractmethod
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        """The newest ``limit`` candles of a market, oldest first."""
+    def reader(self) -> CandleReader:
+        """This sink's read side: its own connection(s), working while the writer is down.
 
-    @abstractmethod
+        Every read (``candles.recent``, gap detection, exports, the Python API) goes through
+        it. A sink without one raises ``NotImplementedError``; the built-in sinks have one.
+        """
+        raise NotImplementedError(f"sink {self.name!r} has no read side (Sink.reader)")
+
+    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        """The newest ``limit`` candles of a market, oldest first (from :meth:`reader`)."""
+        return await self.reader().newest(coin, interval, limit)
+
     async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        """Open times of the closed candles stored in ``[start, end]``, ascending (gap detection)."""
+        """Open times of the closed candles in ``[start, end]``, ascending (gap detection; from :meth:`reader`)."""
+        return await self.reader().open_times(coin, interval, start, end)
 
 
 @dataclass(frozen=True)
@@ -272,6 +291,9 @@ class ComponentSpec:
     #: :class:`SupportsBackfill` and takes the options ``detect`` and ``keep_pending`` (as
     #: :class:`~candlewick.gaps.component.GapRepair` does).
     companions: tuple[str, ...] = ()
+    #: A sink's read side built from its validated options alone, without running the daemon
+    #: (``candlewick export``, the Python API): ``reader(config) -> CandleReader``.
+    reader: Callable[[Any], CandleReader] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.backends) - ALL_BACKENDS
@@ -282,6 +304,8 @@ class ComponentSpec:
             raise ValueError(f"component {self.name!r}: companions must be a tuple of source names")
         if self.companions and self.kind != "source":
             raise ValueError(f"component {self.name!r}: only a source has companions, not a {self.kind}")
+        if self.reader is not None and self.kind != "sink":
+            raise ValueError(f"component {self.name!r}: only a sink has a reader, not a {self.kind}")
         if self.name in self.companions:
             raise ValueError(f"component {self.name!r} names itself as its companion")
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from candlewick.plugins._storage.migrations import Migration, plan
 
-__all__ = ["MIGRATIONS", "RECENT", "UPSERT", "decimal_cmp", "migrate", "prepare"]
+__all__ = ["MIGRATIONS", "UPSERT", "decimal_cmp", "migrate", "prepare"]
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -51,16 +51,6 @@ WHERE (excluded.closed AND NOT candles.closed)
        AND (excluded.trades > candles.trades
             OR (excluded.trades = candles.trades
                 AND candlewick_decimal_cmp(excluded.volume, candles.volume) >= 0)))
-"""
-
-RECENT = """
-SELECT "time", coin, "interval", open, high, low, close, volume, trades, closed FROM candles
-WHERE coin = ? AND "interval" = ? ORDER BY "time" DESC LIMIT ?
-"""
-
-OPEN_TIMES = """
-SELECT "time" FROM candles
-WHERE coin = ? AND "interval" = ? AND closed = 1 AND "time" BETWEEN ? AND ? ORDER BY "time"
 """
 
 _CREATE_VERSIONS = """

@@ -10,7 +10,7 @@ from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.timescaledb.config import TimescaleConfig, interval_ms
-from candlewick.plugins.timescaledb.sink import _dsn_for_log
+from candlewick.plugins.timescaledb.sink import dsn_for_log
 
 from .helpers import candle
 
@@ -144,4 +144,4 @@ def test_compression_warning_needs_the_longest_open_candle_plus_a_day() -> None:
 )
 def test_a_dsn_is_shown_without_its_secrets(dsn: str, shown: str) -> None:
     """Logs and the spool's sink file never carry a password, wherever the DSN puts it."""
-    assert _dsn_for_log(dsn) == shown
+    assert dsn_for_log(dsn) == shown
