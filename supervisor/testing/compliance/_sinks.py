@@ -19,10 +19,13 @@ from candlewick.plugin import Component, ComponentSpec, Sink
 from candlewick.plugins.memory_buffer.buffer import MemoryBuffer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool_dir import REJECTED
+from candlewick.reading import CandleReader
 from candlewick.runtime.telemetry import Telemetry
 from candlewick.testing.compliance._harness import build_component, running
 
-__all__ = ["T0", "StoreOutage", "bad_version", "rejected_files", "sample", "write_through_buffer"]
+__all__ = [
+    "T0", "StoreOutage", "bad_version", "check_reader", "rejected_files", "sample", "write_through_buffer",
+]  # fmt: skip
 
 #: A minute boundary in November 2023.
 T0 = 1_700_000_040_000
@@ -86,3 +89,37 @@ async def write_through_buffer(
     with send, receive:
         async with running(sink, start_timeout=start_timeout), running(buffer, start_timeout=start_timeout):
             yield sink, send
+
+
+async def check_reader(reader: CandleReader, written: list[Candle], start: int, end: int) -> None:
+    """``reader`` returns ``written`` (BTC 1m with one open candle, and one ETH candle) as the contract says."""
+    btc = sorted((c for c in written if c.coin == "BTC"), key=lambda c: c.open_time)
+    want = [c for c in btc if start <= c.open_time < end]
+    pages: list[tuple[Candle, ...]] = []
+    cursor: int | None = start
+    while cursor is not None:
+        page = await reader.candles("BTC", "1m", cursor, end, 3)
+        assert len(page.candles) <= 3, f"a page of limit 3 held {len(page.candles)} candles"
+        pages.append(page.candles)
+        cursor = page.next
+        assert len(pages) <= len(want) + 1, "keyset paging does not end"
+    got = [c for p in pages for c in p]
+    assert got == want, (
+        f"pages over [start, end) gave {[c.open_time for c in got]}, wrote {[c.open_time for c in want]}"
+    )
+    closed = (await reader.candles("BTC", "1m", start, end + 60_000, 100, closed_only=True)).candles
+    assert list(closed) == [c for c in btc if c.closed and c.open_time >= start], "closed_only must leave out open ones"
+    assert await reader.newest("BTC", "1m", 3) == btc[-3:]
+    markets = {(m.coin, m.interval): m for m in await reader.markets()}
+    assert set(markets) == {("BTC", "1m"), ("ETH", "1m")}, f"markets() gave {sorted(markets)}"
+    assert (markets["BTC", "1m"].first, markets["BTC", "1m"].last, markets["BTC", "1m"].count) == (
+        btc[0].open_time, btc[-1].open_time, len(btc),
+    )  # fmt: skip
+    days = await reader.day_counts("BTC", "1m", btc[0].open_time, btc[-1].open_time + 1)
+    assert sum(days.values()) == len(btc), f"day_counts gave {dict(days)} for {len(btc)} candles"
+    try:
+        await reader.candles("BTC", "1m", start, end, 0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("candles(limit=0) must raise ValueError")

@@ -35,6 +35,7 @@ from candlewick.testing.compliance._harness import build_component, eventually_a
 from candlewick.testing.compliance._sinks import (
     StoreOutage,
     bad_version,
+    check_reader,
     rejected_files,
     sample,
     write_through_buffer,
@@ -172,6 +173,23 @@ class SinkSuite(SinkStructure):
             assert await sink.recent("SOL", "1m", 3) == []
             times = await sink.open_times("BTC", "1m", sample(1).open_time, sample(5).open_time)
             assert times == [sample(i).open_time for i in (1, 2, 3, 5)]
+
+    async def test_the_read_side_returns_what_was_written(
+        self, sink_spec: ComponentSpec, sink_options: dict[str, Any]
+    ) -> None:
+        """reader(): keyset pages over [start, end), closed_only, newest, markets and day counts; the
+        spec's offline reader (``candlewick export``) sees the same rows."""
+        written = [sample(i, trades=2, closed=i != 9) for i in range(10)] + [sample(0, coin="ETH", closed=True)]
+        start, end = sample(2).open_time, sample(9).open_time
+        async with self.run(sink_spec, sink_options) as sink:
+            await sink.write(written)
+            await check_reader(sink.reader(), written, start, end)
+            assert sink.reader().target() == sink.target(), "reader().target() must be the sink's target()"
+            if sink_spec.reader is not None:
+                offline = sink_spec.reader(build_component(sink_spec, sink_options).ctx.config)
+                async with offline:
+                    await check_reader(offline, written, start, end)
+                    assert offline.target() == sink.target(), "the spec's reader names another target"
 
     async def test_a_bad_row_is_refused_with_its_whole_batch(
         self, sink_spec: ComponentSpec, sink_options: dict[str, Any]
