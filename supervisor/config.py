@@ -145,6 +145,9 @@ class DaemonSection(Section):
     max_clock_offset: float = Field(default=5.0, gt=0)
     """Health is degraded while the local clock is off the exchange's by more than this many seconds
     (candles still close on the exchange's clock; fix NTP)."""
+    block_warning_ms: float = Field(default=250.0, ge=0)
+    """Warn, naming the plugin, when code holds the event loop longer than this many milliseconds
+    (0 turns the watchdog off)."""
 
     def data_path(self) -> Path:
         return self.data_dir or default_data_dir()
