@@ -42,9 +42,10 @@ class SourceStats:
             self._newest[candle.market] = candle.open_time
             self._last_candle.set(candle.open_time / 1000, coin=coin, interval=interval)
 
-    def malformed(self) -> None:
-        """Count one input that failed validation (and was dropped)."""
+    def malformed(self) -> int:
+        """Count one input that failed validation (and was dropped); returns how many so far."""
         self._malformed.inc()
+        return int(self._malformed.get())
 
     def reconnected(self) -> None:
         """Count one reconnect to the input."""

@@ -22,6 +22,7 @@ and anyio's pytest plugin, which ``candlewick.testing`` alone never imports.
 
 from __future__ import annotations
 
+from candlewick.testing.compliance._harness import build_component, load_spec
 from candlewick.testing.compliance._sinks import StoreOutage, sample
 from candlewick.testing.compliance._sources import SourceFeed
 from candlewick.testing.compliance.buffer import CHECKS as BUFFER_CHECKS
@@ -43,5 +44,7 @@ __all__ = [
     "SourceStructure",
     "SourceSuite",
     "StoreOutage",
+    "build_component",
+    "load_spec",
     "sample",
 ]
