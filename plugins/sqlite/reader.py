@@ -18,7 +18,7 @@ import anyio
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candle_from_row
+from candlewick.plugins._storage.rows import candles_from_rows
 from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
 
 __all__ = ["SqliteReader"]
@@ -62,14 +62,14 @@ class SqliteReader(CandleReader):
         check_page_args(start, end, limit)
         rows = await self._query(PAGE_CLOSED if closed_only else PAGE, (coin, interval, start, end, limit + 1))
         more = len(rows) > limit
-        candles = tuple(candle_from_row(*r) for r in rows[:limit])
+        candles = candles_from_rows(rows[:limit])
         return CandlePage(candles, int(rows[limit][0]) if more else None)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
         rows = await self._query(NEWEST, (coin, interval, limit))
-        return [candle_from_row(*r) for r in reversed(rows)]
+        return list(candles_from_rows(reversed(rows)))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._query(MARKETS, ())
