@@ -55,7 +55,13 @@ class TimescaleReader(CandleReader):
         start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
         rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
         more = len(rows) > limit
-        return CandlePage(candles_from_rows(rows[:limit]), int(rows[limit][0]) if more else None)
+        # Built in a worker thread: a full page takes milliseconds the event loop gives to others meanwhile.
+        candles = (
+            await anyio.to_thread.run_sync(candles_from_rows, rows[:limit])
+            if limit > 100
+            else candles_from_rows(rows[:limit])
+        )
+        return CandlePage(candles, int(rows[limit][0]) if more else None)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
