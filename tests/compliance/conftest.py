@@ -13,9 +13,12 @@ from tests.e2e.conftest import thirdparty_site
 __all__ = ["thirdparty_site", "ticker_installed"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def ticker_installed(thirdparty_site: Path) -> Iterator[Path]:
-    """The candlewick-ticker distribution on sys.path, so its entry point is found in this process."""
+    """The candlewick-ticker distribution on sys.path for one test, so its entry point is found in this process.
+
+    Only for the test: other tests (the sample config's, say) must see the built-in plugins alone.
+    """
     sys.path.insert(0, str(thirdparty_site))
     try:
         yield thirdparty_site
