@@ -71,7 +71,8 @@ class PluginHooks:
             owner = self.owners.get(key)
             if owner is not None:
                 log.warning(
-                    "plugin %r registers a %s named %r, which plugin %r registered first; %r's is ignored",
+                    "plugin %r registers a %s named %r (ComponentSpec name), which plugin %r registered first; "
+                    "%r's is ignored: rename it, or set CANDLEWICK_DISABLE_PLUGINS to the one you do not want",
                     plugin, spec.kind, spec.name, owner, plugin,
                 )  # fmt: skip
                 continue
