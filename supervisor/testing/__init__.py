@@ -19,6 +19,9 @@ tests run a real daemon without a database.
 
 ``candlewick simulate`` runs the same exchange in the foreground. pytest users can load the
 fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
+
+:mod:`candlewick.testing.compliance` holds the suites every source, sink and buffer must pass
+(it needs pytest; this package alone never imports it).
 """
 
 from __future__ import annotations

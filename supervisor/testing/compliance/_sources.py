@@ -82,6 +82,10 @@ class SourceRun:
     def name(self) -> str:
         return self.source.name
 
+    def pending(self) -> int:
+        """Candles sent and not yet taken from the stream."""
+        return self.source.ctx.candles.pending
+
     def metric(self, name: str, **labels: str) -> float:
         return self.telemetry.metrics.value(name, **labels)
 
@@ -116,11 +120,20 @@ class SourceRun:
 
 @asynccontextmanager
 async def run_source(
-    spec: ComponentSpec, feed: SourceFeed, *, start_timeout: float, options: Mapping[str, Any] | None = None
+    spec: ComponentSpec,
+    feed: SourceFeed,
+    *,
+    start_timeout: float,
+    options: Mapping[str, Any] | None = None,
+    stalled_buffer: bool = False,
 ) -> AsyncIterator[SourceRun]:
-    """Build the source on ``feed`` as the daemon would and run it, collecting every candle."""
+    """Build the source on ``feed`` as the daemon would and run it, collecting every candle.
+
+    ``stalled_buffer``: the candle stream holds one candle and nobody reads it, as when the
+    buffer is full; the source then waits in ``send``.
+    """
     telemetry = Telemetry(feed.clock)
-    send, receive = anyio.create_memory_object_stream[Candle](100_000)
+    send, receive = anyio.create_memory_object_stream[Candle](1 if stalled_buffer else 100_000)
     source = build_component(
         spec, feed.options() if options is None else options, clock=feed.clock, telemetry=telemetry,
         candles=CandleOutlet(send),
@@ -136,7 +149,8 @@ async def run_source(
                     async for candle in receive:
                         run.candles.append(candle)
 
-                tg.start_soon(collect)
+                if not stalled_buffer:
+                    tg.start_soon(collect)
                 yield run
             tg.cancel_scope.cancel()
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
+import anyio
 import pytest
 from pydantic import BaseModel
 
@@ -143,6 +144,18 @@ class SourceSuite(SourceStructure):
             want = (sent.open, sent.high, sent.low, sent.close, sent.volume, sent.trades, sent.close_time)
             assert got == want, f"{c.coin}/{c.interval}@{c.open_time}: emitted {got}, the input said {want}"
         assert compared, "feed.expected() knew none of the closed candles: return what the input said"
+
+    async def test_stops_promptly_while_the_buffer_is_full(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
+        """Waiting in ``candles.send`` on a full buffer (backpressure), the source still stops at once."""
+        async with self.run(source_spec, feed, stalled_buffer=True) as run:
+            await run.wait_for(lambda _: run.pending() >= 1, "candle sent into the full buffer",
+                               timeout=self.candle_timeout)  # fmt: skip
+            await anyio.sleep(0.2)
+            run.state.check_alive("while the buffer was full")
+        assert run.state.stop_seconds is not None
+        assert run.state.stop_seconds < self.shutdown_deadline, (
+            f"source {run.name!r} took {run.state.stop_seconds:.2f}s to stop while waiting on a full buffer"
+        )
 
     async def test_never_backwards_for_one_candle(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """Each version emitted for a candle supersedes the one before (closed is final)."""
