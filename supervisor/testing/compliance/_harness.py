@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.telemetry import Telemetry
 
-__all__ = ["Running", "build_component", "eventually", "eventually_async", "load_spec", "running"]
+__all__ = ["Running", "build_component", "eventually", "eventually_async", "load_spec", "running", "single_errors"]
 
 #: Section names of each kind in ``candlewick.toml`` (for messages and config errors).
 SECTION = {"source": "sources", "sink": "sink", "buffer": "buffer", "service": "service"}
@@ -116,6 +116,20 @@ class Running:
             raise AssertionError(f"{self.component.kind} {self.component.name!r} returned from run() {what}")
 
 
+@contextmanager
+def single_errors() -> Iterator[None]:
+    """Re-raise the one error a task group wrapped, so a failed check reads as itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+            leaf = leaf.exceptions[0]
+        if leaf is group:
+            raise
+        raise leaf from None
+
+
 @asynccontextmanager
 async def running(component: Component, *, start_timeout: float = 10.0) -> AsyncIterator[Running]:
     """Run ``component`` until the block ends, then cancel it and time how long it takes to stop."""
@@ -130,25 +144,26 @@ async def running(component: Component, *, start_timeout: float = 10.0) -> Async
         finally:
             state.done.set()
 
-    async with anyio.create_task_group() as tg:
-        try:
-            with anyio.fail_after(start_timeout):
-                await tg.start(supervise)
-        except TimeoutError:
-            raise AssertionError(
-                f"{component.kind} {component.name!r} did not call task_status.started() within {start_timeout:g}s"
-            ) from None
-        except RuntimeError:  # run() ended before calling started()
-            state.check_alive("while starting")
-            raise
-        try:
-            yield state
-        finally:
-            began = time.monotonic()
-            tg.cancel_scope.cancel()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(60):
-                await state.done.wait()
-            state.stop_seconds = time.monotonic() - began
+    with single_errors():
+        async with anyio.create_task_group() as tg:
+            try:
+                with anyio.fail_after(start_timeout):
+                    await tg.start(supervise)
+            except TimeoutError:
+                raise AssertionError(
+                    f"{component.kind} {component.name!r} did not call task_status.started() within {start_timeout:g}s"
+                ) from None
+            except RuntimeError:  # run() ended before calling started()
+                state.check_alive("while starting")
+                raise
+            try:
+                yield state
+            finally:
+                began = time.monotonic()
+                tg.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True), anyio.move_on_after(60):
+                    await state.done.wait()
+                state.stop_seconds = time.monotonic() - began
 
 
 async def eventually(check: Callable[[], object], what: str, *, timeout: float = 10.0, step: float = 0.02) -> None:

@@ -21,7 +21,7 @@ from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool_dir import REJECTED
 from candlewick.reading import CandleReader
 from candlewick.runtime.telemetry import Telemetry
-from candlewick.testing.compliance._harness import build_component, running
+from candlewick.testing.compliance._harness import build_component, running, single_errors
 
 __all__ = [
     "T0", "StoreOutage", "bad_version", "check_reader", "rejected_files", "sample", "write_through_buffer",
@@ -86,7 +86,7 @@ async def write_through_buffer(
         telemetry=telemetry, settings=settings, inbox=receive, lookup=lambda name: table[name], data_dir=spool.parent,
     )  # fmt: skip
     table[buffer.name] = buffer
-    with send, receive:
+    with send, receive, single_errors():
         async with running(sink, start_timeout=start_timeout), running(buffer, start_timeout=start_timeout):
             yield sink, send
 

@@ -16,7 +16,7 @@ from candlewick.model import INTERVALS, Candle, is_decimal_string
 from candlewick.plugin import CandleOutlet, ComponentSpec, Source
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.telemetry import Event, Telemetry
-from candlewick.testing.compliance._harness import Running, build_component, eventually, running
+from candlewick.testing.compliance._harness import Running, build_component, eventually, running, single_errors
 
 __all__ = ["SourceFeed", "SourceRun", "backwards", "run_source", "shape_problems"]
 
@@ -140,7 +140,7 @@ async def run_source(
     )  # fmt: skip
     if not isinstance(source, Source):
         raise AssertionError(f"{spec.name!r} built a {type(source).__name__}, not a candlewick.plugin.Source")
-    with send, receive:
+    with send, receive, single_errors():
         async with anyio.create_task_group() as tg:
             async with running(source, start_timeout=start_timeout) as state:
                 run = SourceRun(source, telemetry, state)

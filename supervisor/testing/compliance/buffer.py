@@ -27,7 +27,14 @@ from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import Buffer, Component, ComponentContext, ComponentSpec
 from candlewick.runtime.telemetry import Telemetry
-from candlewick.testing.compliance._harness import Running, build_component, eventually, load_spec, running
+from candlewick.testing.compliance._harness import (
+    Running,
+    build_component,
+    eventually,
+    load_spec,
+    running,
+    single_errors,
+)
 from candlewick.testing.compliance._sinks import bad_version, sample
 from candlewick.testing.components import MemorySink
 
@@ -114,7 +121,7 @@ class BufferSuite:
         )  # fmt: skip
         assert isinstance(buffer, Buffer), f"{spec.name!r} built a {type(buffer).__name__}, not a Buffer"
         table[buffer.name] = buffer
-        with send, receive:
+        with send, receive, single_errors():
             async with running(sink), running(buffer, start_timeout=self.start_timeout) as state:
                 yield BufferRun(buffer, sink, send, state)
 

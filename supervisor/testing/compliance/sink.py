@@ -230,6 +230,11 @@ class SinkSuite(SinkStructure):
     ) -> None:
         """Away: write() raises SinkUnavailable. Back: the same batch is taken, nothing before is lost."""
         self.applies("outage")
+        if type(outage).take_away is StoreOutage.take_away:
+            pytest.fail(
+                "check 'outage': override the outage fixture with a StoreOutage that takes your store away "
+                "and back, or declare not_applicable = {'outage': '<why it cannot apply>'}"
+            )
         before = [sample(i, closed=True) for i in range(3)]
         during = [sample(i, closed=True) for i in range(3, 6)]
         async with self.run(sink_spec, sink_options) as sink:

@@ -43,6 +43,11 @@ __all__ = ["CHECKS", "SourceFeed", "SourceStructure", "SourceSuite"]
 
 #: Checks a source may declare not applicable (``not_applicable = {check: reason}``).
 CHECKS = ("duplicates", "out_of_order", "malformed", "reconnect", "add_remove_market")
+#: The SourceFeed method each check drives.
+FEED_METHODS = {
+    "duplicates": "set_duplicates", "out_of_order": "set_out_of_order", "malformed": "send_malformed",
+    "reconnect": "drop_connection", "add_remove_market": "extra_market",
+}  # fmt: skip
 
 
 @pytest.mark.anyio
@@ -78,11 +83,18 @@ class SourceStructure:
         """The input the suite drives; override it with your :class:`SourceFeed`."""
         return SourceFeed()
 
-    def applies(self, check: str) -> None:
-        """Skip, visibly and with the declared reason, a check declared not applicable."""
+    def applies(self, check: str, feed: SourceFeed) -> None:
+        """Skip, visibly and with the declared reason, a check declared not applicable; fail one the
+        feed cannot drive and that is not declared."""
         reason = self.not_applicable.get(check)
         if reason is not None:
             pytest.skip(f"not applicable to {self.plugin or self.component}: {reason}")
+        method = FEED_METHODS[check]
+        if getattr(type(feed), method) is getattr(SourceFeed, method):
+            pytest.fail(
+                f"check {check!r}: {type(feed).__name__} does not implement {method}(); implement it, "
+                f"or declare not_applicable = {{{check!r}: '<why it cannot apply>'}}"
+            )
 
     @asynccontextmanager
     async def run(self, spec: ComponentSpec, feed: SourceFeed, **kw: Any) -> AsyncIterator[SourceRun]:
@@ -166,12 +178,12 @@ class SourceSuite(SourceStructure):
 
     async def test_duplicate_input(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """Input sent twice: nothing goes backwards, no closed candle is emitted twice."""
-        self.applies("duplicates")
+        self.applies("duplicates", feed)
         await self._faulty_input(source_spec, feed, feed.set_duplicates)
 
     async def test_out_of_order_input(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """Older versions sent after newer ones: nothing goes backwards."""
-        self.applies("out_of_order")
+        self.applies("out_of_order", feed)
         await self._faulty_input(source_spec, feed, feed.set_out_of_order)
 
     async def _faulty_input(self, spec: ComponentSpec, feed: SourceFeed, switch: Any) -> None:
@@ -189,7 +201,7 @@ class SourceSuite(SourceStructure):
 
     async def test_malformed_input_is_counted_and_survived(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """Input the source refuses is counted under candlewick_malformed_frames_total; it keeps going."""
-        self.applies("malformed")
+        self.applies("malformed", feed)
         async with self.run(source_spec, feed) as run:
             await run.wait_for(lambda cs: cs, "candles", timeout=self.candle_timeout)
             sent = await feed.send_malformed()
@@ -205,7 +217,7 @@ class SourceSuite(SourceStructure):
 
     async def test_reconnects_after_a_dropped_connection(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """A cut connection is published (disconnected, connected), counted, and the candles resume."""
-        self.applies("reconnect")
+        self.applies("reconnect", feed)
         async with self.run(source_spec, feed) as run:
             await run.wait_for(lambda cs: cs, "candles", timeout=self.candle_timeout)
             seq = run.last_seq()
@@ -221,7 +233,7 @@ class SourceSuite(SourceStructure):
 
     async def test_market_added_and_removed_while_running(self, source_spec: ComponentSpec, feed: SourceFeed) -> None:
         """add_market() starts candles of a market; remove_market() stops them; markets() follows."""
-        self.applies("add_remove_market")
+        self.applies("add_remove_market", feed)
         market = feed.extra_market()
         async with self.run(source_spec, feed) as run:
             await run.wait_for(lambda cs: cs, "candles", timeout=self.candle_timeout)
