@@ -24,7 +24,8 @@ from candlewick.runtime.telemetry import Telemetry
 from candlewick.testing.compliance._harness import build_component, running, single_errors
 
 __all__ = [
-    "T0", "StoreOutage", "bad_version", "check_reader", "rejected_files", "sample", "write_through_buffer",
+    "T0", "StoreOutage", "bad_version", "check_reader", "kill_mid_write", "rejected_files", "sample",
+    "write_through_buffer",
 ]  # fmt: skip
 
 #: A minute boundary in November 2023.
@@ -123,3 +124,30 @@ async def check_reader(reader: CandleReader, written: list[Candle], start: int, 
         pass
     else:
         raise AssertionError("candles(limit=0) must raise ValueError")
+
+
+async def kill_mid_write(plugin: str, name: str, options: dict[str, Any], size: int, *, after: int = 3) -> int:
+    """Run a writer process, SIGKILL it once ``after`` batches are committed; the last batch it said it committed."""
+    import json
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "candlewick.testing.compliance._crash_child", plugin, name,
+            json.dumps(options, default=str), str(size)]  # fmt: skip
+    out = b""
+    async with await anyio.open_process(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        with anyio.fail_after(60):
+            async for chunk in proc.stdout:
+                out += chunk
+                if out.count(b"\n") > after:
+                    break
+            proc.kill()
+            async for chunk in proc.stdout:  # what it printed before dying counts too
+                out += chunk
+            err = b"".join([chunk async for chunk in proc.stderr])
+    done = [int(line) for line in out.decode().split() if line.isdigit()]
+    if not done:
+        raise AssertionError(f"the writer process committed nothing: {err.decode(errors='replace')[-2000:]}")
+    return max(done)

@@ -36,6 +36,7 @@ from candlewick.testing.compliance._sinks import (
     StoreOutage,
     bad_version,
     check_reader,
+    kill_mid_write,
     rejected_files,
     sample,
     write_through_buffer,
@@ -276,6 +277,22 @@ class SinkSuite(SinkStructure):
                 assert count in (0, len(batch)), f"a write cut after {delay}s left {count} of {len(batch)} rows"
                 await sink.write(batch)
                 assert len(await sink.recent("BTC", "1m", 5000)) == len(batch)
+
+    async def test_a_killed_writer_keeps_every_committed_batch_whole(
+        self, sink_spec: ComponentSpec, sink_options: dict[str, Any]
+    ) -> None:
+        """A process killed (SIGKILL) mid-write: every batch it saw committed is stored, the one in
+        flight wholly or not at all. Needs the plugin installed (the child loads it by entry point)."""
+        if not self.plugin:
+            pytest.fail(f"{type(self).__name__}: set plugin = '<entry-point name>'; the crash check loads it")
+        size = 500
+        committed = await kill_mid_write(self.plugin, sink_spec.name, sink_options, size)
+        async with self.run(sink_spec, sink_options) as sink:
+            stored = len(await sink.reader().open_times("BTC", "1m", 0, 10**15))
+        assert stored % size == 0, f"a killed write left {stored % size} rows of a batch of {size}"
+        assert (committed + 1) * size <= stored <= (committed + 2) * size, (
+            f"{committed + 1} batches were committed before the kill, {stored // size} are stored"
+        )
 
     async def test_writes_are_counted(self, sink_spec: ComponentSpec, sink_options: dict[str, Any]) -> None:
         """Rows written and the last write's latency, under the names the dashboard reads."""
