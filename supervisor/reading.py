@@ -84,7 +84,7 @@ class CandleReader(ABC):
     async def day_counts(self, coin: str, interval: str, start: int, end: int) -> Mapping[int, int]:
         """Stored candles per UTC day with open times in ``[start, end)``: day start (ms) -> count.
 
-        Days without a candle are left out. :func:`candlewick.daycoverage.day_coverage` turns
+        Days without a candle are left out. :func:`candlewick.gaps.daycoverage.day_coverage` turns
         this into stored-vs-expected coverage.
         """
 
@@ -110,7 +110,11 @@ class CandleReader(ABC):
         page_size: int = MAX_PAGE,
         closed_only: bool = False,
     ) -> AsyncIterator[tuple[Candle, ...]]:
-        """Every candle in ``[start, end)``, page by page, ascending; holds one page at a time."""
+        """Every candle in ``[start, end)``, page by page, ascending; holds one page at a time.
+
+        A consumer that may stop early (a client hanging up) wraps it in
+        ``contextlib.aclosing`` so the generator is closed at once, on trio too.
+        """
         cursor: int | None = start
         while cursor is not None:
             page = await self.candles(coin, interval, cursor, end, page_size, closed_only=closed_only)

@@ -132,3 +132,5 @@ class TimescaleReader(CandleReader):
                 f"{self.name}: {self.where} refused the read: {why(exc)}",
                 hint="GRANT SELECT ON candles TO the role of read_dsn (see the README)",
             ) from exc
+        except asyncpg.PostgresError as exc:  # a standby in recovery, a cancelled statement, ...
+            raise SinkUnavailable(f"{self.name}: {self.where} refused the read: {why(exc)}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -170,3 +171,15 @@ def test_the_readmes_python_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
     assert printed[1].startswith(f"{1_704_067_200_000} ")  # 2024-01-01 00:00 UTC
     assert printed[-2].endswith(" 0 24 0 False")  # coverage runs to today: nothing stored lately
     assert printed[-1].split()[1:3] == ["0", str(1 + (int(time.time()) % 86_400) // 3600)]  # today: hours begun
+
+
+def test_a_missing_optional_library_is_named_with_its_extra(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with candlewick.open_store(config) as store, pytest.raises(ImportError, match=r"candlewick\[pandas\]"):
+        store.frame("BTC", "1m")
+    assert export(config, "--format", "freqtrade", "--freqtrade-format", "feather", "-o", str(tmp_path / "ft")) == 2
+    assert "pip install 'candlewick[feather]'" in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()  # refused before anything was written
