@@ -32,7 +32,7 @@ from candlewick.runtime.builder import OnlySources, plan_components
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
-from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.telemetry import Fanout, Telemetry
 from candlewick.runtime.writable import check_writable
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ class Daemon:
         send, receive = anyio.create_memory_object_stream[Candle](max_buffer_size=settings.daemon.queue_size)
         self._candle_send: MemoryObjectSendStream[Candle] = send
         self._candle_receive: MemoryObjectReceiveStream[Candle] = receive
-        self.outlet = CandleOutlet(send)
+        #: Every candle the sources send, for live readers (the web stream); costs nothing unsubscribed.
+        self.live = Fanout[Candle]()
+        self.outlet = CandleOutlet(send, live=self.live)
 
     @property
     def config_path(self) -> Path | None:
