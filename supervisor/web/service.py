@@ -1,0 +1,103 @@
+"""The web service: the API app under hypercorn, a supervised child of the daemon.
+
+Hypercorn serves on asyncio and trio alike (its ``serve()`` takes a shutdown trigger and sets
+no signal handlers), so the service runs in the daemon's task group on either backend and the
+supervisor restarts it by policy. The listening socket is bound here and handed to hypercorn
+as ``fd://``: a port in use is a configuration error named in our words, and ``port`` is known
+(``listen = "127.0.0.1:0"`` picks a free one).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Final, cast
+
+import anyio
+import sniffio
+from anyio.abc import TaskStatus
+
+from candlewick.control.methods import ServiceHost
+from candlewick.errors import ConfigError
+from candlewick.plugin import ComponentContext, Service
+from candlewick.web.app import WebOptions, build_app
+from candlewick.web.hosts import parse_web_listen
+
+log = logging.getLogger("candlewick.web")
+
+__all__ = ["WEB_SERVICE", "WebServer", "build_web_server"]
+
+WEB_SERVICE: Final = "web"
+#: Seconds open streams get to finish when the service stops.
+GRACEFUL_TIMEOUT: Final = 1.0
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE: Final = 15
+
+
+class WebServer(Service):
+    """Serves the HTTP API and the dashboard."""
+
+    def __init__(self, ctx: ComponentContext[Any], host: ServiceHost, options: WebOptions) -> None:
+        super().__init__(ctx)
+        self.host = host
+        self.options = options
+        self.port: int | None = None
+
+    def _bind(self) -> socket.socket:
+        host, port = self.options.address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"web.listen: cannot listen on {host}:{port}: {exc.strerror}",
+                hint="pick a free port or unset [web] listen",
+            ) from exc
+        sock.set_inheritable(True)
+        return sock
+
+    def _config(self, fd: int) -> Any:
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"fd://{fd}"]
+        config.graceful_timeout = GRACEFUL_TIMEOUT
+        config.keep_alive_timeout = KEEP_ALIVE
+        config.accesslog = None
+        config.errorlog = log
+        config.h2_max_concurrent_streams = self.options.max_clients
+        return config
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        sock = self._bind()
+        stop = anyio.Event()
+        try:
+            self.port = int(sock.getsockname()[1])
+            app = build_app(self.host, self.options)
+            config = self._config(sock.fileno())
+            host = self.options.address[0]
+            log.info("web API and dashboard on http://%s:%d/", f"[{host}]" if ":" in host else host, self.port)
+            task_status.started()
+            if sniffio.current_async_library() == "trio":
+                from hypercorn.trio import serve as trio_serve
+
+                await trio_serve(cast("Any", app), config, shutdown_trigger=stop.wait)
+            else:
+                from hypercorn.asyncio import serve as asyncio_serve
+
+                await asyncio_serve(cast("Any", app), config, shutdown_trigger=stop.wait)
+        finally:
+            sock.close()
+
+
+def build_web_server(daemon: ServiceHost) -> WebServer | None:
+    """The web service of ``daemon`` when ``[web] listen`` is set, else None."""
+    web = daemon.settings.web
+    if not web.listen:
+        return None
+    options = WebOptions.from_settings(web, address=parse_web_listen(web.listen))
+    return WebServer(daemon.context(WEB_SERVICE, None), daemon, options)

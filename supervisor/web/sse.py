@@ -1,0 +1,129 @@
+"""``GET /api/v1/stream?coin&interval``: a market's candles as server-sent events.
+
+Each event is ``event: candle``, ``id: <open time ms>`` and ``data:`` the candle as a JSON object
+(the columns of ``/api/v1/candles``). A client that reconnects sends ``Last-Event-ID`` (browsers
+do it by themselves; ``?last_event_id=`` works too): the stored candles from that open time on
+are replayed first, then live updates follow. A new client gets the newest stored candle, then
+live updates. Live updates come from the daemon's live feed (every candle the sources send, see
+:class:`~candlewick.plugin.CandleOutlet`); candles older than the last one sent (a backfill
+filling history) are left out. The feed is joined before the replay is read, so nothing falls
+between the two. At most ``[web] max_streams`` streams are open at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from candlewick.errors import SinkUnavailable
+from candlewick.model import Candle
+from candlewick.reading import CandleReader
+from candlewick.web import store
+from candlewick.web.params import COLUMNS, MarketQuery, market_query, parse_time
+from candlewick.web.routes import error_response, guarded, json_row
+from candlewick.web.store import END_OF_TIME
+
+if TYPE_CHECKING:
+    from candlewick.control.methods import ServiceHost
+
+log = logging.getLogger("candlewick.web")
+
+__all__ = ["LiveStream", "candle_event"]
+
+#: Seconds between comment lines that keep an idle stream (and the proxies on its way) open.
+KEEPALIVE: Final = 15.0
+#: Milliseconds a browser waits before it reconnects.
+RETRY_MS: Final = 2000
+#: Candle updates queued for one slow client before it loses some (the next update supersedes).
+QUEUE: Final = 256
+
+
+def candle_event(candle: Candle) -> bytes:
+    """One SSE event: ``id`` the open time, ``data`` the candle as one JSON line."""
+    data = json.dumps(dict(zip(COLUMNS, json_row(candle, COLUMNS), strict=True)), separators=(",", ":"))
+    return f"event: candle\nid: {candle.open_time}\ndata: {data}\n\n".encode()
+
+
+class _Counted(StreamingResponse):
+    """A streaming response that holds one of the stream slots while it runs."""
+
+    def __init__(self, owner: LiveStream, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._owner.open -= 1
+
+
+class LiveStream:
+    """The stream endpoint of one daemon."""
+
+    def __init__(self, host: ServiceHost, *, max_streams: int) -> None:
+        self.host = host
+        self.max_streams = max_streams
+        self.open = 0
+        self.endpoint = guarded(self._endpoint)
+
+    async def _endpoint(self, request: Request) -> Response:
+        market = market_query(request.query_params)
+        raw_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        last_id = parse_time("Last-Event-ID", raw_id) if raw_id else None
+        reader = store.reader(self.host)
+        if self.open >= self.max_streams:
+            return error_response(503, f"too many live streams ({self.max_streams}); try again later")
+        if request.method == "HEAD":
+            return Response(media_type="text/event-stream")
+        self.open += 1
+        return _Counted(
+            self,
+            self._events(reader, market, last_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _events(self, reader: CandleReader, market: MarketQuery, last_id: int | None) -> AsyncIterator[bytes]:
+        with self.host.live.subscribe(QUEUE) as feed:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            sent = -1
+            async for candle in self._replay(reader, market, last_id):
+                yield candle_event(candle)
+                sent = candle.open_time
+            while True:
+                candle_or_none = None
+                with anyio.move_on_after(KEEPALIVE):
+                    candle_or_none = await self._next(feed.receive, market, sent)
+                if candle_or_none is None:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield candle_event(candle_or_none)
+                sent = candle_or_none.open_time
+
+    async def _replay(self, reader: CandleReader, market: MarketQuery, last_id: int | None) -> AsyncIterator[Candle]:
+        """The newest stored candle, or every stored candle from ``last_id`` on."""
+        try:
+            if last_id is None:
+                for candle in await reader.newest(market.coin, market.interval, 1):
+                    yield candle
+                return
+            async for page in reader.stream(market.coin, market.interval, max(0, last_id), END_OF_TIME, page_size=1000):
+                for candle in page:
+                    yield candle
+        except (SinkUnavailable, OSError) as exc:  # the store is down: live updates still flow
+            log.warning("web: stream replay of %s %s failed: %s", market.coin, market.interval, exc)
+
+    @staticmethod
+    async def _next(feed: Any, market: MarketQuery, sent: int) -> Candle:
+        while True:
+            candle: Candle = await feed.receive()
+            if candle.coin == market.coin and candle.interval == market.interval and candle.open_time >= sent:
+                return candle
