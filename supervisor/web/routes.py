@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
+import anyio
 import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from candlewick.control.prometheus import TelemetryCollector
 from candlewick.control.views import health_view, markets_view, status_view
 from candlewick.errors import SinkUnavailable
-from candlewick.exporting.formats import FORMATS, encode
+from candlewick.exporting.formats import FORMATS, Format, encode
 from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
@@ -101,19 +104,54 @@ def _range(query: CandleQuery) -> tuple[int, int]:
     return (query.start or 0, query.end if query.end is not None else END_OF_TIME)
 
 
-async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncIterator[Sequence[Candle]]:
+class ClosingStream(StreamingResponse):
+    """A streaming response that closes its body generator when it ends, however it ends (a client
+    that hangs up included), so the reader's cursor and any subscription are released at once."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            body = self.body_iterator
+            if isinstance(body, AsyncGenerator):
+                with anyio.CancelScope(shield=True):
+                    await body.aclose()
+
+
+async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[Sequence[Candle]]:
     """The reader's pages over the query's range, cut at ``limit`` rows."""
     start, end = _range(query)
     left = query.limit
     pages = reader.stream(query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only)
-    async for page in pages:
-        if left is None:
+    async with aclosing(pages):
+        async for page in pages:
+            if left is None:
+                yield page
+                continue
+            yield page[:left]
+            left -= len(page[:left])
+            if left <= 0:
+                return
+
+
+async def _export_body(
+    fmt: Format, first: Sequence[Candle], rest: AsyncGenerator[Sequence[Candle]]
+) -> AsyncIterator[bytes]:
+    """The encoded export: the page read before the answer began, then the others as they come."""
+
+    async def pages() -> AsyncIterator[Sequence[Candle]]:
+        yield first
+        async for page in rest:
             yield page
-            continue
-        yield page[:left]
-        left -= len(page[:left])
-        if left <= 0:
-            return
+
+    chunks = encode(fmt, pages())
+    async with aclosing(rest), aclosing(chunks):
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except (SinkUnavailable, OSError) as exc:  # the answer began: all we can do is cut it short
+            log.warning("web: export cut short, the store failed: %s", exc)
+            raise
 
 
 class Api:
@@ -184,11 +222,16 @@ class Api:
     async def _export(self, request: Request) -> Response:
         """The whole range as CSV or NDJSON, streamed page by page (never all in memory)."""
         query = candle_query(request.query_params, paged=False)
-        reader = store.reader(self.host)
         fmt = FORMATS[query.format](query.columns)
+        pages = _limited(store.reader(self.host), query)
+        try:  # the first page before answering: a store that is down is a 503, not a cut-off 200
+            first = await anext(pages, ())
+        except BaseException:
+            await pages.aclose()
+            raise
         filename = f"{query.coin}-{query.interval}.{fmt.extension}".replace("/", "_")
-        return StreamingResponse(
-            encode(fmt, _limited(reader, query)),
+        return ClosingStream(
+            _export_body(fmt, first, pages),
             media_type=fmt.media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from candlewick.errors import SinkUnavailable
@@ -27,7 +28,7 @@ from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
 from candlewick.web.params import COLUMNS, MarketQuery, market_query, parse_time
-from candlewick.web.routes import error_response, guarded, json_row
+from candlewick.web.routes import ClosingStream, error_response, guarded, json_row
 from candlewick.web.store import END_OF_TIME
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def candle_event(candle: Candle) -> bytes:
     return f"event: candle\nid: {candle.open_time}\ndata: {data}\n\n".encode()
 
 
-class _Counted(StreamingResponse):
+class _Counted(ClosingStream):
     """A streaming response that holds one of the stream slots while it runs."""
 
     def __init__(self, owner: LiveStream, content: AsyncIterator[bytes], **kwargs: Any) -> None:
@@ -95,9 +96,11 @@ class LiveStream:
         with self.host.live.subscribe(QUEUE) as feed:
             yield f"retry: {RETRY_MS}\n\n".encode()
             sent = -1
-            async for candle in self._replay(reader, market, last_id):
-                yield candle_event(candle)
-                sent = candle.open_time
+            replay = self._replay(reader, market, last_id)
+            async with aclosing(replay):
+                async for candle in replay:
+                    yield candle_event(candle)
+                    sent = candle.open_time
             while True:
                 candle_or_none = None
                 with anyio.move_on_after(KEEPALIVE):
@@ -115,9 +118,11 @@ class LiveStream:
                 for candle in await reader.newest(market.coin, market.interval, 1):
                     yield candle
                 return
-            async for page in reader.stream(market.coin, market.interval, max(0, last_id), END_OF_TIME, page_size=1000):
-                for candle in page:
-                    yield candle
+            pages = reader.stream(market.coin, market.interval, max(0, last_id), END_OF_TIME, page_size=1000)
+            async with aclosing(pages):
+                async for page in pages:
+                    for candle in page:
+                        yield candle
         except (SinkUnavailable, OSError) as exc:  # the store is down: live updates still flow
             log.warning("web: stream replay of %s %s failed: %s", market.coin, market.interval, exc)
 

@@ -14,12 +14,13 @@ import pytest
 import sniffio
 
 from candlewick.config import Settings
+from candlewick.model import Candle
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
 from candlewick.web.service import WebServer
-from tests.gaps.conftest import LIVE, SPEED
+from tests.gaps.conftest import LIVE, SPEED, seed
 
 TOKEN = "correct-horse-battery-staple"
 
@@ -32,12 +33,16 @@ class WebRig:
     clock: ScaledClock
     tmp: Path
 
+    @property
+    def db(self) -> Path:
+        return self.tmp / "c.db"
+
     def settings(self, *, web: dict[str, Any] | None = None, sink: dict[str, Any] | None = None) -> Settings:
         source = {**LIVE, "ws_url": self.exchange.ws_url, "rest_url": self.exchange.rest_url, "coins": ["BTC", "ETH"]}
         return Settings.model_validate(
             {
                 "sources": {"hyperliquid": source},
-                "sink": sink or {"use": "sqlite", "sqlite": {"path": str(self.tmp / "c.db"), "synchronous": "NORMAL"}},
+                "sink": sink or {"use": "sqlite", "sqlite": {"path": str(self.db), "synchronous": "NORMAL"}},
                 "buffer": {"use": "memory", "memory": {"flush_interval": 1.0}},
                 "control": {"socket": str(self.tmp / "s" / "c.sock")},
                 "web": {"listen": "127.0.0.1:0", **(web or {})},
@@ -85,6 +90,19 @@ class WebRig:
             yield client
 
 
+async def seeded(rig: WebRig, hours: int = 10) -> list[Candle]:
+    """Store the exchange's last ``hours`` of closed BTC 1m candles through the real SQLite sink."""
+    now = rig.exchange.now_ms()
+    start = now - now % 60_000 - hours * 3_600_000
+    await seed(rig, "BTC", "1m", start, now)  # type: ignore[arg-type]  # a rig with .db, .exchange, .clock
+    return [c.as_closed() for c in rig.exchange.truth("BTC", "1m", start, now)]
+
+
+def rows_of(candles: list[Candle]) -> list[list[Any]]:
+    """Candles as the API's JSON rows."""
+    return [[c.open_time, c.open, c.high, c.low, c.close, c.volume, c.trades, c.closed] for c in candles]
+
+
 async def wait_for(what: Any, *, timeout: float = 30.0, step: float = 0.05) -> None:
     """Poll the async ``what()`` until it returns something true."""
     with anyio.fail_after(timeout):
@@ -95,5 +113,5 @@ async def wait_for(what: Any, *, timeout: float = 30.0, step: float = 0.05) -> N
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[WebRig]:
     clock = ScaledClock(SPEED)
-    async with FakeExchange(seed=7, clock=clock, push_interval=1.0) as exchange:
+    async with FakeExchange(seed=7, clock=clock, push_interval=3.0) as exchange:
         yield WebRig(exchange, clock, tmp_path)
