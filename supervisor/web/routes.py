@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Final
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -39,13 +39,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("candlewick.web")
 
-__all__ = ["Api", "json_row", "not_found"]
+__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "not_found"]
 
 JSON: Final = "application/json"
 #: Rows read from the store per page while streaming an export.
 EXPORT_PAGE: Final = 5000
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 def json_row(candle: Candle, columns: tuple[str, ...]) -> list[Any]:
@@ -104,6 +105,17 @@ def _range(query: CandleQuery) -> tuple[int, int]:
     return (query.start or 0, query.end if query.end is not None else END_OF_TIME)
 
 
+@asynccontextmanager
+async def closing(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close an async generator (a reader's pages, an encoder) when the block ends, not at collection."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class ClosingStream(StreamingResponse):
     """A streaming response that closes its body generator when it ends, however it ends (a client
     that hangs up included), so the reader's cursor and any subscription are released at once."""
@@ -123,7 +135,7 @@ async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[S
     start, end = _range(query)
     left = query.limit
     pages = reader.stream(query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only)
-    async with aclosing(pages):
+    async with closing(pages):
         async for page in pages:
             if left is None:
                 yield page
@@ -145,7 +157,7 @@ async def _export_body(
             yield page
 
     chunks = encode(fmt, pages())
-    async with aclosing(rest), aclosing(chunks):
+    async with closing(rest), closing(chunks):
         try:
             async for chunk in chunks:
                 yield chunk

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -28,7 +27,7 @@ from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
 from candlewick.web.params import COLUMNS, MarketQuery, market_query, parse_time
-from candlewick.web.routes import ClosingStream, error_response, guarded, json_row
+from candlewick.web.routes import ClosingStream, closing, error_response, guarded, json_row
 from candlewick.web.store import END_OF_TIME
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ class LiveStream:
             yield f"retry: {RETRY_MS}\n\n".encode()
             sent = -1
             replay = self._replay(reader, market, last_id)
-            async with aclosing(replay):
+            async with closing(replay):
                 async for candle in replay:
                     yield candle_event(candle)
                     sent = candle.open_time
@@ -119,7 +118,7 @@ class LiveStream:
                     yield candle
                 return
             pages = reader.stream(market.coin, market.interval, max(0, last_id), END_OF_TIME, page_size=1000)
-            async with aclosing(pages):
+            async with closing(pages):
                 async for page in pages:
                     for candle in page:
                         yield candle

@@ -72,7 +72,7 @@ async def test_export_streams_the_whole_range(rig: WebRig) -> None:
     end = truth[-1].open_time + 1
     async with rig.daemon(rig.settings()) as daemon, rig.client(daemon) as http:
         lines: list[str] = []
-        params = {"coin": "BTC", "interval": "1m", "start": truth[0].open_time, "end": end}
+        params: dict[str, str | int] = {"coin": "BTC", "interval": "1m", "start": truth[0].open_time, "end": end}
         async with http.stream("GET", "/api/v1/export", params=params) as reply:
             assert reply.status_code == 200
             assert "attachment" in reply.headers["content-disposition"]
