@@ -20,7 +20,9 @@ from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
 from candlewick.web.service import WebServer
-from tests.gaps.conftest import LIVE, SPEED, seed
+from tests.gaps.conftest import LIVE, SPEED
+from tests.plugins.storage.helpers import sqlite_sink
+from tests.plugins.storage.helpers import start as start_component
 
 TOKEN = "correct-horse-battery-staple"
 
@@ -94,8 +96,13 @@ async def seeded(rig: WebRig, hours: int = 10) -> list[Candle]:
     """Store the exchange's last ``hours`` of closed BTC 1m candles through the real SQLite sink."""
     now = rig.exchange.now_ms()
     start = now - now % 60_000 - hours * 3_600_000
-    await seed(rig, "BTC", "1m", start, now)  # type: ignore[arg-type]  # a rig with .db, .exchange, .clock
-    return [c.as_closed() for c in rig.exchange.truth("BTC", "1m", start, now)]
+    candles = [c.as_closed() for c in rig.exchange.truth("BTC", "1m", start, now)]
+    sink = sqlite_sink(rig.db, clock=rig.clock)
+    async with anyio.create_task_group() as tg:
+        await start_component(tg, sink)
+        await sink.write(candles)
+        tg.cancel_scope.cancel()
+    return candles
 
 
 def rows_of(candles: list[Candle]) -> list[list[Any]]:
