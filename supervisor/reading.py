@@ -20,10 +20,12 @@ from typing import Self
 
 from candlewick.model import Candle
 
-__all__ = ["MAX_PAGE", "CandlePage", "CandleReader", "StoredMarket", "check_page_args"]
+__all__ = ["FOREVER", "MAX_PAGE", "CandlePage", "CandleReader", "StoredMarket", "check_page_args"]
 
 #: Default (and suggested largest) page size of :meth:`CandleReader.stream`.
 MAX_PAGE = 5000
+#: Later than any open time (ms, the year 33658): the open end of a range. Readers clamp to it.
+FOREVER = 10**15
 
 
 @dataclass(frozen=True, slots=True)

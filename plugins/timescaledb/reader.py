@@ -21,7 +21,7 @@ from candlewick.plugins._storage.rows import candle_from_row
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, RECENT, TO_MS
 from candlewick.plugins.timescaledb.sink import CONNECTION_ERRORS, dsn_for_log, why
-from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
+from candlewick.reading import FOREVER, CandlePage, CandleReader, StoredMarket, check_page_args
 
 __all__ = ["TimescaleReader"]
 
@@ -52,6 +52,7 @@ class TimescaleReader(CandleReader):
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
     ) -> CandlePage:
         check_page_args(start, end, limit)
+        start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
         rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
         more = len(rows) > limit
         return CandlePage(tuple(candle_from_row(*r) for r in rows[:limit]), int(rows[limit][0]) if more else None)
@@ -67,11 +68,11 @@ class TimescaleReader(CandleReader):
         return [StoredMarket(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
     async def day_counts(self, coin: str, interval: str, start: int, end: int) -> Mapping[int, int]:
-        rows = await self._fetch(DAY_COUNTS, coin, interval, start, end)
+        rows = await self._fetch(DAY_COUNTS, coin, interval, min(start, FOREVER), min(end, FOREVER))
         return {int(r[0]): int(r[1]) for r in rows}
 
     async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        rows = await self._fetch(OPEN_TIMES, coin, interval, start, end)
+        rows = await self._fetch(OPEN_TIMES, coin, interval, min(start, FOREVER), min(end, FOREVER))
         return [int(r[0]) for r in rows]
 
     def target(self) -> str:
