@@ -93,7 +93,11 @@ def openapi_document() -> dict[str, Any]:
                 [*_MARKET, *_RANGE, _param("format", "csv or ndjson", {"type": "string", "enum": list(FORMATS[1:])})],
                 rows,
             ),
-            "/api/v1/coverage": _get("Candles stored per day against those expected", _MARKET, _json("Coverage")),
+            "/api/v1/coverage": _get(
+                "Per UTC day: candles stored against those expected, confirmed empty, and lost for good",
+                [*_MARKET, *_RANGE[:2]],
+                _json("Coverage"),
+            ),
             "/api/v1/stream": _get(
                 "Server-sent events: one `candle` event per update, id = open time; resumes from Last-Event-ID",
                 [*_MARKET, _param("last_event_id", "Resume after this open time (or the Last-Event-ID header)", _TIME)],

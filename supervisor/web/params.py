@@ -28,6 +28,7 @@ __all__ = [
     "candle_query",
     "market_query",
     "parse_time",
+    "time_range",
 ]
 
 #: Answer formats of ``/api/v1/candles`` and ``/api/v1/export``.
@@ -88,6 +89,14 @@ def _optional_time(query: Mapping[str, str], name: str) -> int | None:
     return None if value is None or not value.strip() else parse_time(name, value)
 
 
+def time_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """``start`` and ``end``, each optional; ``end`` after ``start``."""
+    start, end = _optional_time(query, "start"), _optional_time(query, "end")
+    if start is not None and end is not None and end <= start:
+        raise ApiError("end", f"parameter 'end' must be after 'start' ({start}), got {query['end']!r}")
+    return start, end
+
+
 def parse_int(query: Mapping[str, str], name: str, lo: int, hi: int, default: int | None) -> int | None:
     """An integer in ``[lo, hi]``, or ``default`` when absent."""
     value = query.get(name)
@@ -135,9 +144,7 @@ def candle_query(query: Mapping[str, str], *, paged: bool) -> CandleQuery:
     """The parameters of ``/api/v1/candles`` (``paged``: a page of at most :data:`MAX_PAGE` rows)
     or of ``/api/v1/export`` (the whole range, CSV or NDJSON)."""
     market = market_query(query)
-    start, end = _optional_time(query, "start"), _optional_time(query, "end")
-    if start is not None and end is not None and end <= start:
-        raise ApiError("end", f"parameter 'end' must be after 'start' ({start}), got {query['end']!r}")
+    start, end = time_range(query)
     if paged:
         limit = parse_int(query, "limit", 1, MAX_PAGE, DEFAULT_PAGE)
         fmt = parse_choice(query, "format", FORMATS, "json")

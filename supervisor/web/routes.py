@@ -30,7 +30,7 @@ from candlewick.exporting.formats import FORMATS, Format, encode
 from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
-from candlewick.web.params import CandleQuery, candle_query, market_query
+from candlewick.web.params import CandleQuery, candle_query, market_query, time_range
 from candlewick.web.replies import ApiError, error_json
 from candlewick.web.store import END_OF_TIME
 
@@ -251,5 +251,6 @@ class Api:
     async def _coverage(self, request: Request) -> Response:
         """Per UTC day: candles stored against candles expected, and permanent losses."""
         market = market_query(request.query_params)
-        days = await store.coverage(self.host, market.coin, market.interval)
+        start, end = time_range(request.query_params)
+        days = await store.coverage(self.host, market.coin, market.interval, start, end)
         return Response(json.dumps({"coin": market.coin, "interval": market.interval, "days": days}), media_type=JSON)

@@ -6,7 +6,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from candlewick.plugin import Component, Sink
-from candlewick.reading import CandleReader, StoredMarket
+from candlewick.readers import ledger_path, read_coverage
+from candlewick.reading import FOREVER, CandleReader, StoredMarket
 from candlewick.web.replies import ApiError
 
 if TYPE_CHECKING:
@@ -16,8 +17,8 @@ log = logging.getLogger("candlewick.web")
 
 __all__ = ["END_OF_TIME", "market_json", "reader"]
 
-#: The open end of a range without ``end`` (ms; 2**53, the largest integer JavaScript keeps exact).
-END_OF_TIME: Final = 2**53
+#: The open end of a range without ``end``.
+END_OF_TIME: Final = FOREVER
 
 
 def reader(host: ControlHost) -> CandleReader:
@@ -42,6 +43,14 @@ def market_json(market: StoredMarket) -> dict[str, Any]:
     }
 
 
-async def coverage(host: ControlHost, coin: str, interval: str) -> list[dict[str, int]]:
-    """``{"day", "stored", "expected", "lost"}`` per UTC day of the market's stored range."""
-    raise ApiError(None, "coverage is not available yet", status=501)
+async def coverage(
+    host: ControlHost, coin: str, interval: str, start: int | None, end: int | None
+) -> list[dict[str, int | bool]]:
+    """Coverage per UTC day (stored, expected, confirmed empty, lost for good, missing) from the
+    store's day counts and the gap-repair ledger of this sink."""
+    source = reader(host)
+    sink = host.settings.sink.use
+    ledger = ledger_path(host.settings, sink, source.target())
+    now = int(host.clock.time() * 1000)
+    days = await read_coverage(source, coin, interval, now, ledger=ledger, start=start, end=end)
+    return [day.to_json() for day in days]

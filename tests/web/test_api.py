@@ -165,3 +165,20 @@ async def test_markets_answer_while_the_sink_is_stopped(rig: WebRig) -> None:
 
         await wait_for(sink_check_fails)
         daemon.supervisor.start("sqlite")  # the buffer drains into it again at shutdown
+
+
+async def test_coverage_counts_stored_against_expected_per_day(rig: WebRig) -> None:
+    """Per UTC day of the stored range: expected candles, stored ones, and what is missing."""
+    truth = await seeded(rig, hours=50)  # one whole UTC day at least
+    async with rig.daemon(rig.settings()) as daemon, rig.client(daemon) as http:
+        reply = await http.get("/api/v1/coverage", params={"coin": "BTC", "interval": "1m"})
+        assert reply.status_code == 200, reply.text
+        days = reply.json()["days"]
+        assert days[0]["day"] == truth[0].open_time - truth[0].open_time % 86_400_000
+        assert sum(d["stored"] for d in days) >= len(truth)
+        whole = days[1:-1]
+        assert whole
+        assert all(d["expected"] == 1440 and d["stored"] == 1440 and d["complete"] for d in whole)
+        assert {"empty", "lost", "missing"} <= set(days[0])
+        bounded = await http.get("/api/v1/coverage", params={"coin": "BTC", "interval": "1m", "start": days[-1]["day"]})
+        assert len(bounded.json()["days"]) == 1

@@ -1,22 +1,28 @@
-// The coverage map: one square per UTC day, coloured by stored / expected candles.
+// The coverage map: one square per UTC day, coloured by what of the expected candles is stored.
 "use strict";
 
 const Coverage = {
+  kind(day) {
+    if (day.lost) return "lost";
+    if (day.complete) return "full";
+    return day.stored ? "partial" : "empty";
+  },
+
   render(element, summary, days) {
     element.replaceChildren();
-    let stored = 0, expected = 0, lost = 0;
+    let stored = 0, expected = 0, lost = 0, missing = 0;
     for (const day of days) {
-      stored += day.stored; expected += day.expected; lost += day.lost || 0;
+      stored += day.stored; expected += day.expected; lost += day.lost; missing += day.missing;
       const cell = document.createElement("i");
-      const ratio = day.expected ? day.stored / day.expected : 1;
-      let kind = ratio >= 1 ? "full" : ratio > 0 ? "partial" : "empty";
-      if (day.lost) kind = "lost";
-      cell.className = "day " + kind;
+      cell.className = "day " + Coverage.kind(day);
       const date = new Date(day.day).toISOString().slice(0, 10);
-      cell.title = `${date}: ${day.stored}/${day.expected} stored` + (day.lost ? `, ${day.lost} lost for good` : "");
+      cell.title = `${date}: ${day.stored} of ${day.expected} stored` +
+        (day.empty ? `, ${day.empty} without trades` : "") + (day.missing ? `, ${day.missing} missing` : "") +
+        (day.lost ? `, ${day.lost} lost for good` : "");
       element.append(cell);
     }
-    const pct = expected ? (100 * stored / expected).toFixed(2) : "100";
-    summary.textContent = days.length ? `${days.length} days, ${pct}% stored, ${lost} lost for good` : "nothing stored";
+    summary.textContent = days.length
+      ? `${days.length} days, ${stored} of ${expected} candles stored, ${missing} missing, ${lost} lost for good`
+      : "nothing stored";
   },
 };
