@@ -156,8 +156,9 @@ async def _export_body(
         async for page in rest:
             yield page
 
-    chunks = encode(fmt, pages())
-    async with closing(rest), closing(chunks):
+    both = pages()
+    chunks = encode(fmt, both)
+    async with closing(rest), closing(both), closing(chunks):
         try:
             async for chunk in chunks:
                 yield chunk
