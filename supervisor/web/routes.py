@@ -85,6 +85,9 @@ def guarded(handler: Handler) -> Handler:
         except (SinkUnavailable, OSError) as exc:
             log.warning("web: the store cannot answer %s: %s", request.url.path, exc)
             return error_response(503, f"the candle store is unavailable: {exc}; try again shortly")
+        except Exception as exc:  # a bug: still a JSON answer, and the traceback in the log
+            log.exception("web: %s failed", request.url.path)
+            return error_response(500, f"internal error ({type(exc).__name__}); the daemon's log has the details")
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
