@@ -20,13 +20,14 @@ const CandleChart = (() => {
       this.series = this.chart.addSeries(lwc.CandlestickSeries, {
         upColor: "#26a69a", downColor: "#ef5350", borderVisible: false,
         wickUpColor: "#26a69a", wickDownColor: "#ef5350",
-        priceFormat: { type: "price", precision: 6, minMove: 0.000001 },
       });
       this.last = null;
     }
 
     // rows: objects with time (ms), open, high, low, close (decimal strings), oldest first
     setRows(rows) {
+      const decimals = Math.min(8, Math.max(0, ...rows.slice(-200).map((r) => (String(r.close).split(".")[1] || "").length)));
+      this.series.applyOptions({ priceFormat: { type: "price", precision: decimals, minMove: 10 ** -decimals } });
       const bars = rows.map(toBar);
       this.series.setData(bars);
       this.last = bars.length ? bars[bars.length - 1] : null;
