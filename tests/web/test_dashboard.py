@@ -51,8 +51,8 @@ async def test_chart_draws_and_follows_the_stream(rig: WebRig, tmp_path: Path) -
         canvases = await page.eval_on_selector_all("#chart canvas", "cs => cs.filter(c => c.width > 100).length")
         assert canvases >= 1
         await page.wait_for_function(
-            f"() => Number(document.body.dataset.updates || 0) >= 3 && (document.body.dataset.lastTime !== '{first_time}'"
-            f" || document.body.dataset.lastClose !== '{first_close}')",
+            "() => { const d = document.body.dataset; return Number(d.updates || 0) >= 3"
+            f" && (d.lastTime !== '{first_time}' || d.lastClose !== '{first_close}'); }}",
             timeout=20_000,
         )
         assert await page.locator("#coverage .day").count() >= 1
