@@ -230,7 +230,7 @@ class Api:
                 "rows": [json_row(c, query.columns) for c in page],
                 "next": next_url,
             }
-            return Response(json.dumps(body, separators=(",", ":")), media_type=JSON)
+            return Response(msgspec.json.encode(body), media_type=JSON)
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
         fmt = FORMATS[query.format](query.columns)
         return Response(fmt.header() + fmt.rows(page), media_type=fmt.media_type, headers=headers)
