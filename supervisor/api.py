@@ -146,7 +146,7 @@ class CandleStore:
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError("CandleStore.frame needs pandas: pip install pandas") from None
+            raise ImportError("CandleStore.frame needs pandas: pip install 'candlewick[pandas]'") from None
         rows = self.candles(coin, interval, start, end, closed_only=closed_only)
         convert: Callable[[str], object] = {"decimal": Decimal, "str": str, "float": float}[prices]
         data: dict[str, list[Any]] = {name: [convert(getattr(c, name)) for c in rows] for name in PRICE_COLUMNS}

@@ -110,7 +110,11 @@ class CandleReader(ABC):
         page_size: int = MAX_PAGE,
         closed_only: bool = False,
     ) -> AsyncIterator[tuple[Candle, ...]]:
-        """Every candle in ``[start, end)``, page by page, ascending; holds one page at a time."""
+        """Every candle in ``[start, end)``, page by page, ascending; holds one page at a time.
+
+        A consumer that may stop early (a client hanging up) wraps it in
+        ``contextlib.aclosing`` so the generator is closed at once, on trio too.
+        """
         cursor: int | None = start
         while cursor is not None:
             page = await self.candles(coin, interval, cursor, end, page_size, closed_only=closed_only)

@@ -9,19 +9,21 @@ table is :class:`SinkUnavailable` with a hint.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candle_from_row
+from candlewick.plugins._storage.rows import candles_from_rows
 from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
 
 __all__ = ["SqliteReader"]
+
+T = TypeVar("T")
 
 _COLUMNS = '"time", coin, "interval", open, high, low, close, volume, trades, closed'
 _MARKET = 'coin = ? AND "interval" = ?'
@@ -60,16 +62,14 @@ class SqliteReader(CandleReader):
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
     ) -> CandlePage:
         check_page_args(start, end, limit)
-        rows = await self._query(PAGE_CLOSED if closed_only else PAGE, (coin, interval, start, end, limit + 1))
-        more = len(rows) > limit
-        candles = tuple(candle_from_row(*r) for r in rows[:limit])
-        return CandlePage(candles, int(rows[limit][0]) if more else None)
+        params = (coin, interval, start, end, limit + 1)
+        return await self._call(self._page, PAGE_CLOSED if closed_only else PAGE, params, limit)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
         rows = await self._query(NEWEST, (coin, interval, limit))
-        return [candle_from_row(*r) for r in reversed(rows)]
+        return list(candles_from_rows(reversed(rows)))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._query(MARKETS, ())
@@ -104,6 +104,12 @@ class SqliteReader(CandleReader):
             self._conn.close()
             self._conn = None
 
+    def _page(self, sql: str, params: tuple[object, ...], limit: int) -> CandlePage:
+        """One page, rows turned into candles in the worker thread too (the event loop stays free)."""
+        rows = self._run(sql, params)
+        more = len(rows) > limit
+        return CandlePage(candles_from_rows(rows[:limit]), int(rows[limit][0]) if more else None)
+
     def _run(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         if self._conn is None:
             self._conn = connect_read_only(self.path, busy_timeout=self.busy_timeout)
@@ -114,8 +120,11 @@ class SqliteReader(CandleReader):
             raise
 
     async def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        return await self._call(self._run, sql, params)
+
+    async def _call(self, func: Callable[..., T], *args: Any) -> T:
         try:
-            return await anyio.to_thread.run_sync(self._run, sql, params, limiter=self._get_limiter())
+            return await anyio.to_thread.run_sync(func, *args, limiter=self._get_limiter())
         except sqlite3.Error as exc:
             raise SinkUnavailable(
                 f"{self.name}: reading {self.path} failed: {exc}", hint=_hint(self.path, exc)

@@ -17,7 +17,7 @@ import asyncpg
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candle_from_row
+from candlewick.plugins._storage.rows import candles_from_rows
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, RECENT, TO_MS
 from candlewick.plugins.timescaledb.sink import CONNECTION_ERRORS, dsn_for_log, why
@@ -55,13 +55,19 @@ class TimescaleReader(CandleReader):
         start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
         rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
         more = len(rows) > limit
-        return CandlePage(tuple(candle_from_row(*r) for r in rows[:limit]), int(rows[limit][0]) if more else None)
+        # Built in a worker thread: a full page takes milliseconds the event loop gives to others meanwhile.
+        candles = (
+            await anyio.to_thread.run_sync(candles_from_rows, rows[:limit])
+            if limit > 100
+            else candles_from_rows(rows[:limit])
+        )
+        return CandlePage(candles, int(rows[limit][0]) if more else None)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
         rows = await self._fetch(RECENT, coin, interval, limit)
-        return [candle_from_row(*r) for r in reversed(rows)]
+        return list(candles_from_rows(reversed(rows)))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._fetch(MARKETS)
@@ -127,3 +133,5 @@ class TimescaleReader(CandleReader):
                 f"{self.name}: {self.where} refused the read: {why(exc)}",
                 hint="GRANT SELECT ON candles TO the role of read_dsn (see the README)",
             ) from exc
+        except asyncpg.PostgresError as exc:  # a standby in recovery, a cancelled statement, ...
+            raise SinkUnavailable(f"{self.name}: {self.where} refused the read: {why(exc)}") from exc

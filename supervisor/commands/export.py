@@ -131,6 +131,8 @@ def _text_output(args: argparse.Namespace) -> bool:
 
 
 def _run(args: argparse.Namespace, req: Request, reader: CandleReader, out: Any) -> int:
+    import sys
+
     import anyio
 
     from candlewick.exporting.progress import Progress
@@ -139,6 +141,8 @@ def _run(args: argparse.Namespace, req: Request, reader: CandleReader, out: Any)
     async def go() -> int:
         async with reader:
             progress = Progress(f"{req.coin} {req.interval}", 0)
+            if out is sys.stdout.buffer and sys.stdout.isatty():
+                progress.enabled = False  # the rows themselves go to the terminal
             if progress.enabled:
                 progress.total = await expected_rows(reader, req)
             if args.format == "freqtrade":

@@ -18,7 +18,9 @@ digit for digit (freqtrade parses them as floats, as it does its own files); fea
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -30,6 +32,7 @@ FreqtradeFormat = Literal["json", "feather"]
 FREQTRADE_FORMATS: tuple[FreqtradeFormat, ...] = ("json", "feather")
 _UNSAFE = ("/", " ", ".", "@", "$", "+", ":")
 _PRICES = ("open", "high", "low", "close", "volume")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 def default_pair(coin: str, quote: str = "USDC") -> str:
@@ -53,9 +56,15 @@ def pair_file(datadir: Path, pair: str, interval: str, fmt: FreqtradeFormat = "j
     return datadir / f"{name}-{timeframe}.{fmt}"
 
 
+def json_number(text: str) -> str:
+    """``text`` as a JSON number: the exchange's digits when they already are one (``.5``, ``5.``, ``1E+3`` are not)."""
+    return text if _JSON_NUMBER.fullmatch(text) else format(Decimal(text), "f")
+
+
 def json_rows(candles: Sequence[Candle]) -> str:
     """Rows of the json layout, comma-separated (no brackets), the exchange's digits kept."""
-    return ",".join(f"[{c.open_time},{c.open},{c.high},{c.low},{c.close},{c.volume}]" for c in candles)
+    n = json_number
+    return ",".join(f"[{c.open_time},{n(c.open)},{n(c.high)},{n(c.low)},{n(c.close)},{n(c.volume)}]" for c in candles)
 
 
 async def write_json(out: IO[str], pages: AsyncIterable[Sequence[Candle]]) -> int:

@@ -42,6 +42,8 @@ class Progress:
         self.stream.flush()
 
     def finish(self) -> None:
+        """Draw the final count (the expected total may have included candles a filter left out)."""
+        self.total = self.done
         if self.enabled:
             self._draw()
             self.stream.write("\n")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from candlewick.testing._exchange import ExchangeStats, FakeExchange, Faults
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
 from candlewick.testing.clock import ScaledClock, SkewedClock
-from candlewick.testing.components import MemorySink, PassThroughBuffer
+from candlewick.testing.components import MemoryReader, MemorySink, PassThroughBuffer
 
 __all__ = [
     "DEFAULT_COINS",
@@ -35,6 +35,7 @@ __all__ = [
     "FakeExchange",
     "Faults",
     "MarketModel",
+    "MemoryReader",
     "MemorySink",
     "PassThroughBuffer",
     "ScaledClock",

@@ -11,7 +11,14 @@ import anyio
 import pyarrow as pa
 import pyarrow.ipc
 
-from candlewick.exporting.freqtrade import default_pair, pair_file, pair_to_filename, write_feather, write_json
+from candlewick.exporting.freqtrade import (
+    default_pair,
+    json_number,
+    pair_file,
+    pair_to_filename,
+    write_feather,
+    write_json,
+)
 from candlewick.model import Candle
 
 T = 1_700_000_040_000
@@ -53,6 +60,11 @@ def test_json_is_one_array_of_ms_open_high_low_close_volume_rows_with_the_exchan
     empty = io.StringIO()
     assert anyio.run(write_json, empty, _pages()) == 0
     assert json.loads(empty.getvalue()) == []
+
+
+def test_decimals_that_are_not_json_numbers_are_rewritten_exactly() -> None:
+    assert [json_number(x) for x in ("37000.50", "0", "0.00012340", "12")] == ["37000.50", "0", "0.00012340", "12"]
+    assert [json_number(x) for x in (".5", "5.", "1E+3", "0005", "1.5e-7")] == ["0.5", "5", "1000", "5", "0.00000015"]
 
 
 def test_feather_is_an_arrow_file_with_a_utc_ms_date_and_float_prices() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -112,7 +115,8 @@ def test_the_progress_bar_draws_only_on_a_terminal() -> None:
     bar = Progress("BTC 1m", 200, stream=loud, force=True)
     bar.advance(50)
     bar.finish()
-    assert loud.getvalue().endswith("BTC 1m [#######.......................] 50/200 rows 25%\n")
+    assert "BTC 1m [#######.......................] 50/200 rows 25%" in loud.getvalue()
+    assert loud.getvalue().endswith("BTC 1m [##############################] 50/50 rows 100%\n")
 
 
 @pytest.mark.anyio
@@ -140,3 +144,42 @@ async def test_the_python_api_reads_rows_frames_markets_and_coverage_inside_a_ru
         assert [(c.day, c.stored, c.lost) for c in coverage] == [(day, N, 2)]
     with pytest.raises(RuntimeError, match="closed"):
         store.newest("BTC", "1m")
+
+
+def test_the_readmes_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python API block, as written, against a store found through $CANDLEWICK_CONFIG."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    block = readme.split("### Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    db = tmp_path / "c.db"
+    first = 1_703_462_400_000  # 2023-12-25 00:00 UTC
+
+    async def fill() -> None:
+        async with running(sqlite_sink(db)) as sink:
+            base = candle(0, interval="1h", closed=True)
+            hours = [
+                replace(base, open_time=first + i * 3_600_000, close_time=first + (i + 1) * 3_600_000 - 1)
+                for i in range(24 * 45)
+            ]
+            await sink.write(hours)
+
+    anyio.run(fill)
+    (tmp_path / "c.toml").write_text(f'[sink.sqlite]\npath = "{db}"\n[daemon]\ndata_dir = "{tmp_path}"\n')
+    monkeypatch.setenv("CANDLEWICK_CONFIG", str(tmp_path / "c.toml"))
+    printed: list[str] = []
+    exec(block, {"print": lambda *a: printed.append(" ".join(map(str, a)))})
+    assert printed[0] == f"BTC 1h {first} {first + (24 * 45 - 1) * 3_600_000} {24 * 45}"
+    assert printed[1].startswith(f"{1_704_067_200_000} ")  # 2024-01-01 00:00 UTC
+    assert printed[-2].endswith(" 0 24 0 False")  # coverage runs to today: nothing stored lately
+    assert printed[-1].split()[1:3] == ["0", str(1 + (int(time.time()) % 86_400) // 3600)]  # today: hours begun
+
+
+def test_a_missing_optional_library_is_named_with_its_extra(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with candlewick.open_store(config) as store, pytest.raises(ImportError, match=r"candlewick\[pandas\]"):
+        store.frame("BTC", "1m")
+    assert export(config, "--format", "freqtrade", "--freqtrade-format", "feather", "-o", str(tmp_path / "ft")) == 2
+    assert "pip install 'candlewick[feather]'" in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()  # refused before anything was written

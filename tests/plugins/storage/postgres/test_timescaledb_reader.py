@@ -6,9 +6,12 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import asyncpg
 import pytest
 
+import candlewick
+from candlewick.cli import main
 from candlewick.config import Settings
 from candlewick.errors import SinkUnavailable
 from candlewick.plugins.timescaledb.config import TimescaleConfig
@@ -99,3 +102,24 @@ async def test_an_unreachable_server_is_unavailable_and_a_missing_table_says_so(
             await reader.newest("BTC", "1m", 1)
     assert "start the daemon once" in (err.value.hint or "")
     assert SERVER in pg_dsn
+
+
+async def test_export_and_the_python_api_read_postgresql_from_the_config(pg_dsn: str, tmp_path: Path) -> None:
+    """`candlewick export` and `candlewick.open_store()` with `[sink] use = "timescaledb"`: exact decimals."""
+    async with running(timescale_sink(pg_dsn)) as sink:
+        await sink.write([candle(i, closed=i < 4, volume="0.00012340") for i in range(5)])
+    config = tmp_path / "c.toml"
+    config.write_text(f'[sink]\nuse = "timescaledb"\n[sink.timescaledb]\ndsn = "{pg_dsn}"\n')
+    out = tmp_path / "btc.csv"
+    argv = ["export", "-c", str(config), "--coin", "BTC", "--interval", "1m", "-o", str(out)]
+    assert await anyio.to_thread.run_sync(main, argv) == 0  # the command runs its own event loop
+    lines = out.read_text().splitlines()
+    assert lines[1] == f"{candle(0).open_time},30000.5,30010.25,29990.125,30001.0,0.00012340,1,true"
+    assert len(lines) == 6
+    assert lines[-1].endswith(",false")
+
+    def api() -> list[str]:
+        with candlewick.open_store(config) as store:
+            return [c.volume for c in store.candles("BTC", "1m", closed_only=True)]
+
+    assert await anyio.to_thread.run_sync(api) == ["0.00012340"] * 4
