@@ -170,12 +170,20 @@ class Event:
 class Subscription(Generic[T]):
     """A subscriber's bounded view of a fan-out; overflow is counted, never blocking."""
 
-    def __init__(self, send: MemoryObjectSendStream[T], receive: MemoryObjectReceiveStream[T]) -> None:
+    def __init__(
+        self,
+        send: MemoryObjectSendStream[T],
+        receive: MemoryObjectReceiveStream[T],
+        accept: Callable[[T], bool] | None = None,
+    ) -> None:
         self._send = send
         self.receive = receive
         self.dropped = 0
+        self._accept = accept
 
     def offer(self, item: T) -> None:
+        if self._accept is not None and not self._accept(item):
+            return
         try:
             self._send.send_nowait(item)
         except anyio.WouldBlock:
@@ -206,10 +214,12 @@ class Fanout(Generic[T]):
             sub.offer(item)
 
     @contextmanager
-    def subscribe(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE) -> Iterator[Subscription[T]]:
-        """Receive every item offered while the ``with`` block is open."""
+    def subscribe(
+        self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, *, accept: Callable[[T], bool] | None = None
+    ) -> Iterator[Subscription[T]]:
+        """Receive every item offered while the ``with`` block is open (only those ``accept`` takes)."""
         send, receive = anyio.create_memory_object_stream[T](max_buffer_size=max_queue)
-        sub = Subscription(send, receive)
+        sub = Subscription(send, receive, accept)
         self._subscribers.add(sub)
         try:
             yield sub

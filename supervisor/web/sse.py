@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -92,7 +93,8 @@ class LiveStream:
         )
 
     async def _events(self, reader: CandleReader, market: MarketQuery, last_id: int | None) -> AsyncIterator[bytes]:
-        with self.host.live.subscribe(QUEUE) as feed:
+        wanted = (market.coin, market.interval)
+        with self.host.live.subscribe(QUEUE, accept=lambda candle: candle.market == wanted) as feed:
             yield f"retry: {RETRY_MS}\n\n".encode()
             sent = -1
             replay = self._replay(reader, market, last_id)
@@ -103,7 +105,7 @@ class LiveStream:
             while True:
                 candle_or_none = None
                 with anyio.move_on_after(KEEPALIVE):
-                    candle_or_none = await self._next(feed.receive, market, sent)
+                    candle_or_none = await self._next(feed.receive, sent)
                 if candle_or_none is None:
                     yield b": keep-alive\n\n"
                     continue
@@ -126,8 +128,9 @@ class LiveStream:
             log.warning("web: stream replay of %s %s failed: %s", market.coin, market.interval, exc)
 
     @staticmethod
-    async def _next(feed: Any, market: MarketQuery, sent: int) -> Candle:
+    async def _next(feed: MemoryObjectReceiveStream[Candle], sent: int) -> Candle:
+        """The next update of the market that is not older than the last candle sent."""
         while True:
-            candle: Candle = await feed.receive()
-            if candle.coin == market.coin and candle.interval == market.interval and candle.open_time >= sent:
+            candle = await feed.receive()
+            if candle.open_time >= sent:
                 return candle
