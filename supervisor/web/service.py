@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import anyio
 import sniffio
@@ -32,6 +32,11 @@ WEB_SERVICE: Final = "web"
 GRACEFUL_TIMEOUT: Final = 1.0
 #: Seconds an idle keep-alive connection stays open.
 KEEP_ALIVE: Final = 15
+#: Seconds the whole stop may take before the server is cancelled.
+STOP_LIMIT: Final = GRACEFUL_TIMEOUT + 2.0
+#: Hypercorn's own messages ("Running on ...") below WARNING are not ours to repeat.
+server_log = logging.getLogger("candlewick.web.server")
+server_log.setLevel(logging.WARNING)
 
 
 class WebServer(Service):
@@ -57,10 +62,10 @@ class WebServer(Service):
                 f"web.listen: cannot listen on {host}:{port}: {exc.strerror}",
                 hint="pick a free port or unset [web] listen",
             ) from exc
-        sock.set_inheritable(True)
         return sock
 
     def _config(self, fd: int) -> Any:
+        """Hypercorn's settings: serve the socket ``fd``, no access log, short graceful stop."""
         from hypercorn.config import Config
 
         config = Config()
@@ -68,30 +73,56 @@ class WebServer(Service):
         config.graceful_timeout = GRACEFUL_TIMEOUT
         config.keep_alive_timeout = KEEP_ALIVE
         config.accesslog = None
-        config.errorlog = log
+        config.errorlog = server_log
         config.h2_max_concurrent_streams = self.options.max_clients
         return config
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         sock = self._bind()
-        stop = anyio.Event()
+        self.port = int(sock.getsockname()[1])
         try:
-            self.port = int(sock.getsockname()[1])
             app = build_app(self.host, self.options)
-            config = self._config(sock.fileno())
-            host = self.options.address[0]
-            log.info("web API and dashboard on http://%s:%d/", f"[{host}]" if ":" in host else host, self.port)
-            task_status.started()
-            if sniffio.current_async_library() == "trio":
-                from hypercorn.trio import serve as trio_serve
-
-                await trio_serve(cast("Any", app), config, shutdown_trigger=stop.wait)
-            else:
-                from hypercorn.asyncio import serve as asyncio_serve
-
-                await asyncio_serve(cast("Any", app), config, shutdown_trigger=stop.wait)
-        finally:
+        except BaseException:
             sock.close()
+            raise
+        config = self._config(sock.detach())  # hypercorn owns the listening socket from here on
+        host = self.options.address[0]
+        log.info("web API and dashboard on http://%s:%d/", f"[{host}]" if ":" in host else host, self.port)
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._serve, app, config, stop)
+            task_status.started()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                stop.set()  # cancelled (shutdown, restart): hypercorn's own graceful stop, below
+
+    async def _serve(self, app: Any, config: Any, stop: anyio.Event) -> None:
+        """Serve until ``stop`` is set, then let hypercorn close its sockets and connections.
+
+        Shielded: a cancelled hypercorn would leave its listening socket and connections half
+        closed. Its graceful stop waits ``GRACEFUL_TIMEOUT`` for open responses (live streams
+        never end by themselves), and this waits at most ``STOP_LIMIT`` for all of it.
+        """
+        with anyio.CancelScope(shield=True) as shield:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_after_stop, stop, shield)
+                if sniffio.current_async_library() == "trio":
+                    from hypercorn.trio import serve as trio_serve
+
+                    await trio_serve(app, config, shutdown_trigger=stop.wait)
+                else:
+                    from hypercorn.asyncio import serve as asyncio_serve
+
+                    await asyncio_serve(app, config, shutdown_trigger=stop.wait)
+                tg.cancel_scope.cancel()
+
+
+async def _cancel_after_stop(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    await stop.wait()
+    await anyio.sleep(STOP_LIMIT)
+    log.warning("web: the server did not stop within %gs; cancelling it", STOP_LIMIT)
+    scope.cancel()
 
 
 def build_web_server(daemon: ServiceHost) -> WebServer | None:

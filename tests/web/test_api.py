@@ -182,3 +182,24 @@ async def test_coverage_counts_stored_against_expected_per_day(rig: WebRig) -> N
         assert {"empty", "lost", "missing"} <= set(days[0])
         bounded = await http.get("/api/v1/coverage", params={"coin": "BTC", "interval": "1m", "start": days[-1]["day"]})
         assert len(bounded.json()["days"]) == 1
+
+
+async def test_the_service_restarts_under_the_supervisor(rig: WebRig) -> None:
+    """Restarted (as after a crash), the web service listens again on its port and answers."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with rig.daemon(rig.settings(web={"listen": f"127.0.0.1:{port}"})) as daemon, rig.client(daemon) as http:
+        assert (await http.get("/health")).status_code == 200
+        child = daemon.supervisor.child("web")
+        await daemon.supervisor.restart("web")
+
+        async def answers_again() -> bool:
+            try:
+                return child.restarts >= 1 and (await http.get("/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(answers_again)
