@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from candlewick.errors import ConfigError
+from candlewick.runtime import names
 from candlewick.web import pages, routes, sse
 from candlewick.web.guard import Guard, GuardOptions
 from candlewick.web.hosts import HostAllowList
@@ -85,10 +86,18 @@ def build_app(host: ServiceHost, options: WebOptions) -> Guard:
         ],
         exception_handlers={404: routes.not_found, 405: routes.not_found},
     )
-    guard = GuardOptions(
-        hosts=HostAllowList(options.address[0], options.allowed_hosts),
-        token=options.token,
-        cors_origins=frozenset(options.cors_origins),
-        max_clients=options.max_clients,
+    metrics = host.telemetry.metrics
+    requests = metrics.counter(names.WEB_REQUESTS, "HTTP requests answered by the web API", ("status",))
+    guard = Guard(
+        app,
+        GuardOptions(
+            hosts=HostAllowList(options.address[0], options.allowed_hosts),
+            token=options.token,
+            cors_origins=frozenset(options.cors_origins),
+            max_clients=options.max_clients,
+            count=lambda status: requests.inc(status=str(status)),
+        ),
     )
-    return Guard(app, guard)
+    metrics.gauge(names.WEB_ACTIVE, "Web API requests being served").set_function(lambda: float(guard.active))
+    metrics.gauge(names.WEB_STREAMS, "Live streams open").set_function(lambda: float(stream.open))
+    return guard

@@ -39,6 +39,8 @@ class GuardOptions:
     token: str | None
     cors_origins: frozenset[str]
     max_clients: int
+    #: Counts each answer by status (``candlewick_web_requests_total{status}``).
+    count: Callable[[int], None] = lambda status: None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -74,6 +76,9 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self._gate(scope, receive, _counting(send, self.options.count))
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         method = scope["method"]
         origin = headers.get("origin")
@@ -115,6 +120,17 @@ class Guard:
             message = "the token is wrong"
         await _reply(send, 401, error_json(401, message, "token"), extra=[(b"www-authenticate", b"Bearer")])
         return None
+
+
+def _counting(send: Send, count: Callable[[int], None]) -> Send:
+    """``send`` counting the status of the response it starts."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            count(int(message["status"]))
+        await send(message)
+
+    return wrapped
 
 
 def _decorate(send: Send, *, cookie: str, cors: str | None) -> Send:

@@ -128,6 +128,9 @@ async def test_health_metrics_openapi_and_dashboard(rig: WebRig) -> None:
         metrics = await http.get("/metrics")
         assert "candlewick_component_up" in metrics.text
         assert 'component="web"' in metrics.text
+        assert 'candlewick_web_requests_total{status="200"}' in metrics.text
+        assert "candlewick_web_requests_active 1.0" in metrics.text, "this very request"
+        assert "candlewick_web_streams 0.0" in metrics.text
         doc = (await http.get("/api/v1/openapi.json")).json()
         assert {"/api/v1/candles", "/api/v1/stream", "/api/v1/export", "/api/v1/coverage"} <= set(doc["paths"])
         assert "/api/v1/candles" in (await http.get("/api/v1/docs")).text
