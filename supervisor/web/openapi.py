@@ -99,7 +99,8 @@ def openapi_document() -> dict[str, Any]:
                 _json("Coverage"),
             ),
             "/api/v1/stream": _get(
-                "Server-sent events: one `candle` event per update, id = open time; resumes from Last-Event-ID",
+                "Server-sent events: one `candle` event per update, id = open time; resumes from Last-Event-ID"
+                " (at most 5000 replayed, after a `gap` event naming the span skipped)",
                 [*_MARKET, _param("last_event_id", "Resume after this open time (or the Last-Event-ID header)", _TIME)],
                 {"text/event-stream": {"schema": {"type": "string"}}},
             ),

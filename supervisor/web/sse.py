@@ -3,9 +3,10 @@
 Each event is ``event: candle``, ``id: <open time ms>`` and ``data:`` the candle as a JSON object
 (the columns of ``/api/v1/candles``). A client that reconnects sends ``Last-Event-ID`` (browsers
 do it by themselves; ``?last_event_id=`` works too): the stored candles from that open time on
-are replayed first, then live updates follow. A new client gets the newest stored candle, then
-live updates. Live updates come from the daemon's live feed (every candle the sources send, see
-:class:`~candlewick.plugin.CandleOutlet`); candles older than the last one sent (a backfill
+are replayed first (the newest :data:`REPLAY_MAX` at most, after an ``event: gap`` with
+``{"from", "to"}`` when more were stored since), then live updates follow. A new client gets the
+newest stored candle, then live updates. Live updates come from the daemon's live feed (every
+candle the sources send, see :class:`~candlewick.plugin.CandleOutlet`); candles older than the last one sent (a backfill
 filling history) are left out. The feed is joined before the replay is read, so nothing falls
 between the two. At most ``[web] max_streams`` streams are open at once.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -28,7 +29,7 @@ from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
 from candlewick.web.params import COLUMNS, MarketQuery, market_query, parse_time
-from candlewick.web.routes import ClosingStream, closing, error_response, guarded, json_row
+from candlewick.web.routes import ClosingStream, error_response, guarded, json_row
 from candlewick.web.store import END_OF_TIME
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ KEEPALIVE: Final = 15.0
 RETRY_MS: Final = 2000
 #: Candle updates queued for one slow client before it loses some (the next update supersedes).
 QUEUE: Final = 256
+#: Most stored candles replayed to a reconnecting client; past it, a ``gap`` event says where the
+#: replay resumed (fetch the rest from /api/v1/candles).
+REPLAY_MAX: Final = 5000
 
 
 def candle_event(candle: Candle) -> bytes:
@@ -96,12 +100,14 @@ class LiveStream:
         wanted = (market.coin, market.interval)
         with self.host.live.subscribe(QUEUE, accept=lambda candle: candle.market == wanted) as feed:
             yield f"retry: {RETRY_MS}\n\n".encode()
+            replay, skipped_to = await self._replay(reader, market, last_id)
+            if skipped_to is not None:
+                gap = json.dumps({"from": last_id, "to": skipped_to})
+                yield f"event: gap\ndata: {gap}\n\n".encode()
             sent = -1
-            replay = self._replay(reader, market, last_id)
-            async with closing(replay):
-                async for candle in replay:
-                    yield candle_event(candle)
-                    sent = candle.open_time
+            for candle in replay:
+                yield candle_event(candle)
+                sent = candle.open_time
             while True:
                 candle_or_none = None
                 with anyio.move_on_after(KEEPALIVE):
@@ -112,20 +118,24 @@ class LiveStream:
                 yield candle_event(candle_or_none)
                 sent = candle_or_none.open_time
 
-    async def _replay(self, reader: CandleReader, market: MarketQuery, last_id: int | None) -> AsyncIterator[Candle]:
-        """The newest stored candle, or every stored candle from ``last_id`` on."""
+    async def _replay(
+        self, reader: CandleReader, market: MarketQuery, last_id: int | None
+    ) -> tuple[Sequence[Candle], int | None]:
+        """What a client gets before live updates: the newest stored candle, or the stored candles
+        from ``last_id`` on; at most :data:`REPLAY_MAX` (the newest), with the open time the replay
+        skipped to when there were more (else None)."""
+        coin, interval = market.coin, market.interval
         try:
             if last_id is None:
-                for candle in await reader.newest(market.coin, market.interval, 1):
-                    yield candle
-                return
-            pages = reader.stream(market.coin, market.interval, max(0, last_id), END_OF_TIME, page_size=1000)
-            async with closing(pages):
-                async for page in pages:
-                    for candle in page:
-                        yield candle
+                return await reader.newest(coin, interval, 1), None
+            page = await reader.candles(coin, interval, max(0, last_id), END_OF_TIME, REPLAY_MAX)
+            if page.next is None:
+                return page.candles, None
+            newest = await reader.newest(coin, interval, REPLAY_MAX)
+            return newest, newest[0].open_time if newest else None
         except (SinkUnavailable, OSError) as exc:  # the store is down: live updates still flow
-            log.warning("web: stream replay of %s %s failed: %s", market.coin, market.interval, exc)
+            log.warning("web: stream replay of %s %s failed: %s", coin, interval, exc)
+            return (), None
 
     @staticmethod
     async def _next(feed: MemoryObjectReceiveStream[Candle], sent: int) -> Candle:

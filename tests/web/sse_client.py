@@ -22,21 +22,21 @@ HANGUP_WARNINGS = pytest.mark.filterwarnings(
 @dataclass
 class SseEvent:
     event: str
+    #: The ``id`` field; -1 for an event without one.
     id: int
     data: dict[str, Any]
 
 
 async def read_events(reply: httpx.Response, count: int, *, timeout: float = 20.0) -> list[SseEvent]:
-    """The next ``count`` ``candle`` events of ``reply`` (comments and the retry field skipped)."""
+    """The next ``count`` events of ``reply`` (comments and the retry field skipped)."""
     events: list[SseEvent] = []
     fields: dict[str, str] = {}
     with anyio.fail_after(timeout):
         async for line in reply.aiter_lines():
             if line == "":
                 if "data" in fields:
-                    events.append(
-                        SseEvent(fields.get("event", "message"), int(fields["id"]), json.loads(fields["data"]))
-                    )
+                    ident = int(fields.get("id", -1))
+                    events.append(SseEvent(fields.get("event", "message"), ident, json.loads(fields["data"])))
                     if len(events) == count:
                         return events
                 fields = {}

@@ -84,3 +84,17 @@ async def _one_event_then_hang_up(http: object) -> None:
     assert isinstance(http, httpx.AsyncClient)
     async with http.stream("GET", "/api/v1/stream", params=BTC) as reply:
         await read_events(reply, 1)
+
+
+async def test_a_resume_from_long_ago_replays_the_newest_5000_after_a_gap_event(rig: WebRig) -> None:
+    """More than 5000 stored since Last-Event-ID: a `gap` event says where the replay resumes."""
+    truth = await seeded(rig, hours=90)
+    async with rig.daemon(rig.settings()) as daemon, rig.client(daemon) as http:
+        headers = {"Last-Event-ID": str(truth[0].open_time)}
+        async with http.stream("GET", "/api/v1/stream", params=BTC, headers=headers) as reply:
+            gap, first, second = await read_events(reply, 3)
+    assert (gap.event, gap.id) == ("gap", -1)
+    assert gap.data["from"] == truth[0].open_time
+    assert gap.data["to"] == first.id
+    assert first.id > truth[0].open_time
+    assert second.id == first.id + MINUTE_MS
