@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -203,68 +204,76 @@ async def chart_time(base: str, loads: int = 5) -> float | None:
     return statistics.median(times)
 
 
+@dataclass
+class Figures:
+    stored: int = 0
+    http_t: list[float] = field(default_factory=list)
+    db_t: list[float] = field(default_factory=list)
+    cpu: dict[int, tuple[float, float]] = field(default_factory=dict)  # subscribers -> (cpu/s, updates/s)
+    rss_off: int = 0
+    rss_on: int = 0
+    chart: float | None = None
+
+
+async def measure(args: argparse.Namespace, work: Path) -> Figures:
+    """Run the daemon without and with [web] against the busy fake exchange, and measure."""
+    out = Figures()
+    async with FakeExchange(seed=3, push_interval=0.01, coins=BUSY_BTC) as exchange:
+        out.stored = await seed(work, exchange, args.hours)
+        async with daemon(write_config(work, exchange, None)) as off:
+            await anyio.sleep(args.settle)
+            out.rss_off = rss_bytes(off.pid)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        async with daemon(write_config(work, exchange, port)) as on:
+            await wait_http(base)
+            await anyio.sleep(max(0.0, args.settle - 2))
+            async with httpx.AsyncClient(base_url=base) as http:  # the read path opened once
+                await http.get("/api/v1/candles", params={"coin": "BTC", "interval": "1m", "limit": "10"})
+            out.rss_on = rss_bytes(on.pid)
+            start = exchange.now_ms() - args.hours * 3_600_000 + 60_000
+            out.http_t, out.db_t = await page_latency(base, work / "candles.db", start, args.requests)
+            for subscribers in (0, 1, 50):
+                out.cpu[subscribers] = await fanout_cpu(base, on.pid, subscribers, args.window)
+            out.chart = await chart_time(base)
+    return out
+
+
+def table(f: Figures) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for q, name in ((0.5, "p50"), (0.99, "p99")):
+        h, d = percentile(f.http_t, q), percentile(f.db_t, q)
+        rows.append(
+            (f"/api/v1/candles 5000 rows {name}", f"{h * 1000:.1f} ms", f"{d * 1000:.1f} ms sqlite3", f"{h / d:.1f}x")
+        )
+    base_cpu = f.cpu[0][0]
+    rows.append(("daemon CPU, no stream (baseline)", f"{base_cpu * 100:.1f} %", "", "1.0x"))
+    for n in (1, 50):
+        cpu, rate = f.cpu[n]
+        label = f"daemon CPU, {n} SSE subscriber{'s' if n > 1 else ''}"
+        rows.append((label, f"{cpu * 100:.1f} %", f"{rate:.0f} updates/s each", f"{cpu / base_cpu:.1f}x"))
+    delta = (f.rss_on - f.rss_off) / MiB
+    rows.append(("daemon RSS, [web] off", f"{f.rss_off / MiB:.1f} MB", "", "1.0x"))
+    rows.append(
+        (
+            "daemon RSS, [web] on",
+            f"{f.rss_on / MiB:.1f} MB",
+            f"+{delta:.1f} MB (budget +25)",
+            f"{f.rss_on / f.rss_off:.2f}x",
+        )
+    )
+    chart = f"{f.chart * 1000:.0f} ms" if f.chart is not None else "no chromium"
+    rows.append(("page load to drawn chart (Chromium)", chart, "median of 5", ""))
+    rows.append(("rows stored (BTC 1m)", str(f.stored), "", ""))
+    return rows
+
+
 async def run(args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
     work = Path(tempfile.mkdtemp(prefix="candlewick-web-bench-"))
-    rows: list[tuple[str, str, str, str]] = []
     try:
-        async with FakeExchange(seed=3, push_interval=0.01, coins=BUSY_BTC) as exchange:
-            stored = await seed(work, exchange, args.hours)
-            async with daemon(write_config(work, exchange, None)) as off:
-                await anyio.sleep(args.settle)
-                rss_off = rss_bytes(off.pid)
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            async with daemon(write_config(work, exchange, port)) as on:
-                await wait_http(base)
-                await anyio.sleep(max(0.0, args.settle - 2))
-                async with httpx.AsyncClient(base_url=base) as http:  # warm the read path once
-                    await http.get("/api/v1/candles", params={"coin": "BTC", "interval": "1m", "limit": "10"})
-                rss_on = rss_bytes(on.pid)
-                start = exchange.now_ms() - args.hours * 3_600_000 + 60_000
-                http_t, db_t = await page_latency(base, work / "candles.db", start, args.requests)
-                cpu0, _ = await fanout_cpu(base, on.pid, 0, args.window)
-                cpu1, rate1 = await fanout_cpu(base, on.pid, 1, args.window)
-                cpu50, rate50 = await fanout_cpu(base, on.pid, 50, args.window)
-                chart = await chart_time(base)
-        for q, name in ((0.5, "p50"), (0.99, "p99")):
-            h, d = percentile(http_t, q), percentile(db_t, q)
-            rows.append(
-                (
-                    f"/api/v1/candles 5000 rows {name}",
-                    f"{h * 1000:.1f} ms",
-                    f"{d * 1000:.1f} ms sqlite3",
-                    f"{h / d:.1f}x",
-                )
-            )
-        rows.append(("daemon CPU, no stream (baseline)", f"{cpu0 * 100:.1f} %", "", "1.0x"))
-        rows.append(
-            ("daemon CPU, 1 SSE subscriber", f"{cpu1 * 100:.1f} %", f"{rate1:.0f} updates/s", f"{cpu1 / cpu0:.1f}x")
-        )
-        rows.append(
-            (
-                "daemon CPU, 50 SSE subscribers",
-                f"{cpu50 * 100:.1f} %",
-                f"{rate50:.0f} updates/s each",
-                f"{cpu50 / cpu0:.1f}x",
-            )
-        )
-        delta = (rss_on - rss_off) / MiB
-        rows.append(("daemon RSS, [web] off", f"{rss_off / MiB:.1f} MB", "", "1.0x"))
-        rows.append(
-            (
-                "daemon RSS, [web] on",
-                f"{rss_on / MiB:.1f} MB",
-                f"+{delta:.1f} MB (budget +25)",
-                f"{rss_on / rss_off:.2f}x",
-            )
-        )
-        rows.append(
-            ("page load to drawn chart (Chromium)", f"{chart * 1000:.0f} ms" if chart else "no chromium", "", "")
-        )
-        rows.append(("rows stored", str(stored), "", ""))
+        return table(await measure(args, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
