@@ -84,7 +84,7 @@ class CandleReader(ABC):
     async def day_counts(self, coin: str, interval: str, start: int, end: int) -> Mapping[int, int]:
         """Stored candles per UTC day with open times in ``[start, end)``: day start (ms) -> count.
 
-        Days without a candle are left out. :func:`candlewick.daycoverage.day_coverage` turns
+        Days without a candle are left out. :func:`candlewick.gaps.daycoverage.day_coverage` turns
         this into stored-vs-expected coverage.
         """
 

@@ -46,17 +46,18 @@ class MemorySink(Sink):
         super().__init__(ctx)
         #: Every stored candle by ``(coin, interval, open_time)``.
         self.rows: dict[RowKey, Candle] = {}
-        self.running = False
+        #: True once ``run`` has ended: its store is "down" and reads raise ``SinkUnavailable``.
+        self.stopped = False
         self._reads = MemoryReader(self)
         self._written = ctx.telemetry.metrics.counter(names.ROWS_WRITTEN, "rows", ("sink",))
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        self.running = True
+        self.stopped = False
         try:
             task_status.started()
             await anyio.sleep_forever()
         finally:
-            self.running = False
+            self.stopped = True
 
     async def write(self, batch: Sequence[Candle]) -> None:
         """Upsert ``batch``: a candle replaces the stored one only if it supersedes it."""
@@ -72,14 +73,14 @@ class MemorySink(Sink):
 
 
 class MemoryReader(CandleReader):
-    """The read side of a :class:`MemorySink`: its rows while it runs, ``SinkUnavailable`` otherwise."""
+    """The read side of a :class:`MemorySink`: its rows, or ``SinkUnavailable`` once the sink has stopped."""
 
     def __init__(self, sink: MemorySink) -> None:
         self.sink = sink
 
     def _market(self, coin: str, interval: str) -> list[Candle]:
-        if not self.sink.running:
-            raise SinkUnavailable(f"{self.sink.name}: the memory sink is not running")
+        if self.sink.stopped:
+            raise SinkUnavailable(f"{self.sink.name}: the memory sink has stopped")
         market = (coin, interval)
         return sorted((c for c in self.sink.rows.values() if c.market == market), key=lambda c: c.open_time)
 
