@@ -55,6 +55,8 @@
         document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
       }
     });
+    // More was stored since the stream dropped than it replays: draw the range again from the API.
+    stream.addEventListener("gap", () => loadCandles(market).catch(showError));
     stream.addEventListener("open", () => { document.body.dataset.stream = "open"; });
     stream.addEventListener("error", () => { document.body.dataset.stream = "reconnecting"; });
   }
@@ -120,11 +122,20 @@
     }
   }
 
+  // Until something is stored (a fresh database) or while the store is down, try again.
+  async function start() {
+    try {
+      await loadMarkets();
+    } catch (error) {
+      showError(error);
+      document.body.dataset.state = "ready";
+    }
+    if (!markets.length) { setTimeout(start, 5000); return; }
+    await select(decodeURIComponent(location.hash.slice(1)));
+  }
+
   $("market").addEventListener("change", (event) => select(event.target.value));
   refreshHealth();
   setInterval(refreshHealth, 5000);
-  loadMarkets().then(() => select(decodeURIComponent(location.hash.slice(1)))).catch((error) => {
-    showError(error);
-    document.body.dataset.state = "ready";
-  });
+  start();
 })();
