@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -30,7 +31,7 @@ from candlewick.exporting.formats import FORMATS, Format, encode
 from candlewick.model import Candle
 from candlewick.reading import CandleReader
 from candlewick.web import store
-from candlewick.web.params import CandleQuery, candle_query, market_query, time_range
+from candlewick.web.params import MAX_PAGE, CandleQuery, candle_query, market_query, time_range
 from candlewick.web.replies import ApiError, error_json
 from candlewick.web.store import END_OF_TIME
 
@@ -42,6 +43,8 @@ log = logging.getLogger("candlewick.web")
 __all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "not_found"]
 
 JSON: Final = "application/json"
+#: What a download's file name keeps of a coin's name (no quotes, slashes or line breaks).
+_SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9@._-]")
 #: Rows read from the store per page while streaming an export.
 EXPORT_PAGE: Final = 5000
 
@@ -216,9 +219,9 @@ class Api:
         """One page of candles over ``[start, end)``: JSON rows, CSV or NDJSON, with a ``next`` cursor."""
         query = candle_query(request.query_params, paged=True)
         start, end = _range(query)
-        assert query.limit is not None
+        limit = query.limit if query.limit is not None else MAX_PAGE
         result = await store.reader(self.host).candles(
-            query.coin, query.interval, start, end, query.limit, closed_only=query.closed_only
+            query.coin, query.interval, start, end, limit, closed_only=query.closed_only
         )
         page = result.candles
         next_url = _next_url(request, result.next)
@@ -240,12 +243,15 @@ class Api:
         query = candle_query(request.query_params, paged=False)
         fmt = FORMATS[query.format](query.columns)
         pages = _limited(store.reader(self.host), query)
+        first: Sequence[Candle] = ()
         try:  # the first page before answering: a store that is down is a 503, not a cut-off 200
-            first = await anext(pages, ())
+            first = await pages.__anext__()  # not anext(pages, ()): CPython 3.11 raises SystemError there
+        except StopAsyncIteration:
+            pass
         except BaseException:
             await pages.aclose()
             raise
-        filename = f"{query.coin}-{query.interval}.{fmt.extension}".replace("/", "_")
+        filename = _SAFE_NAME.sub("_", f"{query.coin}-{query.interval}") + f".{fmt.extension}"
         return ClosingStream(
             _export_body(fmt, first, pages),
             media_type=fmt.media_type,

@@ -83,6 +83,10 @@ async def test_export_streams_the_whole_range(rig: WebRig) -> None:
         assert lines[-1].startswith(f"{truth[-1].open_time},{truth[-1].open},")
         limited = await http.get("/api/v1/export", params={**params, "limit": 7, "format": "ndjson"})
         assert len(limited.text.splitlines()) == 7
+        odd = await http.get("/api/v1/export", params={"coin": 'PURR/"x"\r\nSet-Cookie: a=b', "interval": "1m"})
+        assert odd.status_code == 200
+        assert odd.headers["content-disposition"] == 'attachment; filename="PURR__x___Set-Cookie__a_b-1m.csv"'
+        assert "set-cookie" not in odd.headers
 
 
 @pytest.mark.parametrize(
