@@ -210,3 +210,11 @@ async def test_the_service_restarts_under_the_supervisor(rig: WebRig) -> None:
                 return False
 
         await wait_for(answers_again)
+
+
+async def test_head_answers_without_a_body(rig: WebRig) -> None:
+    await seeded(rig, hours=1)
+    async with rig.daemon(rig.settings()) as daemon, rig.client(daemon) as http:
+        for path in ("/api/v1/export", "/api/v1/candles", "/api/v1/stream", "/api/v1/coverage"):
+            reply = await http.head(path, params={"coin": "BTC", "interval": "1m"})
+            assert (reply.status_code, reply.content) == (200, b""), path
