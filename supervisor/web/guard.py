@@ -6,7 +6,8 @@ configured, else 401; at most ``max_clients`` requests at once, else 503. The to
 with :func:`hmac.compare_digest` and may come as ``Authorization: Bearer <token>``, as the
 ``candlewick_token`` cookie, or as ``?token=`` in the URL. A browser's ``EventSource`` sends no
 header: the dashboard is opened once as ``/?token=...``, which sets the cookie (HttpOnly,
-SameSite=Strict) that its later fetches and its stream carry.
+SameSite=Strict) that its later fetches and its stream carry, and redirects to ``/`` so the token
+leaves the address bar and the history.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class Guard:
         set_cookie = await self._check_token(scope, headers, send)
         if set_cookie is None:
             return
+        if set_cookie and scope["path"] == "/":  # the page: keep the token out of the address bar
+            await _reply(send, 303, b"", extra=[(b"location", b"/"), _cookie_header(set_cookie)])
+            return
         if self.active >= self.options.max_clients:
             message = f"too many requests at once ({self.options.max_clients}); try again later"
             await _reply(send, 503, error_json(503, message), extra=[(b"retry-after", b"1")])
@@ -142,14 +146,17 @@ def _decorate(send: Send, *, cookie: str, cors: str | None) -> Send:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             if cookie:
-                value = f"{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict"
-                headers.append((b"set-cookie", value.encode("latin-1")))
+                headers.append(_cookie_header(cookie))
             if cors is not None:
                 headers += _cors_headers(cors)
             message["headers"] = headers
         await send(message)
 
     return wrapped
+
+
+def _cookie_header(token: str) -> tuple[bytes, bytes]:
+    return (b"set-cookie", f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1"))
 
 
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:

@@ -99,6 +99,7 @@ async def test_token_once_in_the_url_then_the_cookie(rig: WebRig) -> None:
         assert refused is not None
         assert refused.status == 401
         await page.goto(f"{_base(daemon)}/?token={TOKEN}")
+        assert page.url == f"{_base(daemon)}/", "redirected: the token is not left in the address bar"
         await page.wait_for_function(READY, timeout=20_000)
         await page.wait_for_function("() => document.body.dataset.stream === 'open'", timeout=20_000)
 

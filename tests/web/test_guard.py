@@ -47,11 +47,12 @@ async def test_token_by_header_url_or_cookie(rig: WebRig) -> None:
         assert (await http.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
         assert (await http.get("/", params={"token": "nope"})).status_code == 401
         page = await http.get("/", params={"token": TOKEN})
-        assert page.status_code == 200
+        assert (page.status_code, page.headers["location"]) == (303, "/"), "the token leaves the address bar"
         cookie = page.headers["set-cookie"]
         assert "HttpOnly" in cookie
         assert "SameSite=Strict" in cookie
-        assert (await http.get("/api/v1/markets")).status_code == 200, "the cookie lets the page's fetches in"
+        assert (await http.get("/")).status_code == 200, "the cookie lets the page in"
+        assert (await http.get("/api/v1/markets")).status_code == 200, "and its fetches"
         async with http.stream("GET", "/api/v1/stream", params=BTC) as reply:
             assert reply.status_code == 200, "and its EventSource, which cannot send a header"
             assert len(await read_events(reply, 1)) == 1
