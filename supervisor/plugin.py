@@ -51,7 +51,7 @@ from candlewick.reading import CandleReader
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.policy import RestartPolicy, RestartType
 from candlewick.runtime.sourcestats import SourceStats
-from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.telemetry import Fanout, Telemetry
 
 if TYPE_CHECKING:
     from candlewick.config import Settings
@@ -90,19 +90,25 @@ class CandleOutlet:
     """Where sources put candles: the shared, bounded stream into the buffer.
 
     ``send`` waits while the buffer is full (backpressure); sources never close it, the
-    runtime does once every source has stopped.
+    runtime does once every source has stopped. Each candle taken is also offered to ``live``
+    (the daemon's live feed, read by the web stream) when anyone subscribes to it.
     """
 
-    def __init__(self, stream: MemoryObjectSendStream[Candle]) -> None:
+    def __init__(self, stream: MemoryObjectSendStream[Candle], live: Fanout[Candle] | None = None) -> None:
         self._stream = stream
+        self._live = live
 
     async def send(self, candle: Candle) -> None:
         """Hand one candle to the buffer, waiting while it is full."""
         await self._stream.send(candle)
+        if self._live is not None and len(self._live):
+            self._live.offer(candle)
 
     def send_nowait(self, candle: Candle) -> None:
         """Hand one candle over now; raises ``anyio.WouldBlock`` when the buffer is full."""
         self._stream.send_nowait(candle)
+        if self._live is not None and len(self._live):
+            self._live.offer(candle)
 
     @property
     def pending(self) -> int:

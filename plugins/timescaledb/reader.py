@@ -119,7 +119,8 @@ class TimescaleReader(CandleReader):
         try:
             pool = await self._get_pool()
             return list(await pool.fetch(sql, *args, timeout=self.config.command_timeout))
-        except CONNECTION_ERRORS as exc:
+        except (*CONNECTION_ERRORS, asyncpg.ObjectNotInPrerequisiteStateError) as exc:
+            # ObjectNotInPrerequisiteState: "database ... is not currently accepting connections"
             await self.aclose()  # the next read connects again
             raise SinkUnavailable(f"{self.name}: reading from {self.where} failed: {why(exc)}") from exc
         except asyncpg.UndefinedTableError as exc:

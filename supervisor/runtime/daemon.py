@@ -33,7 +33,7 @@ from candlewick.runtime.builder import OnlySources, Planned, plan_components
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
-from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.telemetry import Fanout, Telemetry
 from candlewick.runtime.writable import check_writable
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ class Daemon:
         send, receive = anyio.create_memory_object_stream[Candle](max_buffer_size=settings.daemon.queue_size)
         self._candle_send: MemoryObjectSendStream[Candle] = send
         self._candle_receive: MemoryObjectReceiveStream[Candle] = receive
-        self.outlet = CandleOutlet(send)
+        #: Every candle the sources send, for live readers (the web stream); costs nothing unsubscribed.
+        self.live = Fanout[Candle]()
+        self.outlet = CandleOutlet(send, live=self.live)
         threshold = settings.daemon.block_warning_ms / 1000
         #: Warns, naming the plugin, when code holds the event loop past ``[daemon] block_warning_ms``.
         self.blockwatch = BlockWatch(threshold, hooks.module_owners()) if threshold > 0 else None

@@ -56,6 +56,9 @@ COMPONENT_RESTARTS = "candlewick_component_restarts_total"
 CONTROL_CLIENTS = "candlewick_control_clients"  # () clients connected to the control socket
 CONTROL_REQUESTS = "candlewick_control_requests_total"  # (method) requests answered
 CONTROL_DROPPED = "candlewick_control_dropped_notifications_total"  # () pushes dropped for slow clients
+WEB_REQUESTS = "candlewick_web_requests_total"  # (status) HTTP requests answered by the web API
+WEB_ACTIVE = "candlewick_web_requests_active"  # () requests being served (live streams included)
+WEB_STREAMS = "candlewick_web_streams"  # () live streams (/api/v1/stream) open
 
 # -- event kinds as plain strings (listed once, in candlewick.events.EventKind) -------------------
 EV_STATE: Final = EventKind.STATE.value
