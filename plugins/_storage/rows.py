@@ -5,7 +5,11 @@ incoming version only when
 
 - the incoming version is closed and the stored one is open, or
 - both have the same closedness and the incoming one has more trades, or as many trades and
-  at least as much volume (a tie goes to the newer arrival).
+  at least as much volume (a tie goes to the newer arrival);
+
+except between closed rows of different kinds: a derived row (folded from 1m candles) never
+replaces the exchange's own closed row, and the exchange's closed row replaces a derived one
+whose values differ (reconciliation), whatever the trade counts say.
 
 So an open update never overwrites a closed row, and a stale open update (fewer trades)
 never overwrites a fresher one, whatever order batches arrive in (spool replays, backfill
@@ -24,7 +28,7 @@ __all__ = ["COLUMNS", "Row", "candle_from_row", "row_of", "rows_of", "winners"]
 
 #: Columns of the ``candles`` table in insertion order (``updated_at`` is set by the sink).
 COLUMNS: tuple[str, ...] = (
-    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed",
+    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed", "derived",
 )  # fmt: skip
 
 
@@ -41,6 +45,7 @@ class Row(NamedTuple):
     volume: str
     trades: int
     closed: bool
+    derived: bool = False
 
 
 def winners(batch: Iterable[Candle]) -> list[Candle]:
@@ -58,7 +63,7 @@ def row_of(candle: Candle) -> Row:
     """The row of one candle."""
     return Row(
         candle.open_time, candle.coin, candle.interval, candle.open, candle.high, candle.low,
-        candle.close, candle.volume, candle.trades, candle.closed,
+        candle.close, candle.volume, candle.trades, candle.closed, candle.derived,
     )  # fmt: skip
 
 
@@ -68,7 +73,17 @@ def rows_of(batch: Sequence[Candle]) -> list[Row]:
 
 
 def candle_from_row(
-    time_ms: int, coin: str, interval: str, o: str, h: str, lo: str, c: str, v: str, trades: int, closed: bool
+    time_ms: int,
+    coin: str,
+    interval: str,
+    o: str,
+    h: str,
+    lo: str,
+    c: str,
+    v: str,
+    trades: int,
+    closed: bool,
+    derived: bool = False,
 ) -> Candle:
     """Rebuild a candle from stored columns (the close time follows from open time and interval)."""
     return Candle(
@@ -84,4 +99,5 @@ def candle_from_row(
         trades=int(trades),
         closed=bool(closed),
         origin="rest" if closed else "live",
+        derived=bool(derived),
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import msgspec
 import pytest
 
 from candlewick.errors import SchemaTooNew
@@ -90,6 +93,14 @@ def test_spool_records_round_trip_exactly() -> None:
     assert [(r.offset, r.created_ms) for r in found.records] == [(0, 1234), (len(rec), 1234)]
     assert found.corrupt == []
     assert fmt.decode_batch(rec[fmt.HEADER.size :]) == batch
+
+
+def test_spool_keeps_derived_and_reads_batches_written_before_it() -> None:
+    """``derived`` survives the spool; a batch of 12-tuples (older spools) decodes as not derived."""
+    batch = [dataclasses.replace(candle(i, closed=True), derived=i % 2 == 1) for i in range(4)]
+    assert fmt.decode_batch(fmt.encode_batch(batch)) == batch
+    old = msgspec.msgpack.encode([dataclasses.astuple(c)[:12] for c in batch])
+    assert fmt.decode_batch(old) == [dataclasses.replace(c, derived=False) for c in batch]
 
 
 def test_spool_scan_skips_damage_and_resynchronises() -> None:
