@@ -161,6 +161,7 @@ class HyperliquidConfig(BaseModel):
             raise ValueError(f"derive lists {', '.join(missing)}, which intervals does not: add them to intervals")
         if self.derive and "1m" not in self.intervals:
             raise ValueError('derived intervals are folded from 1m candles: add "1m" to intervals')
+        self.interval_plan()  # limits that no split of native and derived intervals can keep fail here
         return self
 
     def interval_plan(self, coins: int | None = None) -> IntervalPlan:

@@ -22,7 +22,8 @@ A minute that changes after it was folded is exchanged exactly (its previous ver
 for the last :data:`RECENT_MINUTES` minutes); a high or low that falls cannot be undone exactly,
 so the bucket is marked inexact and reconciliation decides. A minute that arrives for a bucket
 already closed is counted in :attr:`CoinDeriver.late`; reconciliation replaces the candle if
-the exchange's differs.
+the exchange's differs. A minute for a bucket older than every remembered one is late as well,
+and that bucket is listed in :attr:`CoinDeriver.unfilled`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ __all__ = ["RECENT_MINUTES", "CoinDeriver", "Deriver"]
 
 #: Minute versions kept per coin to exchange a changed minute exactly.
 RECENT_MINUTES = 64
-#: Closed buckets remembered per interval to recognise late minutes.
-RECENT_BUCKETS = 4
+#: Closed buckets remembered per interval to recognise late minutes; a minute for a bucket older
+#: than all of them is late too (its bucket is fetched from the exchange instead).
+RECENT_BUCKETS = 64
 
 
 class _Bucket:
@@ -127,6 +129,8 @@ class CoinDeriver:
         self._open: dict[str, dict[int, _Bucket]] = {i: {} for i in self.intervals}
         self._closed: dict[str, deque[int]] = {i: deque(maxlen=RECENT_BUCKETS) for i in self.intervals}
         self._uncovered: dict[str, int] = {}
+        #: Per interval, the newest bucket start forgotten from ``_closed`` (older minutes are late).
+        self._floor: dict[str, int] = {}
         for interval in self.intervals:
             self._track_uncovered(interval)
 
@@ -173,8 +177,10 @@ class CoinDeriver:
                 or self._uncovered.get(interval) == start
             ):
                 continue
-            if start in self._closed[interval]:
+            if start in self._closed[interval] or start <= self._floor.get(interval, -1):
                 self.late += 1
+                if start not in self._closed[interval] and (interval, start) not in self.unfilled:
+                    self.unfilled.append((interval, start))
                 continue
             bucket = self._open[interval].get(start)
             if bucket is None:
@@ -195,16 +201,22 @@ class CoinDeriver:
         for interval, buckets in self._open.items():
             for start in [s for s, b in buckets.items() if b.complete(self.newest_t, now_ms, self.grace_ms)]:
                 bucket = buckets.pop(start)
-                self._closed[interval].append(start)
+                self._remember_closed(interval, start)
                 self.inexact += not bucket.exact
                 closed.append(bucket)
         for interval, start in list(self._uncovered.items()):
             end = next_open(interval, start)
             if self.newest_t >= end or (now_ms is not None and now_ms > end - 1 + self.grace_ms):
                 del self._uncovered[interval]
-                self._closed[interval].append(start)
+                self._remember_closed(interval, start)
                 self.unfilled.append((interval, start))
         return closed
+
+    def _remember_closed(self, interval: str, start: int) -> None:
+        closed = self._closed[interval]
+        if len(closed) == closed.maxlen:
+            self._floor[interval] = max(self._floor.get(interval, -1), closed[0])
+        closed.append(start)
 
     def next_deadline_ms(self) -> int | None:
         """The earliest time at which :meth:`tick` may close something."""

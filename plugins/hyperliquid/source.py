@@ -76,6 +76,8 @@ from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
+from candlewick.plugins.hyperliquid.derive_plan import subscription_limit
+from candlewick.plugins.hyperliquid.derived_feed import DerivedFeed
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
@@ -128,6 +130,11 @@ class HyperliquidSource(Source):
         self.tls = self.config.ssl_context()
         self.links: list[Link] = []
         self._wanted: list[Market] = self.config.markets()
+        plan = self.config.interval_plan()
+        if plan.forced:
+            log.warning("%s: %s", ctx.name, plan.explain(len(self.config.coins)))
+        #: Derived intervals: folded from 1m candles and reconciled with the exchange's.
+        self.derived = DerivedFeed(self, [(c, i) for c, i in self._wanted if i in plan.derived])
         self._tg: TaskGroup | None = None
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
@@ -152,20 +159,16 @@ class HyperliquidSource(Source):
     def markets(self) -> list[Market]:
         return list(self._wanted)
 
-    async def add_market(self, coin: str, interval: str) -> None:
-        """Follow one more market now (validated like the configured ones)."""
-        check_interval(interval)
-        market = (coin, interval)
-        if market in self._wanted:
-            return
-        if len(self._wanted) >= MAX_SUBSCRIPTIONS:
-            raise SourceError(
-                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
-                hint="remove a market first",
-            )
-        if self.rest is not None and self.config.validate_coins:
-            await self.rest.check_coins([coin])
-        self._wanted.append(market)
+    def _native(self) -> list[Market]:
+        return [m for m in self._wanted if not self.derived.derives(m)]
+
+    def can_subscribe(self) -> bool:
+        """True when one more native subscription stays within the per-IP limits."""
+        limit = subscription_limit(self.config.max_subscriptions_per_connection)
+        return len(self._native()) < limit
+
+    async def subscribe_native(self, market: Market) -> None:
+        """Subscribe a followed market natively now (a derived market falling back)."""
         if self._tg is None:
             return
         link = next((lk for lk in self.links if lk.room > 0), None)
@@ -178,12 +181,29 @@ class HyperliquidSource(Source):
             return
         await link.add(market)
 
+    async def add_market(self, coin: str, interval: str) -> None:
+        """Follow one more market now (validated like the configured ones)."""
+        check_interval(interval)
+        market = (coin, interval)
+        if market in self._wanted:
+            return
+        if len(self._native()) >= MAX_SUBSCRIPTIONS:
+            raise SourceError(
+                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
+                hint="remove a market first",
+            )
+        if self.rest is not None and self.config.validate_coins:
+            await self.rest.check_coins([coin])
+        self._wanted.append(market)
+        await self.subscribe_native(market)
+
     async def remove_market(self, coin: str, interval: str) -> None:
         """Stop following a market now."""
         market = (coin, interval)
         if market not in self._wanted:
             raise SourceError(f"{self.name} does not follow {coin}/{interval}")
         self._wanted.remove(market)
+        self.derived.forget(market)
         for link in self.links:
             if market in link.subs:
                 await link.remove(market)
@@ -197,6 +217,7 @@ class HyperliquidSource(Source):
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
             "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
+            "derived": self.derived.describe(),
             "clock": None
             if estimate is None
             else {
@@ -229,15 +250,17 @@ class HyperliquidSource(Source):
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     per = cfg.max_subscriptions_per_connection
+                    native = self._native()
                     self.links = [
-                        Link(self, k, self._wanted[start : start + per])
-                        for k, start in enumerate(range(0, len(self._wanted), per))
+                        Link(self, k, native[start : start + per]) for k, start in enumerate(range(0, len(native), per))
                     ]
                     for link in self.links:
                         tg.start_soon(link.run)
                     tg.start_soon(self._closer)
                     if cfg.confirm_closed:
                         tg.start_soon(self._confirmer)
+                    if self.derived.deriver.wanted:
+                        tg.start_soon(self.derived.run)
                     task_status.started()
             finally:
                 self._tg = None
@@ -263,7 +286,9 @@ class HyperliquidSource(Source):
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
-            deadline = self.tracker.next_deadline_ms()
+            await self.emit(self.derived.tick(now, hold={c for c, i in hold if i == "1m"}))
+            deadlines = [d for d in (self.tracker.next_deadline_ms(), self.derived.deriver.next_deadline_ms()) if d]
+            deadline = min(deadlines) if deadlines else None
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
@@ -303,13 +328,21 @@ class HyperliquidSource(Source):
                 await self.ingest([c for c in candles if c.open_time in wanted and c.closed])
 
     async def emit(self, candles: list[Candle]) -> None:
-        """Hand candles to the buffer as they are (waits while it is full)."""
+        """Hand candles to the buffer as they are (waits while it is full), and the derived
+        candles their 1m versions yield after them."""
+        await self._send(candles)
+        offer = self.derived.offer
+        derived = [d for c in candles if c.interval == "1m" for d in offer(c)]
+        if derived:
+            await self._send(derived)
+
+    async def _send(self, candles: list[Candle]) -> None:
         newest = self._newest
         confirm = self.config.confirm_closed
         for candle in candles:
             await self.ctx.candles.send(candle)
             market = candle.market
-            if confirm and candle.closed and candle.origin == "live":
+            if confirm and candle.closed and candle.origin == "live" and not candle.derived:
                 pending = self._unconfirmed.setdefault(market, {})
                 if len(pending) < MAX_UNCONFIRMED:
                     pending[candle.open_time] = candle.close_time
@@ -369,12 +402,16 @@ class HyperliquidSource(Source):
             else:
                 start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
             priority = Priority.REPAIR  # start-up history yields to gap repair
+            if interval == "1m":
+                self.derived.start(coin, cover_from=now if start is None else start, live_from=now)
         else:
             start = newest if newest is not None else since
             priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
         if start is not None:
             async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
+                derived = self.derived.derives(market)
                 async for page in pages:
                     self.grid.observe_many(page)  # the first page checks the market's grid at start-up
-                    await self.emit(self.tracker.offer_many(page, self.now_ms()))
+                    keep = [c for c in page if c.closed] if derived else page  # the open one is derived live
+                    await self.emit(self.tracker.offer_many(keep, self.now_ms()))
         self._history_done.add(market)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from candlewick.model import INTERVALS, MINUTE_MS, Candle, next_open, open_time
-from candlewick.plugins.hyperliquid.derive import CoinDeriver, Deriver
+from candlewick.plugins.hyperliquid.derive import RECENT_BUCKETS, CoinDeriver, Deriver
 
 DERIVED = [i for i in INTERVALS if i != "1m"]
 GRACE = 3_000
@@ -118,6 +118,19 @@ def test_a_minute_after_the_bucket_closes_it_at_once_and_a_late_one_is_counted()
     assert [(c.open_time, c.closed) for c in out] == [(t0 + 3 * MINUTE_MS, False), (t0, True)]
     assert d.offer(minute(t0 + MINUTE_MS, "5", "9", "1", "3", "4", 2)) == []
     assert d.late == 1
+
+
+def test_a_minute_older_than_every_remembered_bucket_is_late_and_its_bucket_fetched() -> None:
+    """Past the buckets remembered, a minute cannot be folded safely: counted late, its bucket listed
+    for the exchange's candle (harmless if a derived one was stored: an equal native row changes nothing)."""
+    t0 = open_time("3m", BASE)
+    d = CoinDeriver("BTC", ["3m"], cover_from=t0, live_from=t0, grace_ms=GRACE)
+    for k in [0, *range(2, RECENT_BUCKETS + 4)]:  # bucket 1 has no trades
+        d.offer(minute(t0 + 3 * k * MINUTE_MS, "1", "1", "1", "1", "1", 1))
+    assert d.offer(minute(t0 + 4 * MINUTE_MS, "1", "1", "1", "1", "1", 1)) == []
+    assert d.offer(minute(t0 + MINUTE_MS, "1", "1", "1", "1", "1", 1)) == []
+    assert d.late == 2
+    assert d.unfilled == [("3m", t0 + 3 * MINUTE_MS), ("3m", t0)]
 
 
 def test_an_open_minute_holds_the_close_until_its_final_version() -> None:
