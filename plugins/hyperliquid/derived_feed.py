@@ -111,13 +111,14 @@ class DerivedFeed:
             await self.reconcile()
 
     async def reconcile(self) -> None:
-        """One round: one request per market covering every closed candle due."""
+        """One round: one request per market covering every closed candle due, oldest markets first."""
         src, cfg = self.source, self.source.config
         rest = src.rest
         if rest is None:
             return
         delay_ms = int(cfg.reconcile_delay * 1000)
-        for market, pending in list(self.pending.items()):
+        for market in sorted(self.pending, key=lambda m: min(self.pending[m], default=0)):  # oldest first
+            pending = self.pending[market]
             due = sorted(t for t in pending if close_time(market[1], t) + delay_ms <= src.now_ms())
             if not due:
                 continue
