@@ -43,6 +43,14 @@ RECENT_MINUTES = 64
 RECENT_BUCKETS = 64
 
 
+#: A minute's high, low and volume as decimals.
+_Parsed = tuple[Decimal, Decimal, Decimal]
+
+
+def _parse(m: Candle) -> _Parsed:
+    return (Decimal(m.high), Decimal(m.low), Decimal(m.volume))
+
+
 class _Bucket:
     """The running fold of the minutes of one derived candle."""
 
@@ -64,23 +72,22 @@ class _Bucket:
         self.minutes = 0  # bit k: minute open_time + k minutes is folded
         self.exact = True
 
-    def fold(self, m: Candle, old: Candle | None) -> None:
-        """Fold one minute version in (``old``: the version folded before, if known)."""
+    def fold(self, m: Candle, new: _Parsed, old: Candle | None, was: _Parsed | None) -> None:
+        """Fold one minute version in (``old``: the version folded before, if known; ``new`` and
+        ``was``: their high, low and volume as decimals)."""
         bit = 1 << ((m.open_time - self.open_time) // MINUTE_MS)
         folded = bool(self.minutes & bit)
-        high, low = Decimal(m.high), Decimal(m.low)
-        if folded and old is None:
+        high, low, volume = new
+        if folded and (old is None or was is None):
             self.exact = False  # the version it replaces is forgotten: sums cannot be exchanged
-        elif folded and old is not None:
-            self.volume -= Decimal(old.volume)
+        elif folded and old is not None and was is not None:
+            self.volume -= was[2]
             self.trades -= old.trades
             self.unclosed -= not old.closed
-            if (Decimal(old.high) == self.high and high < self.high) or (
-                Decimal(old.low) == self.low and low > self.low
-            ):
+            if (was[0] == self.high and high < self.high) or (was[1] == self.low and low > self.low):
                 self.exact = False  # a falling extreme: the others' max/min are not kept
         if not folded or old is not None:
-            self.volume += Decimal(m.volume)
+            self.volume += volume
             self.trades += m.trades
             self.unclosed += not m.closed
         self.minutes |= bit
@@ -128,7 +135,10 @@ class CoinDeriver:
         self._recent: OrderedDict[int, Candle] = OrderedDict()
         self._open: dict[str, dict[int, _Bucket]] = {i: {} for i in self.intervals}
         self._closed: dict[str, deque[int]] = {i: deque(maxlen=RECENT_BUCKETS) for i in self.intervals}
-        self._uncovered: dict[str, int] = {}
+        #: Per interval, (start, end) of the bucket the 1m history does not cover.
+        self._uncovered: dict[str, tuple[int, int]] = {}
+        #: Per interval, the newest bucket created.
+        self._latest: dict[str, _Bucket] = {}
         #: Per interval, the newest bucket start forgotten from ``_closed`` (older minutes are late).
         self._floor: dict[str, int] = {}
         for interval in self.intervals:
@@ -137,7 +147,7 @@ class CoinDeriver:
     def _track_uncovered(self, interval: str) -> None:
         start = open_time(interval, self.cover_from)
         if start < self.cover_from and next_open(interval, start) > self.live_from:
-            self._uncovered[interval] = start
+            self._uncovered[interval] = (start, next_open(interval, start))
 
     def add_interval(self, interval: str) -> None:
         """Derive one more interval from now on (its current bucket is filled natively)."""
@@ -148,13 +158,14 @@ class CoinDeriver:
         self._closed[interval] = deque(maxlen=RECENT_BUCKETS)
         start = open_time(interval, max(self.newest_t, self.cover_from))
         if start < self.cover_from or self.newest_t >= start:
-            self._uncovered[interval] = start  # some of its minutes went by unfolded
+            self._uncovered[interval] = (start, next_open(interval, start))  # minutes went by unfolded
 
     def remove_interval(self, interval: str) -> None:
         """Stop deriving an interval (its open bucket is dropped)."""
         if interval in self._open:
             self.intervals.remove(interval)
             del self._open[interval], self._closed[interval]
+            self._latest.pop(interval, None)
             self._uncovered.pop(interval, None)
 
     def offer(self, minute: Candle) -> list[Candle]:
@@ -167,14 +178,21 @@ class CoinDeriver:
         self._recent.move_to_end(t)
         if len(self._recent) > RECENT_MINUTES:
             self._recent.popitem(last=False)
+        advanced = t > self.newest_t
         self.newest_t = max(self.newest_t, t)
+        new, was = _parse(minute), None if old is None else _parse(old)
         touched: list[_Bucket] = []
         for interval in self.intervals:
+            latest = self._latest.get(interval)
+            if latest is not None and latest.open_time <= t < latest.end and latest.open_time in self._open[interval]:
+                latest.fold(minute, new, old, was)  # the common case: the newest bucket, still open
+                touched.append(latest)
+                continue
             start = open_time(interval, t)
             if (
                 start < self.cover_from
                 or next_open(interval, start) <= self.live_from
-                or self._uncovered.get(interval) == start
+                or self._uncovered.get(interval, (None,))[0] == start
             ):
                 continue
             if start in self._closed[interval] or start <= self._floor.get(interval, -1):
@@ -185,9 +203,11 @@ class CoinDeriver:
             bucket = self._open[interval].get(start)
             if bucket is None:
                 bucket = self._open[interval][start] = _Bucket(interval, start)
-            bucket.fold(minute, old)
+                if latest is None or start > latest.open_time:
+                    self._latest[interval] = bucket
+            bucket.fold(minute, new, old, was)
             touched.append(bucket)
-        closed = self._close_ready(None)
+        closed = self._close_ready(None) if advanced or minute.closed else []
         out = [b.candle(self.coin, False) for b in touched if b not in closed]
         out.extend(b.candle(self.coin, True) for b in closed)
         return out
@@ -204,8 +224,7 @@ class CoinDeriver:
                 self._remember_closed(interval, start)
                 self.inexact += not bucket.exact
                 closed.append(bucket)
-        for interval, start in list(self._uncovered.items()):
-            end = next_open(interval, start)
+        for interval, (start, end) in list(self._uncovered.items()):
             if self.newest_t >= end or (now_ms is not None and now_ms > end - 1 + self.grace_ms):
                 del self._uncovered[interval]
                 self._remember_closed(interval, start)
@@ -221,7 +240,7 @@ class CoinDeriver:
     def next_deadline_ms(self) -> int | None:
         """The earliest time at which :meth:`tick` may close something."""
         ends = [b.end for buckets in self._open.values() for b in buckets.values()]
-        ends += [next_open(i, s) for i, s in self._uncovered.items()]
+        ends += [end for _, end in self._uncovered.values()]
         return min(ends) + self.grace_ms if ends else None
 
 
