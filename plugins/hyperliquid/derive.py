@@ -126,6 +126,9 @@ class CoinDeriver:
         self.live_from = live_from
         self.grace_ms = grace_ms
         self.newest_t = -1
+        #: While set (the feed is down or catching up), nothing closes: a later minute is no
+        #: evidence that the minutes before it are all here.
+        self.held = False
         #: Minutes that arrived for a bucket already closed.
         self.late = 0
         #: Buckets whose derived candle closed while some of their inputs were not exactly known.
@@ -207,7 +210,7 @@ class CoinDeriver:
                     self._latest[interval] = bucket
             bucket.fold(minute, new, old, was)
             touched.append(bucket)
-        closed = self._close_ready(None) if advanced or minute.closed else []
+        closed = self._close_ready(None) if (advanced or minute.closed) and not self.held else []
         out = [b.candle(self.coin, False) for b in touched if b not in closed]
         out.extend(b.candle(self.coin, True) for b in closed)
         return out
@@ -218,6 +221,8 @@ class CoinDeriver:
 
     def _close_ready(self, now_ms: int | None) -> list[_Bucket]:
         closed: list[_Bucket] = []
+        if self.held:
+            return closed
         for interval, buckets in self._open.items():
             for start in [s for s, b in buckets.items() if b.complete(self.newest_t, now_ms, self.grace_ms)]:
                 bucket = buckets.pop(start)
@@ -287,12 +292,19 @@ class Deriver:
         return [] if deriver is None else deriver.offer(candle)
 
     def tick(self, now_ms: int, *, hold: Container[str] = ()) -> list[Candle]:
-        """Clock closes of every coin whose 1m feed is not in ``hold`` (disconnected)."""
+        """Closes of every coin not in ``hold`` (its 1m feed disconnected or catching up); the
+        coins in ``hold`` are held until the next call without them."""
         out: list[Candle] = []
         for coin, deriver in self.coins.items():
-            if coin not in hold:
-                out.extend(deriver.tick(now_ms))
+            deriver.held = coin in hold
+            out.extend(deriver.tick(now_ms))
         return out
+
+    def hold(self, coin: str, held: bool = True) -> None:
+        """Hold (or release) the closes of one coin at once, e.g. while its 1m catch-up runs."""
+        deriver = self.coins.get(coin)
+        if deriver is not None:
+            deriver.held = held
 
     def take_unfilled(self) -> list[tuple[str, str, int]]:
         """(coin, interval, open time) of buckets that ended without coverage, since the last call."""

@@ -141,6 +141,8 @@ class HyperliquidSource(Source):
         self._history_done: set[Market] = set()
         #: Candles the websocket closed, per market, awaiting REST confirmation: open -> close time.
         self._unconfirmed: dict[Market, dict[int, int]] = {}
+        #: Coins whose 1m catch-up after a reconnect runs: their derived candles wait for it.
+        self._catching_up: set[str] = set()
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -286,7 +288,8 @@ class HyperliquidSource(Source):
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
-            await self.emit(self.derived.tick(now, hold={c for c, i in hold if i == "1m"}))
+            held = {c for c, i in hold if i == "1m"} | self._catching_up
+            await self.emit(self.derived.tick(now, hold=held))
             deadlines = [d for d in (self.tracker.next_deadline_ms(), self.derived.deriver.next_deadline_ms()) if d]
             deadline = min(deadlines) if deadlines else None
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
@@ -407,11 +410,25 @@ class HyperliquidSource(Source):
         else:
             start = newest if newest is not None else since
             priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
-        if start is not None:
-            async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
-                derived = self.derived.derives(market)
-                async for page in pages:
-                    self.grid.observe_many(page)  # the first page checks the market's grid at start-up
-                    keep = [c for c in page if c.closed] if derived else page  # the open one is derived live
-                    await self.emit(self.tracker.offer_many(keep, self.now_ms()))
-        self._history_done.add(market)
+            if interval == "1m" and start is not None:
+                self._catching_up.add(coin)
+                self.derived.deriver.hold(coin)
+        try:
+            if start is not None:
+                await self._fetch_pages(market, start, now, priority)
+            self._history_done.add(market)
+        finally:
+            if interval == "1m" and coin in self._catching_up:
+                self._catching_up.discard(coin)
+                self.derived.deriver.hold(coin, False)
+
+    async def _fetch_pages(self, market: Market, start: int, now: int, priority: int) -> None:
+        rest = self.rest
+        if rest is None:
+            return
+        derived = self.derived.derives(market)
+        async with aclosing(rest.iter_range(*market, start, now, priority=priority)) as pages:
+            async for page in pages:
+                self.grid.observe_many(page)  # the first page checks the market's grid at start-up
+                keep = [c for c in page if c.closed] if derived else page  # the open one is derived live
+                await self.emit(self.tracker.offer_many(keep, self.now_ms()))

@@ -171,3 +171,22 @@ def test_buckets_begun_before_the_history_are_left_to_the_exchange() -> None:
     # February ended before the feed went live: the native history has it
     assert d.take_unfilled() == [("BTC", "1w", open_time("1w", start))]
     assert d.take_unfilled() == []
+
+
+def test_a_held_coin_closes_nothing_until_released() -> None:
+    """After a reconnect the live feed runs ahead of the REST catch-up: a newer minute is then no
+    evidence that the bucket's minutes are all in, so closes wait for the release."""
+    t0 = open_time("3m", BASE)
+    d = Deriver(GRACE)
+    d.follow("BTC", "3m")
+    d.start("BTC", cover_from=t0, live_from=t0)
+    d.offer(minute(t0, "1", "2", "1", "2", "1", 1))
+    d.hold("BTC")
+    out = d.offer(minute(t0 + 4 * MINUTE_MS, "2", "2", "2", "2", "1", 1))
+    assert [c.closed for c in out] == [False]
+    [late] = d.offer(minute(t0 + MINUTE_MS, "5", "9", "1", "3", "4", 2))  # the catch-up brings it
+    assert (late.closed, late.trades) == (False, 3)
+    assert d.tick(t0 + 60 * MINUTE_MS, hold={"BTC"}) == []
+    first, second = d.tick(t0 + 60 * MINUTE_MS)
+    assert (first.open_time, first.closed, first.high, first.trades) == (t0, True, "9", 3)
+    assert (second.open_time, second.closed) == (t0 + 3 * MINUTE_MS, True)
