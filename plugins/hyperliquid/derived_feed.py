@@ -105,7 +105,10 @@ class DerivedFeed:
     async def run(self) -> None:
         """Start-up history of the derived markets (native), then reconciliation rounds forever."""
         for market in self._history:
-            await self.source.catch_up(market, since=None)
+            try:
+                await self.source.catch_up(market, since=None)
+            except RestError as exc:  # gap repair keeps the history complete from here
+                log.warning("%s: start-up history of %s/%s failed: %s", self.source.name, *market, exc)
         while True:
             await self.source.ctx.clock.sleep(self.source.config.reconcile_every)
             await self.reconcile()
