@@ -337,6 +337,9 @@ class HyperliquidSource(Source):
         offer = self.derived.offer
         derived = [d for c in candles if c.interval == "1m" for d in offer(c)]
         if derived:
+            now_s, last_frame, name = self.ctx.clock.time(), self._last_frame, self.name
+            for d in derived:  # a derived market is as fresh as its 1m feed (health, lag)
+                last_frame.set(now_s, source=name, coin=d.coin, interval=d.interval)
             await self._send(derived)
 
     async def _send(self, candles: list[Candle]) -> None:

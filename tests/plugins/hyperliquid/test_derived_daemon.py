@@ -138,6 +138,10 @@ async def test_derived_candles_equal_the_exchanges_and_are_marked_derived(tmp_pa
         assert stats["derived_checked"] >= 2
         five = next(m for m in stats["markets"] if m["interval"] == "5m")
         assert five["derived"] is True
+        assert five["lag"] is not None, "a derived market is as fresh as its 1m feed"
+        async with ControlClient.connect(run.socket) as client:
+            health = await client.call("health")
+        assert all(c["ok"] for c in health["checks"] if c["name"].startswith("market:")), health
 
 
 async def test_a_differing_exchange_candle_replaces_the_row_and_repeated_ones_fall_back(
