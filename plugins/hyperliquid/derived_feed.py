@@ -24,12 +24,14 @@ candles), then runs a reconciliation round every ``reconcile_every`` seconds:
 from __future__ import annotations
 
 import logging
-from collections.abc import Container
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from candlewick.model import Candle, close_time
 from candlewick.plugins.hyperliquid.budget import Priority
 from candlewick.plugins.hyperliquid.derive import Deriver
+from candlewick.plugins.hyperliquid.derive_plan import subscription_limit
 from candlewick.plugins.hyperliquid.rest import RestError
 from candlewick.runtime import names
 
@@ -61,6 +63,8 @@ class DerivedFeed:
         self.streak: dict[Market, int] = {}
         self.fallbacks: list[Market] = []
         self._history: list[Market] = list(derived)
+        #: Coins whose 1m catch-up after a reconnect runs.
+        self._catching_up: set[str] = set()
         m = source.ctx.telemetry.metrics
         labels = ("source", "coin", "interval")
         self._derived = m.gauge(names.DERIVED, "1 while the market is derived from 1m candles", labels)
@@ -68,6 +72,7 @@ class DerivedFeed:
         self._mismatches = m.counter(
             names.DERIVED_MISMATCHES, "Derived candles that differed from the exchange's", labels
         )
+        self._last_frame = m.gauge(names.LAST_FRAME, "Wall time of the last frame", labels)
         for coin, interval in derived:
             self._derived.set(1, source=source.name, coin=coin, interval=interval)
 
@@ -76,19 +81,47 @@ class DerivedFeed:
 
     # -- the candle path -------------------------------------------------------------------
 
-    def start(self, coin: str, *, cover_from: int, live_from: int) -> None:
-        """The coin's 1m feed starts (see :meth:`Deriver.start`)."""
-        self.deriver.start(coin, cover_from=cover_from, live_from=live_from)
+    @contextmanager
+    def catching_up(self, market: Market, *, first: bool, start: int | None, now: int) -> Iterator[None]:
+        """Around a REST catch-up of ``market`` from ``start``: the first one of a coin's 1m starts
+        its fold (history covers minutes from ``start``); a reconnect's holds the coin's derived
+        closes until it is over, since a newer live minute is no evidence while older ones may come."""
+        coin, interval = market
+        if interval != "1m" or (not first and start is None):
+            yield
+        elif first:
+            self.deriver.start(coin, cover_from=now if start is None else start, live_from=now)
+            yield
+        else:
+            self._catching_up.add(coin)
+            self.deriver.hold(coin)
+            try:
+                yield
+            finally:
+                self._catching_up.discard(coin)
+                self.deriver.hold(coin, False)
 
-    def offer(self, candle: Candle) -> list[Candle]:
-        """Derived versions following from one emitted candle (closes are queued for reconciliation)."""
-        if candle.interval != "1m" or candle.derived:
-            return []
-        return self._queue(self.deriver.offer(candle))
+    def history(self, market: Market, page: list[Candle]) -> list[Candle]:
+        """What to keep of a native history page: a derived market's open candle is derived live."""
+        return [c for c in page if c.closed] if self.derives(market) else page
 
-    def tick(self, now_ms: int, *, hold: Container[str] = ()) -> list[Candle]:
-        """Clock closes of coins whose 1m feed is connected."""
-        return self._queue(self.deriver.tick(now_ms, hold=hold))
+    def offer_all(self, candles: list[Candle]) -> list[Candle]:
+        """Derived versions following from emitted candles (closes are queued for reconciliation).
+
+        A derived market is as fresh as its 1m feed: its last-frame time (health, lag) follows.
+        """
+        offer = self.deriver.offer
+        out = self._queue([d for c in candles if c.interval == "1m" and not c.derived for d in offer(c)])
+        if out:
+            now_s, name, last_frame = self.source.ctx.clock.time(), self.source.name, self._last_frame
+            for d in out:
+                last_frame.set(now_s, source=name, coin=d.coin, interval=d.interval)
+        return out
+
+    def tick(self, now_ms: int, *, disconnected: Iterable[Market] = ()) -> list[Candle]:
+        """Clock closes of coins whose 1m feed is connected and not catching up."""
+        held = {c for c, i in disconnected if i == "1m"} | self._catching_up
+        return self._queue(self.deriver.tick(now_ms, hold=held))
 
     def _queue(self, out: list[Candle]) -> list[Candle]:
         for candle in out:
@@ -163,7 +196,8 @@ class DerivedFeed:
         if not after or self.streak.get(market, 0) < after or not self.derives(market):
             return
         coin, interval = market
-        if not self.source.can_subscribe():
+        native = [m for m in self.source.markets() if not self.derives(m)]
+        if len(native) >= subscription_limit(self.source.config.max_subscriptions_per_connection):
             log.warning(
                 "%s: derived %s/%s keeps differing from the exchange's candles, but the subscription limit "
                 "is reached: it stays derived and reconciled",

@@ -29,10 +29,13 @@ Lifecycle of :class:`HyperliquidSource`:
 
    Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
    repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
-3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
+3. Intervals in ``derive`` (or derived because the per-IP limit demands it) are not subscribed:
+   :class:`~candlewick.plugins.hyperliquid.derived_feed.DerivedFeed` folds them from the 1m
+   candles this source emits and reconciles them with the exchange's.
+4. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes on the
    exchange's clock, and never lets a candle go backwards.
-4. Every candle the exchange sends is also checked against candlewick's grid
+5. Every candle the exchange sends is also checked against candlewick's grid
    (:class:`~candlewick.runtime.gridreport.GridReporter`, ``source.grid``): the first page of
    start-up history checks each market within seconds, every frame afterwards. A candle off
    the grid is stored all the same; its market shows a grid mismatch in health, and gap
@@ -64,6 +67,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
+from itertools import chain
 from typing import Any
 
 import anyio
@@ -76,7 +80,6 @@ from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
-from candlewick.plugins.hyperliquid.derive_plan import subscription_limit
 from candlewick.plugins.hyperliquid.derived_feed import DerivedFeed
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
@@ -141,8 +144,6 @@ class HyperliquidSource(Source):
         self._history_done: set[Market] = set()
         #: Candles the websocket closed, per market, awaiting REST confirmation: open -> close time.
         self._unconfirmed: dict[Market, dict[int, int]] = {}
-        #: Coins whose 1m catch-up after a reconnect runs: their derived candles wait for it.
-        self._catching_up: set[str] = set()
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -163,11 +164,6 @@ class HyperliquidSource(Source):
 
     def _native(self) -> list[Market]:
         return [m for m in self._wanted if not self.derived.derives(m)]
-
-    def can_subscribe(self) -> bool:
-        """True when one more native subscription stays within the per-IP limits."""
-        limit = subscription_limit(self.config.max_subscriptions_per_connection)
-        return len(self._native()) < limit
 
     async def subscribe_native(self, market: Market) -> None:
         """Subscribe a followed market natively now (a derived market falling back)."""
@@ -288,8 +284,7 @@ class HyperliquidSource(Source):
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
-            held = {c for c, i in hold if i == "1m"} | self._catching_up
-            await self.emit(self.derived.tick(now, hold=held))
+            await self.emit(self.derived.tick(now, disconnected=hold))
             deadlines = [d for d in (self.tracker.next_deadline_ms(), self.derived.deriver.next_deadline_ms()) if d]
             deadline = min(deadlines) if deadlines else None
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
@@ -333,19 +328,9 @@ class HyperliquidSource(Source):
     async def emit(self, candles: list[Candle]) -> None:
         """Hand candles to the buffer as they are (waits while it is full), and the derived
         candles their 1m versions yield after them."""
-        await self._send(candles)
-        offer = self.derived.offer
-        derived = [d for c in candles if c.interval == "1m" for d in offer(c)]
-        if derived:
-            now_s, last_frame, name = self.ctx.clock.time(), self._last_frame, self.name
-            for d in derived:  # a derived market is as fresh as its 1m feed (health, lag)
-                last_frame.set(now_s, source=name, coin=d.coin, interval=d.interval)
-            await self._send(derived)
-
-    async def _send(self, candles: list[Candle]) -> None:
         newest = self._newest
         confirm = self.config.confirm_closed
-        for candle in candles:
+        for candle in chain(candles, self.derived.offer_all(candles)):
             await self.ctx.candles.send(candle)
             market = candle.market
             if confirm and candle.closed and candle.origin == "live" and not candle.derived:
@@ -402,36 +387,20 @@ class HyperliquidSource(Source):
         newest = self.tracker.market(coin, interval).last_open_time
         policy = self.config.backfill()
         start: int | None
-        if market not in self._history_done:
+        first = market not in self._history_done
+        if first:
             if policy is None:
                 start = None
             else:
                 start = rest.latest_start(interval, now_ms=now) if policy == "max" else max(0, now - int(policy))
             priority = Priority.REPAIR  # start-up history yields to gap repair
-            if interval == "1m":
-                self.derived.start(coin, cover_from=now if start is None else start, live_from=now)
         else:
             start = newest if newest is not None else since
             priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
-            if interval == "1m" and start is not None:
-                self._catching_up.add(coin)
-                self.derived.deriver.hold(coin)
-        try:
+        with self.derived.catching_up(market, first=first, start=start, now=now):
             if start is not None:
-                await self._fetch_pages(market, start, now, priority)
-            self._history_done.add(market)
-        finally:
-            if interval == "1m" and coin in self._catching_up:
-                self._catching_up.discard(coin)
-                self.derived.deriver.hold(coin, False)
-
-    async def _fetch_pages(self, market: Market, start: int, now: int, priority: int) -> None:
-        rest = self.rest
-        if rest is None:
-            return
-        derived = self.derived.derives(market)
-        async with aclosing(rest.iter_range(*market, start, now, priority=priority)) as pages:
-            async for page in pages:
-                self.grid.observe_many(page)  # the first page checks the market's grid at start-up
-                keep = [c for c in page if c.closed] if derived else page  # the open one is derived live
-                await self.emit(self.tracker.offer_many(keep, self.now_ms()))
+                async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
+                    async for page in pages:
+                        self.grid.observe_many(page)  # the first page checks the market's grid at start-up
+                        await self.emit(self.tracker.offer_many(self.derived.history(market, page), self.now_ms()))
+        self._history_done.add(market)
