@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from decimal import Decimal
 
@@ -128,3 +129,13 @@ async def test_rest_and_websocket_serve_the_aggregate_and_the_fault(fake_exchang
     assert (data["o"], data["h"], data["l"], data["c"]) == (
         aggregate_version.open, aggregate_version.high, aggregate_version.low, aggregate_version.close,
     )  # fmt: skip
+
+
+def test_simulate_differs_option_reads_market_and_period() -> None:
+    from candlewick.commands.simulate import _market_period
+
+    assert _market_period("BTC/5m") == (("BTC", "5m"), 1)
+    assert _market_period("PURR/USDC/1h:3") == (("PURR/USDC", "1h"), 3)
+    for bad in ("BTC/7m", "/5m", "BTC/5m:0", "BTC/5m:x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _market_period(bad)
