@@ -5,7 +5,11 @@ incoming version only when
 
 - the incoming version is closed and the stored one is open, or
 - both have the same closedness and the incoming one has more trades, or as many trades and
-  at least as much volume (a tie goes to the newer arrival).
+  at least as much volume (a tie goes to the newer arrival);
+
+except between closed rows of different kinds: a derived row (folded from 1m candles) never
+replaces the exchange's own closed row, and the exchange's closed row replaces a derived one
+whose values differ (reconciliation), whatever the trade counts say.
 
 So an open update never overwrites a closed row, and a stale open update (fewer trades)
 never overwrites a fresher one, whatever order batches arrive in (spool replays, backfill
@@ -18,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from candlewick.model import INTERVAL_MS, Candle, close_time, is_decimal_string
+from candlewick.model import INTERVAL_MS, Candle, Origin, close_time, is_decimal_string
 
 __all__ = ["COLUMNS", "BadRow", "Row", "candle_from_row", "candles_from_rows", "row_of", "rows_of", "winners"]
 
 #: Columns of the ``candles`` table in insertion order (``updated_at`` is set by the sink).
 COLUMNS: tuple[str, ...] = (
-    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed",
+    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed", "derived",
 )  # fmt: skip
 
 
@@ -41,6 +45,7 @@ class Row(NamedTuple):
     volume: str
     trades: int
     closed: bool
+    derived: bool = False
 
 
 def winners(batch: Iterable[Candle]) -> list[Candle]:
@@ -58,7 +63,7 @@ def row_of(candle: Candle) -> Row:
     """The row of one candle."""
     return Row(
         candle.open_time, candle.coin, candle.interval, candle.open, candle.high, candle.low,
-        candle.close, candle.volume, candle.trades, candle.closed,
+        candle.close, candle.volume, candle.trades, candle.closed, candle.derived,
     )  # fmt: skip
 
 
@@ -87,7 +92,17 @@ def rows_of(batch: Sequence[Candle]) -> list[Row]:
 
 
 def candle_from_row(
-    time_ms: int, coin: str, interval: str, o: str, h: str, lo: str, c: str, v: str, trades: int, closed: bool
+    time_ms: int,
+    coin: str,
+    interval: str,
+    o: str,
+    h: str,
+    lo: str,
+    c: str,
+    v: str,
+    trades: int,
+    closed: bool,
+    derived: bool = False,
 ) -> Candle:
     """Rebuild a candle from stored columns (the close time follows from open time and interval)."""
     return Candle(
@@ -103,6 +118,7 @@ def candle_from_row(
         trades=int(trades),
         closed=bool(closed),
         origin="rest" if closed else "live",
+        derived=bool(derived),
     )
 
 
@@ -113,10 +129,11 @@ def candles_from_rows(rows: Iterable[Sequence[Any]]) -> tuple[Candle, ...]:
     """
     out: list[Candle] = []
     append = out.append
-    for time_ms, coin, interval, o, h, lo, c, v, trades, closed in rows:
+    for time_ms, coin, interval, o, h, lo, c, v, trades, closed, derived in rows:
         t = int(time_ms)
         step = INTERVAL_MS[interval] if interval != "1M" else 0
         close = t - t % step + step - 1 if step else close_time(interval, t)
         final = bool(closed)
-        append(Candle(coin, interval, t, close, o, h, lo, c, v, int(trades), final, "rest" if final else "live"))
+        origin: Origin = "rest" if final else "live"
+        append(Candle(coin, interval, t, close, o, h, lo, c, v, int(trades), final, origin, bool(derived)))
     return tuple(out)

@@ -1,7 +1,8 @@
 """The ``[sources.hyperliquid]`` config section.
 
 Public contract keys: ``ws_url``, ``rest_url``, ``coins``, ``intervals``, ``backfill_on_start``,
-``rest_weight_per_minute``. The others tune timings and limits; their defaults follow the
+``rest_weight_per_minute``, ``derive``, ``derive_fallback_after``, ``reconcile_every``,
+``reconcile_delay``. The others tune timings and limits; their defaults follow the
 exchange reference (ping every 20 s, pong within 10 s, 1000 subscriptions per connection).
 """
 
@@ -12,9 +13,10 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from candlewick.model import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, check_interval
+from candlewick.plugins.hyperliquid.derive_plan import IntervalPlan, plan_intervals, subscription_limit
 
 __all__ = ["HyperliquidConfig", "parse_backfill"]
 
@@ -88,6 +90,19 @@ class HyperliquidConfig(BaseModel):
     """First REST retry delay ceiling in seconds; it doubles per retry up to 60 s."""
     max_subscriptions_per_connection: int = Field(default=MAX_SUBSCRIPTIONS, gt=0, le=MAX_SUBSCRIPTIONS)
     """Subscriptions per websocket connection; more markets open another connection."""
+    derive: list[str] = Field(default_factory=list)
+    """Intervals folded from each coin's 1m candles instead of subscribed (``["3m", "5m"]``; every
+    interval but 1m, which must then be in ``intervals``). When coins x subscribed intervals would
+    exceed the per-IP limit of 1000 subscriptions, more intervals are derived, shortest first, and
+    the start-up log says which. Derived candles are reconciled with the exchange's own."""
+    derive_fallback_after: int = Field(default=3, ge=0)
+    """Derived candles of one coin and interval that differ from the exchange's in a row before that
+    market is subscribed natively instead (while the subscription limit allows); 0: never."""
+    reconcile_every: float = Field(default=300.0, gt=0)
+    """Seconds between reconciliation rounds: each derived market with closed candles due is fetched
+    with one ``candleSnapshot`` request covering all of them, while the REST budget is over half full."""
+    reconcile_delay: float = Field(default=30.0, ge=0)
+    """Seconds after a derived candle closes before it is compared with the exchange's candle."""
 
     @field_validator("ws_url")
     @classmethod
@@ -129,6 +144,31 @@ class HyperliquidConfig(BaseModel):
         if not out:
             raise ValueError('list at least one interval, e.g. intervals = ["1m"]')
         return out
+
+    @field_validator("derive")
+    @classmethod
+    def _derive(cls, v: list[str]) -> list[str]:
+        for interval in v:
+            check_interval(interval)
+            if interval == "1m":
+                raise ValueError("1m cannot be derived: the other intervals are folded from it")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _derive_within_intervals(self) -> HyperliquidConfig:
+        missing = [i for i in self.derive if i not in self.intervals]
+        if missing:
+            raise ValueError(f"derive lists {', '.join(missing)}, which intervals does not: add them to intervals")
+        if self.derive and "1m" not in self.intervals:
+            raise ValueError('derived intervals are folded from 1m candles: add "1m" to intervals')
+        self.interval_plan()  # limits that no split of native and derived intervals can keep fail here
+        return self
+
+    def interval_plan(self, coins: int | None = None) -> IntervalPlan:
+        """Native and derived intervals for ``coins`` coins (default: the configured ones) within the limits."""
+        count = len(self.coins) if coins is None else coins
+        limit = subscription_limit(self.max_subscriptions_per_connection)
+        return plan_intervals(count, self.intervals, self.derive, limit=limit)
 
     @field_validator("backfill_on_start")
     @classmethod

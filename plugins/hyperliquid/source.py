@@ -29,10 +29,13 @@ Lifecycle of :class:`HyperliquidSource`:
 
    Outbound messages of all connections share one bucket (1800 per minute, bursts of 1000) so
    repeated reconnects never exceed the exchange's 2000 messages per minute per IP.
-3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
+3. Intervals in ``derive`` (or derived because the per-IP limit demands it) are not subscribed:
+   :class:`~candlewick.plugins.hyperliquid.derived_feed.DerivedFeed` folds them from the 1m
+   candles this source emits and reconciles them with the exchange's.
+4. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes on the
    exchange's clock, and never lets a candle go backwards.
-4. Every candle the exchange sends is also checked against candlewick's grid
+5. Every candle the exchange sends is also checked against candlewick's grid
    (:class:`~candlewick.runtime.gridreport.GridReporter`, ``source.grid``): the first page of
    start-up history checks each market within seconds, every frame afterwards. A candle off
    the grid is stored all the same; its market shows a grid mismatch in health, and gap
@@ -64,6 +67,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
+from itertools import chain
 from typing import Any
 
 import anyio
@@ -76,6 +80,7 @@ from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
+from candlewick.plugins.hyperliquid.derived_feed import DerivedFeed
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest, RestError, RestUnavailable
@@ -128,6 +133,11 @@ class HyperliquidSource(Source):
         self.tls = self.config.ssl_context()
         self.links: list[Link] = []
         self._wanted: list[Market] = self.config.markets()
+        plan = self.config.interval_plan()
+        if plan.forced:
+            log.warning("%s: %s", ctx.name, plan.explain(len(self.config.coins)))
+        #: Derived intervals: folded from 1m candles and reconciled with the exchange's.
+        self.derived = DerivedFeed(self, [(c, i) for c, i in self._wanted if i in plan.derived])
         self._tg: TaskGroup | None = None
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
@@ -152,20 +162,11 @@ class HyperliquidSource(Source):
     def markets(self) -> list[Market]:
         return list(self._wanted)
 
-    async def add_market(self, coin: str, interval: str) -> None:
-        """Follow one more market now (validated like the configured ones)."""
-        check_interval(interval)
-        market = (coin, interval)
-        if market in self._wanted:
-            return
-        if len(self._wanted) >= MAX_SUBSCRIPTIONS:
-            raise SourceError(
-                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
-                hint="remove a market first",
-            )
-        if self.rest is not None and self.config.validate_coins:
-            await self.rest.check_coins([coin])
-        self._wanted.append(market)
+    def _native(self) -> list[Market]:
+        return [m for m in self._wanted if not self.derived.derives(m)]
+
+    async def subscribe_native(self, market: Market) -> None:
+        """Subscribe a followed market natively now (a derived market falling back)."""
         if self._tg is None:
             return
         link = next((lk for lk in self.links if lk.room > 0), None)
@@ -178,12 +179,29 @@ class HyperliquidSource(Source):
             return
         await link.add(market)
 
+    async def add_market(self, coin: str, interval: str) -> None:
+        """Follow one more market now (validated like the configured ones)."""
+        check_interval(interval)
+        market = (coin, interval)
+        if market in self._wanted:
+            return
+        if len(self._native()) >= MAX_SUBSCRIPTIONS:
+            raise SourceError(
+                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
+                hint="remove a market first",
+            )
+        if self.rest is not None and self.config.validate_coins:
+            await self.rest.check_coins([coin])
+        self._wanted.append(market)
+        await self.subscribe_native(market)
+
     async def remove_market(self, coin: str, interval: str) -> None:
         """Stop following a market now."""
         market = (coin, interval)
         if market not in self._wanted:
             raise SourceError(f"{self.name} does not follow {coin}/{interval}")
         self._wanted.remove(market)
+        self.derived.forget(market)
         for link in self.links:
             if market in link.subs:
                 await link.remove(market)
@@ -197,6 +215,7 @@ class HyperliquidSource(Source):
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
             "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
+            "derived": self.derived.describe(),
             "clock": None
             if estimate is None
             else {
@@ -229,15 +248,17 @@ class HyperliquidSource(Source):
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     per = cfg.max_subscriptions_per_connection
+                    native = self._native()
                     self.links = [
-                        Link(self, k, self._wanted[start : start + per])
-                        for k, start in enumerate(range(0, len(self._wanted), per))
+                        Link(self, k, native[start : start + per]) for k, start in enumerate(range(0, len(native), per))
                     ]
                     for link in self.links:
                         tg.start_soon(link.run)
                     tg.start_soon(self._closer)
                     if cfg.confirm_closed:
                         tg.start_soon(self._confirmer)
+                    if self.derived.deriver.wanted:
+                        tg.start_soon(self.derived.run)
                     task_status.started()
             finally:
                 self._tg = None
@@ -263,7 +284,9 @@ class HyperliquidSource(Source):
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
-            deadline = self.tracker.next_deadline_ms()
+            await self.emit(self.derived.tick(now, disconnected=hold))
+            deadlines = [d for d in (self.tracker.next_deadline_ms(), self.derived.deriver.next_deadline_ms()) if d]
+            deadline = min(deadlines) if deadlines else None
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
@@ -303,13 +326,14 @@ class HyperliquidSource(Source):
                 await self.ingest([c for c in candles if c.open_time in wanted and c.closed])
 
     async def emit(self, candles: list[Candle]) -> None:
-        """Hand candles to the buffer as they are (waits while it is full)."""
+        """Hand candles to the buffer as they are (waits while it is full), and the derived
+        candles their 1m versions yield after them."""
         newest = self._newest
         confirm = self.config.confirm_closed
-        for candle in candles:
+        for candle in chain(candles, self.derived.offer_all(candles)):
             await self.ctx.candles.send(candle)
             market = candle.market
-            if confirm and candle.closed and candle.origin == "live":
+            if confirm and candle.closed and candle.origin == "live" and not candle.derived:
                 pending = self._unconfirmed.setdefault(market, {})
                 if len(pending) < MAX_UNCONFIRMED:
                     pending[candle.open_time] = candle.close_time
@@ -363,7 +387,8 @@ class HyperliquidSource(Source):
         newest = self.tracker.market(coin, interval).last_open_time
         policy = self.config.backfill()
         start: int | None
-        if market not in self._history_done:
+        first = market not in self._history_done
+        if first:
             if policy is None:
                 start = None
             else:
@@ -372,9 +397,10 @@ class HyperliquidSource(Source):
         else:
             start = newest if newest is not None else since
             priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
-        if start is not None:
-            async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
-                async for page in pages:
-                    self.grid.observe_many(page)  # the first page checks the market's grid at start-up
-                    await self.emit(self.tracker.offer_many(page, self.now_ms()))
+        with self.derived.catching_up(market, first=first, start=start, now=now):
+            if start is not None:
+                async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
+                    async for page in pages:
+                        self.grid.observe_many(page)  # the first page checks the market's grid at start-up
+                        await self.emit(self.tracker.offer_many(self.derived.history(market, page), self.now_ms()))
         self._history_done.add(market)

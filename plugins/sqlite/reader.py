@@ -25,7 +25,7 @@ __all__ = ["SqliteReader"]
 
 T = TypeVar("T")
 
-_COLUMNS = '"time", coin, "interval", open, high, low, close, volume, trades, closed'
+_COLUMNS = '"time", coin, "interval", open, high, low, close, volume, trades, closed, derived'
 _MARKET = 'coin = ? AND "interval" = ?'
 PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_MARKET} AND "time" >= ? AND "time" < ? ORDER BY "time" LIMIT ?'
 PAGE_CLOSED = (

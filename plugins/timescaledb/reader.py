@@ -25,7 +25,9 @@ from candlewick.reading import FOREVER, CandlePage, CandleReader, StoredMarket, 
 
 __all__ = ["TimescaleReader"]
 
-_COLUMNS = f'{TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed'
+_COLUMNS = (
+    f'{TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed, derived'
+)
 _RANGE = f'coin = $1 AND "interval" = $2 AND "time" >= {MS.format("$3::bigint")} AND "time" < {MS.format("$4::bigint")}'
 PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} ORDER BY "time" LIMIT $5'
 PAGE_CLOSED = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} AND closed ORDER BY "time" LIMIT $5'

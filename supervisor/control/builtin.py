@@ -147,6 +147,7 @@ def _candle_json(c: Candle) -> dict[str, Any]:
         "volume": c.volume,
         "trades": c.trades,
         "closed": c.closed,
+        "derived": c.derived,
     }
 
 

@@ -27,6 +27,12 @@ GRID_MISMATCH = "candlewick_grid_mismatch"
 #: (source, coin, interval) during a mismatch: the open time candlewick's grid expects, and the one the exchange sent
 GRID_EXPECTED_OPEN = "candlewick_grid_mismatch_expected_open_timestamp_seconds"
 GRID_SEEN_OPEN = "candlewick_grid_mismatch_seen_open_timestamp_seconds"
+#: (source, coin, interval) 1 while the market's candles are derived from 1m candles, 0 when subscribed natively
+DERIVED = "candlewick_derived"
+#: (source, coin, interval) closed derived candles compared with the exchange's own
+DERIVED_CHECKED = "candlewick_derived_checked_total"
+#: (source, coin, interval) compared derived candles that differed from the exchange's (the row was replaced)
+DERIVED_MISMATCHES = "candlewick_derived_mismatches_total"
 CLOCK_OFFSET = "candlewick_clock_offset_seconds"  # (source) local wall clock minus the exchange's
 CLOCK_OFFSET_UNCERTAINTY = "candlewick_clock_offset_uncertainty_seconds"  # (source) half-width of its interval
 
