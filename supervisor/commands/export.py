@@ -3,7 +3,8 @@
 Reads the configured sink directly (no daemon needed; the daemon may be running), page by
 page. CSV and NDJSON go to ``-o PATH`` or stdout; ``freqtrade`` writes into a freqtrade data
 directory (``-o``, default ``user_data/data/hyperliquid``) under the name its data handlers
-look for. A file is written beside its final name and renamed into place when complete.
+look for. A file is written beside its final name and renamed into place when complete; a device
+or a pipe (``-o /dev/null``, a FIFO) is written in place.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def _export(args: argparse.Namespace, req: Request, reader: CandleReader) -> int
             _silence_stdout()
             return EXIT_OK
         sys.stdout.flush()
+    elif target.exists() and not target.is_file():
+        # A device or a pipe (/dev/null, a FIFO): written in place, never replaced by a file.
+        with target.open("w" if _text_output(args) else "wb") as out:
+            rows = _run(args, req, reader, out)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")

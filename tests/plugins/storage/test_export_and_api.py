@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import sys
+import threading
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -59,6 +62,29 @@ def test_csv_export_streams_every_candle_with_exact_decimals(config: Path, tmp_p
     assert lines[1] == f"{T0},30000.5,30010.25,29990.125,30001.0,0.00012340,1,true"
     assert lines[-1].endswith(",false")
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_an_export_into_a_pipe_writes_through_it_and_leaves_it_a_pipe(config: Path, tmp_path: Path) -> None:
+    """``-o /dev/null`` or a FIFO is written in place: renaming a finished file over it would replace the device."""
+    fifo = tmp_path / "rows.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def drain() -> None:
+        with fifo.open("rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert export(config, "-o", str(fifo)) == 0
+    finally:
+        reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert not fifo.with_name("rows.fifo.part").exists()
+    lines = received[0].decode().splitlines()
+    assert lines[0] == "time,open,high,low,close,volume,trades,closed"
+    assert len(lines) == 1 + N
 
 
 def test_ranges_take_ms_or_iso_and_closed_only_leaves_out_the_open_candle(
