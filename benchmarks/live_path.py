@@ -33,6 +33,7 @@ from candlewick.plugins.sqlite.config import SqliteConfig
 from candlewick.plugins.sqlite.sink import SqliteSink
 from candlewick.plugins.timescaledb.config import TimescaleConfig
 from candlewick.plugins.timescaledb.sink import TimescaleSink
+from candlewick.reading import CandleReader
 from candlewick.runtime.telemetry import Telemetry
 
 RATE = 1000
@@ -86,11 +87,8 @@ class Timed(Sink):
         await self.inner.write(batch)
         self.recorder.committed(batch)
 
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        return await self.inner.recent(coin, interval, limit)
-
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        return await self.inner.open_times(coin, interval, start, end)
+    def reader(self) -> CandleReader:
+        return self.inner.reader()
 
 
 def ctx(name: str, config: Any, settings: Settings, telemetry: Telemetry, **extra: Any) -> ComponentContext[Any]:

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Refresh the image's locks from pyproject.toml, with a sha256 hash for every file:
 #
-#   packaging/requirements.lock        the runtime dependencies ([project] dependencies and all
-#                                      they pull in), installed into the image's venv
+#   packaging/requirements.lock        the runtime dependencies ([project] dependencies, the `web`
+#                                      extra (the HTTP API and dashboard) and all they pull in),
+#                                      installed into the image's venv
 #   packaging/build-requirements.lock  what builds candlewick's wheel ([build-system] requires),
 #                                      used in the build stage only
 #
@@ -24,7 +25,7 @@ command -v "$uv" > /dev/null || { echo "uv not found: pip install uv (or set UV=
 
 target="--python-version 3.11 --python-platform x86_64-manylinux_2_36"
 # shellcheck disable=SC2086  # $target is two options on purpose
-"$uv" pip compile --quiet --generate-hashes $target \
+"$uv" pip compile --quiet --generate-hashes $target --extra web \
     --custom-compile-command "packaging/lock-requirements.sh" \
     --output-file packaging/requirements.lock "$@" pyproject.toml
 

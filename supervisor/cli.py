@@ -20,7 +20,9 @@ from candlewick._version import __version__
 from candlewick.commands._common import EXIT_INTERRUPTED, EXIT_USAGE
 
 #: Subcommand modules under ``candlewick.commands``, in ``--help`` order.
-COMMANDS: tuple[str, ...] = ("run", "check_config", "plugins", "ctl", "tui", "backfill", "simulate")
+COMMANDS: tuple[str, ...] = (
+    "run", "check_config", "plugins", "plugin", "ctl", "tui", "backfill", "export", "simulate",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

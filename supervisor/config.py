@@ -121,6 +121,26 @@ class MetricsSection(Section):
     """Serve Prometheus metrics on ``host:port`` (e.g. ``127.0.0.1:9464``). Off when unset."""
 
 
+class WebSection(Section):
+    listen: str | None = None
+    """Serve the HTTP API and the web dashboard on ``host:port`` (e.g. ``127.0.0.1:8000``). Off when
+    unset; needs ``pip install 'candlewick[web]'``."""
+    token: str | None = None
+    """Bearer token every request must present (``Authorization: Bearer ...``, or ``?token=`` once to
+    get a cookie in a browser). Unset: no token asked."""
+    token_file: Path | None = None
+    """File holding that token instead (Docker secrets); wins over ``token``."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host header values accepted (``name`` or ``name:port``), against DNS rebinding. Always allowed:
+    ``localhost``, ``127.0.0.1``, ``[::1]`` and the listen host."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins other web pages may read the API from (``https://grafana.example``). None by default."""
+    max_clients: int = Field(default=32, ge=1, le=1024)
+    """Requests served at once; more are answered 503."""
+    max_streams: int = Field(default=16, ge=1, le=1024)
+    """Live streams (``/api/v1/stream``) open at once; more are answered 503."""
+
+
 class LoggingSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Log level; also ``--log-level`` or ``CANDLEWICK_LOG_LEVEL``."""
@@ -145,6 +165,9 @@ class DaemonSection(Section):
     max_clock_offset: float = Field(default=5.0, gt=0)
     """Health is degraded while the local clock is off the exchange's by more than this many seconds
     (candles still close on the exchange's clock; fix NTP)."""
+    block_warning_ms: float = Field(default=250.0, ge=0)
+    """Warn, naming the plugin, when code holds the event loop longer than this many milliseconds
+    (0 turns the watchdog off)."""
 
     def data_path(self) -> Path:
         return self.data_dir or default_data_dir()
@@ -197,6 +220,7 @@ class Settings(BaseSettings):
     spool: SpoolSection = Field(default_factory=SpoolSection)
     control: ControlSection = Field(default_factory=ControlSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
+    web: WebSection = Field(default_factory=WebSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     daemon: DaemonSection = Field(default_factory=DaemonSection)
     restart: dict[str, RestartSection] = Field(default_factory=dict)

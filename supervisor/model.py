@@ -103,7 +103,8 @@ class Candle:
 
     ``open_time``/``close_time`` are the exchange's ``t``/``T`` (ms, ``T`` inclusive);
     ``open``..``volume`` are exact decimal strings; ``trades`` is ``n``. ``closed`` is our
-    verdict that the candle is final; ``origin`` says whether it came live or over REST.
+    verdict that the candle is final; ``origin`` says whether it came live or over REST;
+    ``derived`` marks a candle candlewick folded from 1m candles instead of receiving it.
     """
 
     coin: str
@@ -118,6 +119,7 @@ class Candle:
     trades: int
     closed: bool = False
     origin: Origin = "live"
+    derived: bool = False
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -137,13 +139,25 @@ class Candle:
         """True when this version may replace ``other`` (same key): a candle never goes backwards.
 
         A closed version is never replaced by an open one; otherwise the version with more trades
-        (then more volume) wins, and a tie goes to the newer arrival.
+        (then more volume) wins, and a tie goes to the newer arrival. Between closed versions the
+        exchange's own candle is the truth: a derived one never replaces it, and it replaces a
+        derived one whose values differ.
         """
+        if self.closed and other.closed and self.derived != other.derived:
+            return not self.derived and not self.same_values(other)
         if other.closed and not self.closed:
             return False
         if self.closed and not other.closed:
             return True
         return self.rank() >= other.rank()
+
+    def same_values(self, other: Candle) -> bool:
+        """True when OHLCV and trades are equal as numbers (``"3.70"`` equals ``"3.7"``)."""
+        if self.trades != other.trades:
+            return False
+        mine = (self.open, self.high, self.low, self.close, self.volume)
+        theirs = (other.open, other.high, other.low, other.close, other.volume)
+        return all(a == b or Decimal(a) == Decimal(b) for a, b in zip(mine, theirs, strict=True))
 
     def as_closed(self) -> Candle:
         """This candle marked final."""

@@ -47,9 +47,11 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from pydantic import BaseModel
 
 from candlewick.model import Candle
+from candlewick.reading import CandleReader
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.policy import RestartPolicy, RestartType
-from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.sourcestats import SourceStats
+from candlewick.runtime.telemetry import Fanout, Telemetry
 
 if TYPE_CHECKING:
     from candlewick.config import Settings
@@ -67,8 +69,10 @@ __all__ = [
     "Service",
     "Sink",
     "Source",
+    "SourceStats",
     "SupportsBackfill",
     "hookimpl",
+    "state_key",
 ]
 
 PROJECT = "candlewick"
@@ -86,19 +90,25 @@ class CandleOutlet:
     """Where sources put candles: the shared, bounded stream into the buffer.
 
     ``send`` waits while the buffer is full (backpressure); sources never close it, the
-    runtime does once every source has stopped.
+    runtime does once every source has stopped. Each candle taken is also offered to ``live``
+    (the daemon's live feed, read by the web stream) when anyone subscribes to it.
     """
 
-    def __init__(self, stream: MemoryObjectSendStream[Candle]) -> None:
+    def __init__(self, stream: MemoryObjectSendStream[Candle], live: Fanout[Candle] | None = None) -> None:
         self._stream = stream
+        self._live = live
 
     async def send(self, candle: Candle) -> None:
         """Hand one candle to the buffer, waiting while it is full."""
         await self._stream.send(candle)
+        if self._live is not None and len(self._live):
+            self._live.offer(candle)
 
     def send_nowait(self, candle: Candle) -> None:
         """Hand one candle over now; raises ``anyio.WouldBlock`` when the buffer is full."""
         self._stream.send_nowait(candle)
+        if self._live is not None and len(self._live):
+            self._live.offer(candle)
 
     @property
     def pending(self) -> int:
@@ -209,8 +219,17 @@ class Buffer(Component):
         return None
 
 
+def state_key(name: str, target: str) -> str:
+    """``<name>-<12 hex digits of target>``: the key of state kept per sink and target (see :meth:`Sink.state_key`)."""
+    return f"{name}-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
+
+
 class Sink(Component):
-    """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`."""
+    """Stores candles. ``run`` keeps the connection healthy; the buffer calls :meth:`write`.
+
+    Reads go through :meth:`reader` (a :class:`~candlewick.reading.CandleReader` on its own
+    connection); ``recent`` and ``open_times`` are shortcuts to it.
+    """
 
     kind: ClassVar[Kind] = "sink"
 
@@ -224,7 +243,7 @@ class Sink(Component):
 
     def state_key(self) -> str:
         """``<name>-<12 hex digits of its target>``: names state kept per sink and target (spool, ledger)."""
-        return f"{self.name}-{hashlib.sha256(self.target().encode()).hexdigest()[:12]}"
+        return state_key(self.name, self.target())
 
     def config_warnings(self, intervals: Collection[str]) -> list[str]:
         """Settings that work but will hurt, given the ``intervals`` the sources follow.
@@ -240,13 +259,21 @@ class Sink(Component):
         """
         return self.name
 
-    @abstractmethod
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        """The newest ``limit`` candles of a market, oldest first."""
+    def reader(self) -> CandleReader:
+        """This sink's read side: its own connection(s), working while the writer is down.
 
-    @abstractmethod
+        Every read (``candles.recent``, gap detection, exports, the Python API) goes through
+        it. A sink without one raises ``NotImplementedError``; the built-in sinks have one.
+        """
+        raise NotImplementedError(f"sink {self.name!r} has no read side (Sink.reader)")
+
+    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        """The newest ``limit`` candles of a market, oldest first (from :meth:`reader`)."""
+        return await self.reader().newest(coin, interval, limit)
+
     async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        """Open times of the closed candles stored in ``[start, end]``, ascending (gap detection)."""
+        """Open times of the closed candles in ``[start, end]``, ascending (gap detection; from :meth:`reader`)."""
+        return await self.reader().open_times(coin, interval, start, end)
 
 
 @dataclass(frozen=True)
@@ -270,6 +297,9 @@ class ComponentSpec:
     #: :class:`SupportsBackfill` and takes the options ``detect`` and ``keep_pending`` (as
     #: :class:`~candlewick.gaps.component.GapRepair` does).
     companions: tuple[str, ...] = ()
+    #: A sink's read side built from its validated options alone, without running the daemon
+    #: (``candlewick export``, the Python API): ``reader(config) -> CandleReader``.
+    reader: Callable[[Any], CandleReader] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.backends) - ALL_BACKENDS
@@ -280,6 +310,8 @@ class ComponentSpec:
             raise ValueError(f"component {self.name!r}: companions must be a tuple of source names")
         if self.companions and self.kind != "source":
             raise ValueError(f"component {self.name!r}: only a source has companions, not a {self.kind}")
+        if self.reader is not None and self.kind != "sink":
+            raise ValueError(f"component {self.name!r}: only a sink has a reader, not a {self.kind}")
         if self.name in self.companions:
             raise ValueError(f"component {self.name!r} names itself as its companion")
 

@@ -71,12 +71,27 @@ class PluginHooks:
             owner = self.owners.get(key)
             if owner is not None:
                 log.warning(
-                    "plugin %r registers a %s named %r, which plugin %r registered first; %r's is ignored",
+                    "plugin %r registers a %s named %r (ComponentSpec name), which plugin %r registered first; "
+                    "%r's is ignored: rename it, or set CANDLEWICK_DISABLE_PLUGINS to the one you do not want",
                     plugin, spec.kind, spec.name, owner, plugin,
                 )  # fmt: skip
                 continue
             self.table[key] = spec
             self.owners[key] = plugin
+
+    def module_owners(self) -> dict[str, str]:
+        """Module prefix -> plugin name: the package each loaded plugin's module lives in.
+
+        ``candlewick_ticker.plugin`` owns ``candlewick_ticker``; an object registered in-process
+        owns the module that defines its class. Used to name the plugin whose code is running.
+        """
+        owners: dict[str, str] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            if isinstance(plugin, ModuleType):
+                owners[plugin.__package__ or plugin.__name__] = name
+            elif plugin is not None:
+                owners[type(plugin).__module__] = name
+        return owners
 
     def component_specs(self) -> dict[tuple[Kind, str], ComponentSpec]:
         """Every registered component, keyed by (kind, name)."""
@@ -98,6 +113,8 @@ class PluginHooks:
 
         Each plugin's implementation is called through pluggy (one plugin at a time, so every
         method is attributed to its plugin), which keeps hook tracing and monitoring in the loop.
+        A plugin whose hook raises or returns something else than a mapping of names to async
+        handlers is reported once, naming it and the hook, and contributes nothing.
         """
         methods: dict[str, Handler[Any]] = {}
         impls = self.pm.hook.candlewick_control_methods.get_hookimpls()
@@ -105,11 +122,40 @@ class PluginHooks:
         for impl in impls:
             others = [p for p in everyone if p is not impl.plugin]
             call = self.pm.subset_hook_caller("candlewick_control_methods", remove_plugins=others)
-            for result in call(host=host):
-                contributed = cast("Mapping[str, Handler[Any]] | None", result)
-                for method, handler in (contributed or {}).items():
-                    methods[f"{impl.plugin_name}.{method}"] = handler
+            try:
+                results = call(host=host)
+                contributed = {m: h for result in results for m, h in _checked_methods(result).items()}
+            except Exception as exc:
+                log.error(
+                    "plugin %r: candlewick_control_methods(host) %s; its control methods are left out",
+                    impl.plugin_name, _what_went_wrong(exc),
+                )  # fmt: skip
+                continue
+            for method, handler in contributed.items():
+                methods[f"{impl.plugin_name}.{method}"] = handler
         return methods
+
+
+class HookError(Exception):
+    """A plugin's hook raised or returned something else than its spec says (the message says which)."""
+
+
+def _what_went_wrong(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, HookError) else f"raised {type(exc).__name__}: {exc}"
+
+
+def _checked_methods(result: object) -> Mapping[str, Handler[Any]]:
+    """One plugin's control methods, or HookError saying what is wrong with them."""
+    if result is None:
+        return {}
+    if not isinstance(result, Mapping):
+        raise HookError(f"returned {type(result).__name__}, expected a mapping of method name to async handler")
+    for method, handler in result.items():
+        if not isinstance(method, str) or not callable(handler):
+            raise HookError(
+                f"returned {method!r}: {type(handler).__name__}, expected a method name mapped to an async handler"
+            )
+    return cast("Mapping[str, Handler[Any]]", result)
 
 
 def _origin(ep: metadata.EntryPoint) -> tuple[str, str]:
@@ -199,14 +245,31 @@ def _components_of(pm: pluggy.PluginManager, name: str) -> tuple[ComponentSpec, 
         ("candlewick_register_buffers", "buffer"),
         ("candlewick_register_sinks", "sink"),
     ):
-        for result in pm.subset_hook_caller(hook_name, remove_plugins=others)():
-            for spec in result or ():
-                if not isinstance(spec, ComponentSpec):
-                    raise TypeError(f"{hook_name} returned {type(spec).__name__}, expected ComponentSpec")
-                if spec.kind != kind:
-                    raise TypeError(f"{hook_name} returned {spec.name!r} with kind={spec.kind!r}")
-                specs.append(spec)
+        try:
+            results = pm.subset_hook_caller(hook_name, remove_plugins=others)()
+        except Exception as exc:
+            raise HookError(f"{hook_name}() raised {type(exc).__name__}: {exc}") from exc
+        for result in results:
+            specs.extend(_checked_specs(hook_name, kind, result))
     return tuple(specs)
+
+
+def _checked_specs(hook_name: str, kind: str, result: object) -> list[ComponentSpec]:
+    """What one registration hook returned, or HookError naming the hook and what it expects."""
+    expected = f"expected a list of ComponentSpec(kind={kind!r})"
+    if result is None:
+        return []
+    if isinstance(result, ComponentSpec | str | bytes | Mapping) or not isinstance(result, Iterable):
+        raise HookError(f"{hook_name}() returned {type(result).__name__}, {expected}")
+    specs = list(result)
+    for spec in specs:
+        if not isinstance(spec, ComponentSpec):
+            raise HookError(
+                f"{hook_name}() returned {type(spec).__name__} {spec!r:.60} in its list, expected ComponentSpec"
+            )
+        if spec.kind != kind:
+            raise HookError(f"{hook_name}() returned {spec.name!r} with kind={spec.kind!r}, {expected}")
+    return specs
 
 
 def format_plugin_table(infos: Sequence[PluginInfo]) -> str:

@@ -47,7 +47,7 @@ def test_sample_config_is_valid_for_every_plugin() -> None:
 
 def test_every_core_key_is_in_the_sample_config() -> None:
     documented = _documented_keys()
-    for section in ("spool", "control", "metrics", "logging", "daemon"):
+    for section in ("spool", "control", "metrics", "web", "logging", "daemon"):
         model = Settings.model_fields[section].annotation
         assert isinstance(model, type)
         assert issubclass(model, BaseModel)

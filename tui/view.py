@@ -235,7 +235,7 @@ def market_cells(m: MarketView, rates: Sequence[float], now_s: float | None) -> 
     lost = Text(str(m.permanent_losses), justify="right", style="bold red" if m.permanent_losses else "")
     return (
         m.coin,
-        m.interval,
+        interval_text(m),
         fmt_candle_time(m.last_candle_time, now_s),
         lag_text(m),
         spark,
@@ -243,6 +243,18 @@ def market_cells(m: MarketView, rates: Sequence[float], now_s: float | None) -> 
         gaps,
         lost,
     )
+
+
+def interval_text(m: MarketView) -> str | Text:
+    """The interval, marked ``∂`` when derived from 1m candles and ``≠n`` after mismatches."""
+    if not m.derived and not m.derived_mismatches:
+        return m.interval
+    text = Text(m.interval)
+    if m.derived:
+        text.append(" ∂", style="cyan")
+    if m.derived_mismatches:
+        text.append(f" ≠{m.derived_mismatches}", style="bold yellow")
+    return text
 
 
 def gauges(state: DashboardState) -> Text:
@@ -301,4 +313,10 @@ def detail_line(m: MarketView | None, now_s: float | None) -> Text:
         f" · {fmt_count(m.frames)} frames · {fmt_count(m.candles_today)} candles today"
         f" · gaps {m.gaps_repaired}/{m.gaps_found} fixed · lost {m.permanent_losses}"
     )
+    if m.derived or m.derived_checked:
+        text.append(
+            f" · {'derived' if m.derived else 'native (was derived)'}: {m.derived_checked} checked, "
+            f"{m.derived_mismatches} differed",
+            style="yellow" if m.derived_mismatches else "cyan",
+        )
     return text

@@ -5,7 +5,11 @@ incoming version only when
 
 - the incoming version is closed and the stored one is open, or
 - both have the same closedness and the incoming one has more trades, or as many trades and
-  at least as much volume (a tie goes to the newer arrival).
+  at least as much volume (a tie goes to the newer arrival);
+
+except between closed rows of different kinds: a derived row (folded from 1m candles) never
+replaces the exchange's own closed row, and the exchange's closed row replaces a derived one
+whose values differ (reconciliation), whatever the trade counts say.
 
 So an open update never overwrites a closed row, and a stale open update (fewer trades)
 never overwrites a fresher one, whatever order batches arrive in (spool replays, backfill
@@ -16,15 +20,15 @@ meeting live data). Within one batch the winner per key is picked in Python firs
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from candlewick.model import Candle, close_time
+from candlewick.model import INTERVAL_MS, Candle, Origin, close_time, is_decimal_string
 
-__all__ = ["COLUMNS", "Row", "candle_from_row", "row_of", "rows_of", "winners"]
+__all__ = ["COLUMNS", "BadRow", "Row", "candle_from_row", "candles_from_rows", "row_of", "rows_of", "winners"]
 
 #: Columns of the ``candles`` table in insertion order (``updated_at`` is set by the sink).
 COLUMNS: tuple[str, ...] = (
-    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed",
+    "time", "coin", "interval", "open", "high", "low", "close", "volume", "trades", "closed", "derived",
 )  # fmt: skip
 
 
@@ -41,6 +45,7 @@ class Row(NamedTuple):
     volume: str
     trades: int
     closed: bool
+    derived: bool = False
 
 
 def winners(batch: Iterable[Candle]) -> list[Candle]:
@@ -58,17 +63,46 @@ def row_of(candle: Candle) -> Row:
     """The row of one candle."""
     return Row(
         candle.open_time, candle.coin, candle.interval, candle.open, candle.high, candle.low,
-        candle.close, candle.volume, candle.trades, candle.closed,
+        candle.close, candle.volume, candle.trades, candle.closed, candle.derived,
     )  # fmt: skip
 
 
+class BadRow(ValueError):
+    """A candle no store may hold: a price or volume that is not a non-negative decimal number.
+
+    Raised for the whole batch (nothing of it is written); the buffer then finds and sets aside
+    the candles refused on their own.
+    """
+
+
+def _check(candle: Candle) -> None:
+    for name in ("open", "high", "low", "close", "volume"):
+        value = getattr(candle, name)
+        if not is_decimal_string(value):
+            raise BadRow(
+                f"{candle.coin}/{candle.interval}@{candle.open_time}: {name}={value!r} is not a non-negative decimal"
+            )
+
+
 def rows_of(batch: Sequence[Candle]) -> list[Row]:
-    """Rows of a batch, one per key (the winner), ready to bind."""
+    """Rows of a batch, one per key (the winner), ready to bind; :class:`BadRow` if a candle cannot be stored."""
+    for candle in batch:
+        _check(candle)
     return [row_of(c) for c in winners(batch)]
 
 
 def candle_from_row(
-    time_ms: int, coin: str, interval: str, o: str, h: str, lo: str, c: str, v: str, trades: int, closed: bool
+    time_ms: int,
+    coin: str,
+    interval: str,
+    o: str,
+    h: str,
+    lo: str,
+    c: str,
+    v: str,
+    trades: int,
+    closed: bool,
+    derived: bool = False,
 ) -> Candle:
     """Rebuild a candle from stored columns (the close time follows from open time and interval)."""
     return Candle(
@@ -84,4 +118,22 @@ def candle_from_row(
         trades=int(trades),
         closed=bool(closed),
         origin="rest" if closed else "live",
+        derived=bool(derived),
     )
+
+
+def candles_from_rows(rows: Iterable[Sequence[Any]]) -> tuple[Candle, ...]:
+    """:func:`candle_from_row` over a page of rows, with the close time of fixed intervals computed inline.
+
+    The read path's hot loop (exports read whole markets): same candles, a third less time.
+    """
+    out: list[Candle] = []
+    append = out.append
+    for time_ms, coin, interval, o, h, lo, c, v, trades, closed, derived in rows:
+        t = int(time_ms)
+        step = INTERVAL_MS[interval] if interval != "1M" else 0
+        close = t - t % step + step - 1 if step else close_time(interval, t)
+        final = bool(closed)
+        origin: Origin = "rest" if final else "live"
+        append(Candle(coin, interval, t, close, o, h, lo, c, v, int(trades), final, origin, bool(derived)))
+    return tuple(out)

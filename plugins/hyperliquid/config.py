@@ -2,9 +2,10 @@
 
 Public contract keys: ``ws_url``, ``rest_url``, ``coins`` (names and the market sets ``"*"``,
 ``"spot:*"``, ``"DEX:*"`` of :mod:`~candlewick.plugins.hyperliquid.universe`), ``intervals``,
-``backfill_on_start``, ``rest_weight_per_minute``, ``universe_refresh``, ``shard``. The others
-tune timings and limits; their defaults follow the exchange reference (ping every 20 s, pong
-within 10 s, 1000 subscriptions per connection).
+``backfill_on_start``, ``rest_weight_per_minute``, ``universe_refresh``, ``shard``, ``derive``,
+``derive_fallback_after``, ``reconcile_every``, ``reconcile_delay``. The others tune timings and
+limits; their defaults follow the exchange reference (ping every 20 s, pong within 10 s, 1000
+subscriptions per connection).
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from candlewick.model import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, check_interval
+from candlewick.plugins.hyperliquid.derive_plan import IntervalPlan, plan_intervals, subscription_limit
+from candlewick.plugins.hyperliquid.limits import MAX_SUBSCRIPTIONS
 from candlewick.plugins.hyperliquid.shard import Shard
 from candlewick.plugins.hyperliquid.universe import MarketSet, has_sets, parse_spec
 
-__all__ = ["HyperliquidConfig", "parse_backfill"]
-
-#: The documented per-IP subscription limit.
-MAX_SUBSCRIPTIONS = 1000
+__all__ = ["MAX_SUBSCRIPTIONS", "HyperliquidConfig", "parse_backfill"]
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
 _UNIT_MS = {"m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": WEEK_MS}
 
@@ -108,6 +108,19 @@ class HyperliquidConfig(BaseModel):
     """First REST retry delay ceiling in seconds; it doubles per retry up to 60 s."""
     max_subscriptions_per_connection: int = Field(default=MAX_SUBSCRIPTIONS, gt=0, le=MAX_SUBSCRIPTIONS)
     """Subscriptions per websocket connection; more markets open another connection."""
+    derive: list[str] = Field(default_factory=list)
+    """Intervals folded from each coin's 1m candles instead of subscribed (``["3m", "5m"]``; every
+    interval but 1m, which must then be in ``intervals``). When coins x subscribed intervals would
+    exceed the per-IP limit of 1000 subscriptions, more intervals are derived, shortest first, and
+    the start-up log says which. Derived candles are reconciled with the exchange's own."""
+    derive_fallback_after: int = Field(default=3, ge=0)
+    """Derived candles of one coin and interval that differ from the exchange's in a row before that
+    market is subscribed natively instead (while the subscription limit allows); 0: never."""
+    reconcile_every: float = Field(default=300.0, gt=0)
+    """Seconds between reconciliation rounds: each derived market with closed candles due is fetched
+    with one ``candleSnapshot`` request covering all of them, while the REST budget is over half full."""
+    reconcile_delay: float = Field(default=30.0, ge=0)
+    """Seconds after a derived candle closes before it is compared with the exchange's candle."""
 
     @field_validator("ws_url")
     @classmethod
@@ -155,6 +168,33 @@ class HyperliquidConfig(BaseModel):
         if not out:
             raise ValueError('list at least one interval, e.g. intervals = ["1m"]')
         return out
+
+    @field_validator("derive")
+    @classmethod
+    def _derive(cls, v: list[str]) -> list[str]:
+        for interval in v:
+            check_interval(interval)
+            if interval == "1m":
+                raise ValueError("1m cannot be derived: the other intervals are folded from it")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _derive_within_intervals(self) -> HyperliquidConfig:
+        missing = [i for i in self.derive if i not in self.intervals]
+        if missing:
+            raise ValueError(f"derive lists {', '.join(missing)}, which intervals does not: add them to intervals")
+        if self.derive and "1m" not in self.intervals:
+            raise ValueError('derived intervals are folded from 1m candles: add "1m" to intervals')
+        if not self.has_sets():
+            self.interval_plan()  # limits that no split of native and derived intervals can keep fail here
+        return self
+
+    def interval_plan(self, coins: int | None = None) -> IntervalPlan:
+        """Native and derived intervals for ``coins`` coins (default: the named ones of this shard;
+        with market sets the source plans again once they are resolved) within the limits."""
+        count = len(self.shard_of().share(self.named_coins())) if coins is None else coins
+        limit = subscription_limit(self.max_subscriptions_per_connection)
+        return plan_intervals(count, self.intervals, self.derive, limit=limit)
 
     @field_validator("backfill_on_start")
     @classmethod

@@ -80,7 +80,7 @@ class Confirmer:
 
     def note(self, candle: Candle, *, evidenced: bool) -> None:
         """A candle went downstream; remember it if its close needs a REST confirmation."""
-        if not (self.enabled and candle.closed and candle.origin == "live"):
+        if not (self.enabled and candle.closed and candle.origin == "live") or candle.derived:
             return
         if evidenced and not self.every:
             self.trusted += 1

@@ -190,7 +190,7 @@ _FIELDS = tuple(Candle.__dataclass_fields__)
 if Candle.__slots__ != _FIELDS:  # pragma: no cover - guards a change of the core model
     raise ImportError("candlewick.model.Candle's fields changed: update protocol._new_candle")
 _new = object.__new__
-(_s_coin, _s_iv, _s_t, _s_T, _s_o, _s_h, _s_l, _s_c, _s_v, _s_n, _s_closed, _s_origin) = (
+(_s_coin, _s_iv, _s_t, _s_T, _s_o, _s_h, _s_l, _s_c, _s_v, _s_n, _s_closed, _s_origin, _s_derived) = (
     getattr(Candle, name).__set__ for name in _FIELDS
 )
 
@@ -209,6 +209,7 @@ def _new_candle(w: WireCandle, closed: bool, origin: str) -> Candle:
     _s_n(obj, w.n)
     _s_closed(obj, closed)
     _s_origin(obj, origin)
+    _s_derived(obj, False)
     return obj
 
 

@@ -31,12 +31,15 @@ Lifecycle of :class:`HyperliquidSource`:
    (:mod:`~candlewick.plugins.hyperliquid.limits`), so repeated reconnects never exceed the
    exchange's 2000 messages or 30 new connections a minute per IP. Markets are spread over at
    most 10 connections and 1000 subscriptions by :func:`~candlewick.plugins.hyperliquid.limits.plan`;
-   ``native`` (a market -> bool function, every market native by default) is where derived
-   intervals plug in.
-3. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
+   which markets are native and which derived is decided by
+   :class:`~candlewick.plugins.hyperliquid.following.Following`.
+3. Intervals in ``derive`` (or derived because the per-IP limit demands it) are not subscribed:
+   :class:`~candlewick.plugins.hyperliquid.derived_feed.DerivedFeed` folds them from the 1m
+   candles this source emits and reconciles them with the exchange's.
+4. Every candle (live or REST) passes the :class:`~candlewick.plugins.hyperliquid.closing.ClosingTracker`,
    which closes candles when a newer ``t`` arrives or ``T + close_grace`` passes on the
    exchange's clock, and never lets a candle go backwards.
-4. Every candle the exchange sends is also checked against candlewick's grid
+5. Every candle the exchange sends is also checked against candlewick's grid
    (:class:`~candlewick.runtime.gridreport.GridReporter`, ``source.grid``): the first page of
    start-up history checks each market within seconds, every frame afterwards. A candle off
    the grid is stored all the same; its market shows a grid mismatch in health, and gap
@@ -70,30 +73,29 @@ frame event; nothing per message at INFO.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import aclosing
+from itertools import chain
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from candlewick.errors import SourceError
 from candlewick.model import Candle, check_interval
 from candlewick.plugin import ComponentContext, Source
 from candlewick.plugins.hyperliquid.budget import Priority, WeightBudget
 from candlewick.plugins.hyperliquid.clockwatch import ClockWatch
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
-from candlewick.plugins.hyperliquid.config import MAX_SUBSCRIPTIONS, HyperliquidConfig
+from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.confirm import Confirmer
+from candlewick.plugins.hyperliquid.derived_feed import DerivedFeed
+from candlewick.plugins.hyperliquid.following import Following
 from candlewick.plugins.hyperliquid.limits import (
     CONNECTS_BURST,
     CONNECTS_PER_MINUTE,
     MAX_CONNECTIONS,
     MESSAGES_BURST,
     MESSAGES_PER_MINUTE,
-    always_native,
-    place,
-    plan,
 )
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
@@ -137,8 +139,6 @@ class HyperliquidSource(Source):
         self.messages = WeightBudget(MESSAGES_PER_MINUTE, ctx.clock, burst=MESSAGES_BURST, headroom=0)
         #: New websocket connections, shared by every connection (the per-IP limit of 30 a minute).
         self.connects = WeightBudget(CONNECTS_PER_MINUTE, ctx.clock, burst=CONNECTS_BURST, headroom=0)
-        #: Per market: subscribed natively (True) or derived from the coin's 1m candles.
-        self.native: Callable[[Market], bool] = always_native
         #: Checks the named coins, resolves market sets and follows listings, within the shard.
         self.universe = UniverseWatch(self.config, ctx.clock)
         self.confirmer = Confirmer(
@@ -148,7 +148,10 @@ class HyperliquidSource(Source):
         #: TLS client context for wss:// and https:// (system authorities plus ``ca_file``).
         self.tls = self.config.ssl_context()
         self.links: list[Link] = []
-        self._wanted: list[Market] = self.config.markets()
+        #: Derived intervals: folded from 1m candles and reconciled with the exchange's.
+        self.derived = DerivedFeed(self)
+        #: The followed markets: which are derived, which connection subscribes the others.
+        self.following = Following(self)
         self._tg: TaskGroup | None = None
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
@@ -170,59 +173,42 @@ class HyperliquidSource(Source):
     # -- Source API --------------------------------------------------------------------------
 
     def markets(self) -> list[Market]:
-        return list(self._wanted)
+        return list(self.following.wanted)
+
+    @property
+    def running(self) -> bool:
+        return self._tg is not None
+
+    def start_soon(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run a task in the source's task group (while running)."""
+        if self._tg is not None:
+            self._tg.start_soon(func, *args)
 
     async def add_market(self, coin: str, interval: str) -> None:
-        """Follow one more market now (validated like the configured ones)."""
+        """Follow one more market now (validated like the configured ones), derived or native as planned."""
         check_interval(interval)
-        market = (coin, interval)
-        if market in self._wanted:
+        if (coin, interval) in self.following.wanted:
             return
-        if len(self._wanted) >= MAX_SUBSCRIPTIONS:
-            raise SourceError(
-                f"cannot follow {coin}/{interval}: Hyperliquid allows {MAX_SUBSCRIPTIONS} subscriptions per IP",
-                hint="remove a market first",
-            )
         if self.rest is not None and self.config.validate_coins:
             await self.rest.check_coins([coin])
-        per = self.config.max_subscriptions_per_connection
-        k = place([len(lk.subs) for lk in self.links], per_connection=per) if self._tg is not None else 0
-        if k is None:
-            raise SourceError(f"cannot open more than {MAX_CONNECTIONS} websocket connections per IP")
-        self._wanted.append(market)
-        self.confirmer.size(self._wanted)
-        if self._tg is None:
-            return
-        if k == len(self.links):
-            link = Link(self, k, [market])
-            self.links.append(link)
-            self._tg.start_soon(link.run)
-            return
-        await self.links[k].add(market)
+        await self.following.add((coin, interval))
 
     async def remove_market(self, coin: str, interval: str) -> None:
         """Stop following a market now."""
-        market = (coin, interval)
-        if market not in self._wanted:
-            raise SourceError(f"{self.name} does not follow {coin}/{interval}")
-        self._wanted.remove(market)
-        self.confirmer.size(self._wanted)
-        for link in self.links:
-            if market in link.subs:
-                await link.remove(market)
-        self.tracker.forget(coin, interval)
-        self.grid.forget(coin, interval)
+        await self.following.remove((coin, interval))
+        self._history_done.discard((coin, interval))
 
     def describe(self) -> dict[str, Any]:
         estimate = self.exchange.estimate()
         return {
-            "markets": [f"{c}/{i}" for c, i in self._wanted],
+            "markets": [f"{c}/{i}" for c, i in self.following.wanted],
             "connections": [lk.status() for lk in self.links],
             "rest_weight_available": round(self.budget.level(), 1),
             "limits": self.usage.snapshot(),
             "universe": self.universe.describe(),
             "confirm_closed": {"every": self.confirmer.every, "trusted": self.confirmer.trusted},
             "grid_mismatch": [f"{m.coin}/{m.interval}" for m in self.grid.watch.mismatches()],
+            "derived": self.derived.describe(),
             "clock": None
             if estimate is None
             else {
@@ -250,9 +236,7 @@ class HyperliquidSource(Source):
         ) as rest:
             self.rest = rest
             try:
-                coins = await self.universe.first(rest, name=self.name)
-                self._wanted = [(c, i) for c in coins for i in cfg.intervals]
-                self._plan_links()
+                self.following.resolve(await self.universe.first(rest, name=self.name))
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     for link in self.links:
@@ -261,31 +245,16 @@ class HyperliquidSource(Source):
                     if self.confirmer.enabled:
                         tg.start_soon(self.confirmer.run, self, self.ctx.clock, self._confirmed)
                     tg.start_soon(self.universe.run, rest, self)
+                    tg.start_soon(self.derived.run)
                     task_status.started()
             finally:
                 self._tg = None
                 self.rest = None
 
-    def _plan_links(self) -> None:
-        """Spread the markets over connections within the per-IP limits; say what does not fit."""
-        cfg = self.config
-        p = plan(self._wanted, native=self.native, per_connection=cfg.max_subscriptions_per_connection)
-        if p.unplaced:
-            shown = ", ".join(f"{c}/{i}" for c, i in p.unplaced[:10])
-            log.error(
-                "%s: %d markets exceed Hyperliquid's per-IP limit of %d subscriptions and are not followed "
-                "(%s%s); split them over daemons with shard = \"k/n\" or derive intervals",
-                self.name, len(p.unplaced), MAX_SUBSCRIPTIONS, shown, ", ..." if len(p.unplaced) > 10 else "",
-            )  # fmt: skip
-            dropped = set(p.unplaced)
-            self._wanted = [m for m in self._wanted if m not in dropped]
-        self.links = [Link(self, k, subs) for k, subs in enumerate(p.connections)]
-        self.confirmer.size(self._wanted)
-
     def history_by_jobs(self) -> bool:
         """True when gap repair's jobs fetch ``backfill_on_start`` instead of the first connect."""
         mode = self.config.startup_history
-        return mode == "jobs" or (mode == "auto" and len(self._wanted) > HISTORY_JOBS_ABOVE)
+        return mode == "jobs" or (mode == "auto" and len(self.following.wanted) > HISTORY_JOBS_ABOVE)
 
     async def _confirmed(self, candles: list[Candle]) -> None:
         self.grid.observe_many(candles)
@@ -299,12 +268,15 @@ class HyperliquidSource(Source):
             now = self.now_ms()
             hold = {m for link in self.links if not link.connected for m in link.subs.markets}
             await self.emit(self.tracker.tick(now, hold=hold))
-            deadline = self.tracker.next_deadline_ms()
+            await self.emit(self.derived.tick(now, disconnected=hold))
+            deadlines = [d for d in (self.tracker.next_deadline_ms(), self.derived.deriver.next_deadline_ms()) if d]
+            deadline = min(deadlines) if deadlines else None
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
     async def emit(self, candles: list[Candle], *, evidence: tuple[int, int] = (0, 0)) -> None:
-        """Hand candles to the buffer as they are (waits while it is full).
+        """Hand candles to the buffer as they are (waits while it is full), and the derived
+        candles their 1m versions yield after them.
 
         Closed live candles opening within ``evidence`` ``[lo, hi)`` were closed by a successor's
         frame on a connection up since ``lo`` (see :mod:`~candlewick.plugins.hyperliquid.confirm`).
@@ -312,7 +284,7 @@ class HyperliquidSource(Source):
         newest = self._newest
         note = self.confirmer.note
         lo, hi = evidence
-        for candle in candles:
+        for candle in chain(candles, self.derived.offer_all(candles)):
             await self.ctx.candles.send(candle)
             market = candle.market
             note(candle, evidenced=lo <= candle.open_time < hi)
@@ -370,7 +342,8 @@ class HyperliquidSource(Source):
         newest = self.tracker.market(coin, interval).last_open_time
         policy = self.config.backfill()
         start: int | None
-        if market not in self._history_done:
+        first = market not in self._history_done
+        if first:
             if policy is None or self.history_by_jobs():
                 start = None
             else:
@@ -379,9 +352,10 @@ class HyperliquidSource(Source):
         else:
             start = newest if newest is not None else since
             priority = Priority.LIVE  # a reconnect's catch-up is urgent and small
-        if start is not None:
-            async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
-                async for page in pages:
-                    self.grid.observe_many(page)  # the first page checks the market's grid at start-up
-                    await self.emit(self.tracker.offer_many(page, self.now_ms()))
+        with self.derived.catching_up(market, first=first, start=start, now=now):
+            if start is not None:
+                async with aclosing(rest.iter_range(coin, interval, start, now, priority=priority)) as pages:
+                    async for page in pages:
+                        self.grid.observe_many(page)  # the first page checks the market's grid at start-up
+                        await self.emit(self.tracker.offer_many(self.derived.history(market, page), self.now_ms()))
         self._history_done.add(market)

@@ -146,7 +146,7 @@ class UniverseWatch:
         now = self._take(resolve(self.config.coins, meta))
         added, retired = self.retirement.step(self.coins, now)
         self.coins = [c for c in self.coins if c not in retired] + added
-        intervals = self.config.intervals
+        intervals = sorted(self.config.intervals, key=lambda i: i != "1m")  # derived ones need 1m first
         for coin in retired:
             followed = set(source.markets())
             for interval in intervals:

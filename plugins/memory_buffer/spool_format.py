@@ -5,10 +5,11 @@ A segment file is a sequence of records::
     magic "CWS1" | u32 payload length | u32 CRC-32 | u64 created (ms) | payload
 
 little-endian; the CRC covers length, created time and payload. The payload is one batch of
-candles as MessagePack (a list of 12-tuples, the :class:`~candlewick.model.Candle` fields in
-order). :func:`scan` walks a segment and stops trusting it at the first record that does not
-check out (a torn write after a crash, or a damaged disk); it then looks for the next record
-that does, so one bad record costs only itself.
+candles as MessagePack (a list of 13-tuples, the :class:`~candlewick.model.Candle` fields in
+order; spools written before ``derived`` existed hold 12-tuples and still decode).
+:func:`scan` walks a segment and stops trusting it at the first record that does not check
+out (a torn write after a crash, or a damaged disk); it then looks for the next record that
+does, so one bad record costs only itself.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ HEADER = struct.Struct("<4sIIQ")
 #: A record larger than this is corruption, not data (a batch is far smaller).
 MAX_PAYLOAD = 256 * 1024 * 1024
 
-_Tuple = tuple[str, str, int, int, str, str, str, str, str, int, bool, Literal["live", "rest"]]
+_Tuple = tuple[str, str, int, int, str, str, str, str, str, int, bool, Literal["live", "rest"], bool]
+_Tuple12 = tuple[str, str, int, int, str, str, str, str, str, int, bool, Literal["live", "rest"]]
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[_Tuple])
+_decoder12 = msgspec.msgpack.Decoder(list[_Tuple12])
 
 
 def encode_batch(batch: Sequence[Candle]) -> bytes:
@@ -51,7 +54,7 @@ def encode_batch(batch: Sequence[Candle]) -> bytes:
     return _encoder.encode(
         [
             (c.coin, c.interval, c.open_time, c.close_time, c.open, c.high, c.low, c.close, c.volume, c.trades,
-             c.closed, c.origin)
+             c.closed, c.origin, c.derived)
             for c in batch
         ]
     )  # fmt: skip
@@ -59,7 +62,10 @@ def encode_batch(batch: Sequence[Candle]) -> bytes:
 
 def decode_batch(payload: bytes) -> list[Candle]:
     """The candles of a payload written by :func:`encode_batch`."""
-    return [Candle(*t) for t in _decoder.decode(payload)]
+    try:
+        return [Candle(*t) for t in _decoder.decode(payload)]
+    except msgspec.ValidationError:
+        return [Candle(*t) for t in _decoder12.decode(payload)]
 
 
 def _crc(length: int, created_ms: int, payload: bytes) -> int:

@@ -1,7 +1,8 @@
 """SQLite schema, its migrations and the upsert statement (see :mod:`candlewick.plugins._storage.rows`).
 
 ``time`` is the open time in ms since the epoch (UTC); prices and volume are TEXT holding the
-decimal strings exactly as sent; ``closed`` is 0/1; ``updated_at`` is ms since the epoch.
+decimal strings exactly as sent; ``closed`` is 0/1; ``updated_at`` is ms since the epoch;
+``derived`` (0/1, migration 2) marks a candle folded from 1m candles rather than received.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 from candlewick.plugins._storage.migrations import Migration, plan
 
-__all__ = ["MIGRATIONS", "RECENT", "UPSERT", "decimal_cmp", "migrate", "prepare"]
+__all__ = ["MIGRATIONS", "UPSERT", "decimal_cmp", "migrate", "prepare"]
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -36,31 +37,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "candles.derived: candles folded from 1m candles",
+        ("ALTER TABLE candles ADD COLUMN derived INTEGER NOT NULL DEFAULT 0 CHECK (derived IN (0, 1))",),
+    ),
 )
 
+#: The values of a row differ from the stored ones (decimals compared as numbers).
+_DIFFERS = """(excluded.trades <> candles.trades
+        OR candlewick_decimal_cmp(excluded.open, candles.open) <> 0
+        OR candlewick_decimal_cmp(excluded.high, candles.high) <> 0
+        OR candlewick_decimal_cmp(excluded.low, candles.low) <> 0
+        OR candlewick_decimal_cmp(excluded.close, candles.close) <> 0
+        OR candlewick_decimal_cmp(excluded.volume, candles.volume) <> 0)"""
+
 #: The upsert: the WHERE clause is the never-backwards rule of ``_storage.rows``.
-UPSERT = """
-INSERT INTO candles ("time", coin, "interval", open, high, low, close, volume, trades, closed, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+UPSERT = f"""
+INSERT INTO candles ("time", coin, "interval", open, high, low, close, volume, trades, closed, derived, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (coin, "interval", "time") DO UPDATE SET
     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
     volume = excluded.volume, trades = excluded.trades, closed = excluded.closed,
-    updated_at = excluded.updated_at
-WHERE (excluded.closed AND NOT candles.closed)
-   OR (excluded.closed = candles.closed
-       AND (excluded.trades > candles.trades
-            OR (excluded.trades = candles.trades
-                AND candlewick_decimal_cmp(excluded.volume, candles.volume) >= 0)))
-"""
-
-RECENT = """
-SELECT "time", coin, "interval", open, high, low, close, volume, trades, closed FROM candles
-WHERE coin = ? AND "interval" = ? ORDER BY "time" DESC LIMIT ?
-"""
-
-OPEN_TIMES = """
-SELECT "time" FROM candles
-WHERE coin = ? AND "interval" = ? AND closed = 1 AND "time" BETWEEN ? AND ? ORDER BY "time"
+    derived = excluded.derived, updated_at = excluded.updated_at
+WHERE CASE
+    WHEN excluded.closed AND candles.closed AND excluded.derived <> candles.derived
+        THEN NOT excluded.derived AND {_DIFFERS}
+    ELSE (excluded.closed AND NOT candles.closed)
+        OR (excluded.closed = candles.closed
+            AND (excluded.trades > candles.trades
+                 OR (excluded.trades = candles.trades
+                     AND candlewick_decimal_cmp(excluded.volume, candles.volume) >= 0)))
+END
 """
 
 _CREATE_VERSIONS = """

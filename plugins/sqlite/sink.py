@@ -1,7 +1,8 @@
 """The embedded SQLite sink: WAL mode, one writer connection, every call off the event loop.
 
 Writes run on a worker thread through a capacity limiter of one, so there is one writer at a
-time on one connection; reads use a second connection (WAL lets them run beside a write).
+time on one connection; reads go through :class:`~candlewick.plugins.sqlite.reader.SqliteReader`,
+a read-only connection of its own (WAL lets it run beside a write, and while the writer is down).
 A batch that cannot be written now (the file is locked by another process past
 ``busy_timeout``, the disk is full, an I/O error) raises :class:`SinkUnavailable` and the
 buffer spools it; an I/O error also makes :meth:`run` reopen the database with backoff.
@@ -13,7 +14,6 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -21,10 +21,11 @@ from anyio.abc import TaskStatus
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import ComponentContext, Sink
-from candlewick.plugins._storage.rows import Row, candle_from_row, rows_of
+from candlewick.plugins._storage.rows import Row, rows_of
 from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.sqlite import schema
 from candlewick.plugins.sqlite.config import SqliteConfig
+from candlewick.plugins.sqlite.reader import SqliteReader
 from candlewick.runtime import names
 from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.writable import sqlite_files
@@ -44,9 +45,8 @@ class SqliteSink(Sink):
         self.path: Path = ctx.config.resolved_path()
         self.stats = SinkStats(ctx.telemetry, ctx.name)
         self._writer: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None
+        self._reads = SqliteReader(self.path, busy_timeout=ctx.config.busy_timeout, name=ctx.name)
         self._write_limiter: anyio.CapacityLimiter | None = None
-        self._read_limiter: anyio.CapacityLimiter | None = None
         self._broken: anyio.Event | None = None
 
     def describe(self) -> dict[str, object]:
@@ -60,9 +60,17 @@ class SqliteSink(Sink):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def reader(self) -> SqliteReader:
+        return self._reads
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self._run(task_status)
+        finally:
+            await self._reads.aclose()
+
+    async def _run(self, task_status: TaskStatus[None]) -> None:
         self._write_limiter = anyio.CapacityLimiter(1)
-        self._read_limiter = anyio.CapacityLimiter(1)
         backoff = Backoff(maximum=self.config.reconnect_max, floor=0.5)
         started = False
         while True:
@@ -92,7 +100,6 @@ class SqliteSink(Sink):
             finally:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self._close_writer, limiter=self._write_limiter)
-                    await anyio.to_thread.run_sync(self._close_reader, limiter=self._read_limiter)
 
     def _open(self) -> list[int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,23 +108,16 @@ class SqliteSink(Sink):
             schema.prepare(writer, busy_timeout=self.config.busy_timeout, synchronous=self.config.synchronous)
             now_ms = int(self.ctx.clock.time() * 1000)
             applied = schema.migrate(writer, now_ms=now_ms, database=f"SQLite database {self.path}")
-            reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            schema.prepare(reader, busy_timeout=self.config.busy_timeout, synchronous=self.config.synchronous)
         except BaseException:
             writer.close()
             raise
-        self._writer, self._reader = writer, reader
+        self._writer = writer
         return applied
 
     def _close_writer(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def _close_reader(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
 
     # -- Sink --------------------------------------------------------------------------------
 
@@ -154,25 +154,3 @@ class SqliteSink(Sink):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        rows = await self._read(schema.RECENT, (coin, interval, limit))
-        return [candle_from_row(*r) for r in reversed(rows)]
-
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        rows = await self._read(schema.OPEN_TIMES, (coin, interval, start, end))
-        return [int(r[0]) for r in rows]
-
-    async def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        if self._reader is None or self._read_limiter is None:
-            raise SinkUnavailable(f"{self.name}: {self.path} is not open")
-
-        def query() -> list[tuple[Any, ...]]:
-            if self._reader is None:
-                raise sqlite3.OperationalError("database closed")
-            return list(self._reader.execute(sql, params).fetchall())
-
-        try:
-            return await anyio.to_thread.run_sync(query, limiter=self._read_limiter)
-        except sqlite3.Error as exc:
-            raise SinkUnavailable(f"{self.name}: reading {self.path} failed: {exc}") from exc

@@ -59,6 +59,14 @@ class TimescaleConfig(BaseModel):
     password: SecretStr | None = None
     """Password, if not in the DSN or ``PGPASSWORD``; best given as
     ``CANDLEWICK_SINK__TIMESCALEDB__PASSWORD_FILE=/run/secrets/...``."""
+    read_dsn: str | None = None
+    """DSN for reads (exports, the Python API, ``candles.recent``), e.g. a role that may only
+    ``SELECT`` from ``candles`` (see the README); unset, reads use ``dsn``. Reads run on a pool
+    of their own either way, in read-only sessions."""
+    read_password: SecretStr | None = None
+    """Password of the ``read_dsn`` role, if not in that DSN or ``PGPASSWORD``."""
+    read_pool_max_size: int = Field(default=2, ge=1)
+    """At most this many connections for reads (beside the writer's ``pool_max_size``)."""
     pool_min_size: int = Field(default=0, ge=0)
     """Connections kept open even when idle (each PostgreSQL backend costs ~5-10 MB on the
     server). Used connections stay open for reuse up to 5 idle minutes either way."""
@@ -82,10 +90,10 @@ class TimescaleConfig(BaseModel):
     retention: str | None = None
     """Drop chunks older than this (e.g. ``"5 years"``). Off by default: candles are kept."""
 
-    @field_validator("dsn")
+    @field_validator("dsn", "read_dsn")
     @classmethod
-    def _check_dsn(cls, value: str) -> str:
-        if not value.startswith(("postgresql://", "postgres://")):
+    def _check_dsn(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a URL like postgresql://user@host:5432/db")
         return value
 

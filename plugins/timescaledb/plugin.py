@@ -15,6 +15,12 @@ def _build(ctx: ComponentContext[Any]) -> Any:
     return TimescaleSink(ctx)
 
 
+def _reader(config: TimescaleConfig) -> Any:
+    from candlewick.plugins.timescaledb.reader import TimescaleReader  # asyncpg only when used
+
+    return TimescaleReader(config)
+
+
 @hookimpl
 def candlewick_register_sinks() -> list[ComponentSpec]:
     return [
@@ -22,6 +28,7 @@ def candlewick_register_sinks() -> list[ComponentSpec]:
             name="timescaledb",
             kind="sink",
             factory=_build,
+            reader=_reader,
             config_model=TimescaleConfig,
             backends=frozenset({"asyncio"}),
             restart=RestartPolicy(critical=True),

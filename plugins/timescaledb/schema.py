@@ -1,7 +1,8 @@
 """PostgreSQL schema, its migrations, the TimescaleDB DDL and the read statements.
 
 ``candles``: ``time`` timestamptz (open time), ``coin``/``interval`` text, ``open .. volume``
-numeric (exact, as sent), ``trades`` integer, ``closed`` boolean, ``updated_at`` timestamptz;
+numeric (exact, as sent), ``trades`` integer, ``closed`` boolean, ``updated_at`` timestamptz,
+``derived`` boolean (migration 2: folded from 1m candles rather than received);
 primary key ``(coin, interval, time)``. Times cross the wire as bigint ms and are converted
 in SQL, so nothing rounds through floats.
 """
@@ -40,13 +41,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "candles.derived: candles folded from 1m candles",
+        ("ALTER TABLE candles ADD COLUMN IF NOT EXISTS derived boolean NOT NULL DEFAULT false",),
+    ),
 )
 
 MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
 TO_MS = """(extract(epoch FROM "time") * 1000)::bigint"""
 
 RECENT = f"""
-SELECT {TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed
+SELECT {TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed,
+    derived
 FROM candles WHERE coin = $1 AND "interval" = $2 ORDER BY "time" DESC LIMIT $3
 """
 

@@ -21,14 +21,15 @@ from anyio.abc import TaskStatus
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
 from candlewick.plugin import ComponentContext, Sink
-from candlewick.plugins._storage.rows import candle_from_row, rows_of
+from candlewick.plugins._storage.rows import rows_of
 from candlewick.plugins._storage.stats import SinkStats
 from candlewick.plugins.timescaledb import schema, write_paths
 from candlewick.plugins.timescaledb.config import TimescaleConfig
+from candlewick.reading import CandleReader
 from candlewick.runtime import names
 from candlewick.runtime.backoff import Backoff
 
-__all__ = ["BAD_DATA", "CONNECTION_ERRORS", "TimescaleSink"]
+__all__ = ["BAD_DATA", "CONNECTION_ERRORS", "TimescaleSink", "dsn_for_log", "why"]
 
 #: Errors that mean "the server is not reachable now", not "this batch is bad".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -36,6 +37,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # the client's protocol state broke (a pooled connection the server terminated while idle)
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, terminated backend, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # disk full, too many connections
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
@@ -53,7 +56,7 @@ BAD_DATA: tuple[type[BaseException], ...] = (
 _SECRET_PARAMS = frozenset({"password", "sslpassword"})
 
 
-def _dsn_for_log(dsn: str) -> str:
+def dsn_for_log(dsn: str) -> str:
     """The DSN without its secrets (a password in the user part or in the query), for logs and state files."""
     base, q, query = dsn.partition("?")
     head, sep, tail = base.rpartition("@")
@@ -73,11 +76,12 @@ class TimescaleSink(Sink):
         super().__init__(ctx)
         self.config = ctx.config
         self.stats = SinkStats(ctx.telemetry, ctx.name)
-        self.where = _dsn_for_log(self.config.dsn)
+        self.where = dsn_for_log(self.config.dsn)
         self.hypertable: bool | None = None
         self._pool: asyncpg.Pool | None = None
         self._lost: anyio.Event | None = None
         self._said_tables = False
+        self._reads: CandleReader | None = None
 
     def describe(self) -> dict[str, object]:
         return {"database": self.where, "connected": self._pool is not None, "hypertable": self.hypertable}
@@ -92,6 +96,13 @@ class TimescaleSink(Sink):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self._run(task_status)
+        finally:
+            if self._reads is not None:
+                await self._reads.aclose()
+
+    async def _run(self, task_status: TaskStatus[None]) -> None:
         backoff = Backoff(maximum=self.config.reconnect_max, floor=0.5)
         started = False
         while True:
@@ -102,7 +113,7 @@ class TimescaleSink(Sink):
                 level = logging.WARNING if backoff.attempt % 10 == 1 else logging.DEBUG  # not every attempt
                 self.ctx.log.log(
                     level, "cannot reach %s (attempt %d): %s; retrying in %.1fs",
-                    self.where, backoff.attempt, _why(exc), delay,
+                    self.where, backoff.attempt, why(exc), delay,
                 )  # fmt: skip
                 await self.ctx.clock.sleep(delay)
                 continue
@@ -216,7 +227,7 @@ class TimescaleSink(Sink):
                 self.stats.failed()
                 self._mark_lost()
                 raise SinkUnavailable(
-                    f"{self.name}: writing to {self.where} failed: {_why(exc)}", hint="the batch is kept and retried"
+                    f"{self.name}: writing to {self.where} failed: {why(exc)}", hint="the batch is kept and retried"
                 ) from exc
             except BAD_DATA:
                 self.stats.failed()
@@ -224,7 +235,7 @@ class TimescaleSink(Sink):
             except asyncpg.PostgresError as exc:  # read-only standby, permissions, ...: the server's state
                 self.stats.failed()
                 raise SinkUnavailable(
-                    f"{self.name}: {self.where} refused the write: {_why(exc)}",
+                    f"{self.name}: {self.where} refused the write: {why(exc)}",
                     hint="fix the database or the account; the batch is kept and retried",
                 ) from exc
             finally:
@@ -244,25 +255,14 @@ class TimescaleSink(Sink):
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             self.stats.failed()
             self._mark_lost()
-            raise SinkUnavailable(f"{self.name}: cannot connect to {self.where}: {_why(exc)}") from exc
+            raise SinkUnavailable(f"{self.name}: cannot connect to {self.where}: {why(exc)}") from exc
 
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
-        records = await self._fetch(schema.RECENT, coin, interval, limit)
-        return [candle_from_row(*r) for r in reversed(records)]
+    def reader(self) -> CandleReader:
+        if self._reads is None:
+            from candlewick.plugins.timescaledb.reader import TimescaleReader
 
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        records = await self._fetch(schema.OPEN_TIMES, coin, interval, start, end)
-        return [int(r[0]) for r in records]
-
-    async def _fetch(self, sql: str, *args: object) -> list[Any]:
-        pool, conn = await self._acquire()
-        try:
-            return list(await conn.fetch(sql, *args))
-        except CONNECTION_ERRORS as exc:
-            self._mark_lost()
-            raise SinkUnavailable(f"{self.name}: reading from {self.where} failed: {_why(exc)}") from exc
-        finally:
-            await _release(pool, conn)
+            self._reads = TimescaleReader(self.config, name=self.name)
+        return self._reads
 
 
 async def _release(pool: Any, conn: Any) -> None:
@@ -274,5 +274,5 @@ async def _release(pool: Any, conn: Any) -> None:
             conn.terminate()
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -23,37 +23,46 @@ from candlewick.plugins._storage.rows import Row
 
 __all__ = ["ON_CONFLICT", "STAGING_TABLE", "create_staging", "upsert_copy", "upsert_executemany", "upsert_unnest"]
 
-_TARGET = 'INSERT INTO candles ("time", coin, "interval", open, high, low, close, volume, trades, closed)'
+_TARGET = 'INSERT INTO candles ("time", coin, "interval", open, high, low, close, volume, trades, closed, derived)'
 
-#: The never-backwards rule in SQL.
+#: The never-backwards rule in SQL (between closed rows of different kinds: the exchange's own
+#: row wins, and replaces a derived one only when the values differ).
 ON_CONFLICT = """
 ON CONFLICT (coin, "interval", "time") DO UPDATE SET
     open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-    volume = EXCLUDED.volume, trades = EXCLUDED.trades, closed = EXCLUDED.closed, updated_at = now()
-WHERE (EXCLUDED.closed AND NOT candles.closed)
-   OR (EXCLUDED.closed = candles.closed
-       AND (EXCLUDED.trades, EXCLUDED.volume) >= (candles.trades, candles.volume))
+    volume = EXCLUDED.volume, trades = EXCLUDED.trades, closed = EXCLUDED.closed,
+    derived = EXCLUDED.derived, updated_at = now()
+WHERE CASE
+    WHEN EXCLUDED.closed AND candles.closed AND EXCLUDED.derived <> candles.derived
+        THEN NOT EXCLUDED.derived
+            AND (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.trades)
+            IS DISTINCT FROM (candles.open, candles.high, candles.low, candles.close, candles.volume, candles.trades)
+    ELSE (EXCLUDED.closed AND NOT candles.closed)
+        OR (EXCLUDED.closed = candles.closed
+            AND (EXCLUDED.trades, EXCLUDED.volume) >= (candles.trades, candles.volume))
+END
 """
 
 _CONVERT = """timestamptz 'epoch' + {p}t * interval '1 millisecond', {p}coin, {p}iv,
-    {p}o::numeric, {p}h::numeric, {p}l::numeric, {p}c::numeric, {p}v::numeric, {p}n, {p}closed"""
+    {p}o::numeric, {p}h::numeric, {p}l::numeric, {p}c::numeric, {p}v::numeric, {p}n, {p}closed, {p}derived"""
 
 EXECUTEMANY = f"""{_TARGET}
 SELECT {_CONVERT.format(p="")} FROM (VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text,
-    $7::text, $8::text, $9::integer, $10::boolean)) AS u(t, coin, iv, o, h, l, c, v, n, closed)
+    $7::text, $8::text, $9::integer, $10::boolean, $11::boolean)) AS u(t, coin, iv, o, h, l, c, v, n, closed, derived)
 {ON_CONFLICT}"""
 
 UNNEST = f"""{_TARGET}
 SELECT {_CONVERT.format(p="u.")}
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::integer[], $10::boolean[]) AS u(t, coin, iv, o, h, l, c, v, n, closed)
+            $9::integer[], $10::boolean[], $11::boolean[]) AS u(t, coin, iv, o, h, l, c, v, n, closed, derived)
 {ON_CONFLICT}"""
 
 #: Per-connection staging table for the COPY path (emptied at every commit).
 STAGING_TABLE = "candlewick_staging"
 CREATE_STAGING = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
-    t bigint, coin text, iv text, o text, h text, l text, c text, v text, n integer, closed boolean
+    t bigint, coin text, iv text, o text, h text, l text, c text, v text, n integer, closed boolean,
+    derived boolean
 ) ON COMMIT DELETE ROWS
 """
 FROM_STAGING = f"""{_TARGET}
@@ -73,8 +82,8 @@ async def upsert_executemany(conn: Any, rows: Sequence[Row]) -> None:
 
 
 async def upsert_unnest(conn: Any, rows: Sequence[Row]) -> None:
-    """One statement: the batch travels as ten arrays and is unnested server-side."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
+    """One statement: the batch travels as eleven arrays and is unnested server-side."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 11
     await conn.execute(UNNEST, *(list(col) for col in columns))
 
 

@@ -53,6 +53,15 @@ def register(sub: Any) -> None:
     p.add_argument("--listing-every", type=float, default=600.0, metavar="SECONDS", help="listing schedule period")
     p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help="switch a fault on (repeat)")
     p.add_argument("--fault-every", type=float, default=60.0, metavar="SECONDS", help="period of drops/stalls")
+    p.add_argument(
+        "--differs",
+        action="append",
+        default=[],
+        type=_market_period,
+        metavar="COIN/INTERVAL[:N]",
+        help="native candles of this market (every N-th, default every one) differ from the fold of its 1m "
+        "candles, to exercise the reconciliation of derived intervals (repeat)",
+    )
     p.add_argument("--tls-cert", metavar="PEM", help="serve wss:// and https:// with this certificate")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     p.set_defaults(handler=main)
@@ -137,7 +146,24 @@ def _exchange(args: argparse.Namespace, faults: set[str], context: ssl.SSLContex
     exchange.faults.page_limit = 500 if "pages-500" in faults else exchange.faults.page_limit
     if "sparse" in faults:
         exchange.sparse_coins.update(c.name for c in coins)
+    exchange.model.differs.update(dict(args.differs))
     return exchange
+
+
+def _market_period(text: str) -> tuple[tuple[str, str], int]:
+    """``BTC/5m`` or ``BTC/5m:3`` as ((coin, interval), every)."""
+    from candlewick.model import check_interval
+
+    market, _, every = text.partition(":")
+    coin, _, interval = market.rpartition("/")
+    try:
+        check_interval(interval)
+        period = int(every) if every else 1
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    if not coin or period < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not COIN/INTERVAL[:N] with N >= 1")
+    return (coin, interval), period
 
 
 def _banner(args: argparse.Namespace, exchange: FakeExchange, faults: set[str], *, tls: bool) -> str:

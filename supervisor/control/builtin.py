@@ -26,6 +26,7 @@ from candlewick.control.server_connection import TOPICS
 from candlewick.control.views import health_view, markets_view, stats_view, status_view
 from candlewick.model import INTERVALS, Candle
 from candlewick.plugin import Component, Sink, Source, SupportsBackfill
+from candlewick.reading import CandleReader
 from candlewick.runtime.policy import ChildState
 
 __all__ = [
@@ -146,6 +147,7 @@ def _candle_json(c: Candle) -> dict[str, Any]:
         "volume": c.volume,
         "trades": c.trades,
         "closed": c.closed,
+        "derived": c.derived,
     }
 
 
@@ -304,19 +306,20 @@ class BuiltinMethods:
 
     # -- candles, events, shutdown -----------------------------------------------------------
 
-    def _sink(self) -> Sink:
+    def _reader(self) -> CandleReader:
+        """The configured sink's read side; it answers while the sink's writer is down or reconnecting."""
         wanted = self.host.settings.sink.use
         component: Component | None = self.host.components.get(wanted)
         if not isinstance(component, Sink):
             raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {wanted!r} is not running")
-        child = self.host.supervisor.children.get(component.name)
-        if child is not None and not child.active:
-            raise p.RpcError(p.SINK_UNAVAILABLE, f"the sink {component.name!r} is {child.state}")
-        return component
+        try:
+            return component.reader()
+        except NotImplementedError as exc:
+            raise p.RpcError(p.SINK_UNAVAILABLE, str(exc)) from None
 
     @rpc("candles.recent")
     async def candles_recent(self, params: CandlesRecentParams) -> dict[str, Any]:
-        candles = await self._sink().recent(params.coin, params.interval, params.limit)
+        candles = await self._reader().newest(params.coin, params.interval, params.limit)
         return {"candles": [_candle_json(c) for c in candles]}
 
     @rpc("events.recent", inline=True)

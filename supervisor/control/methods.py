@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from candlewick.host import ControlHost, Handler
 
 if TYPE_CHECKING:
+    from candlewick.model import Candle
     from candlewick.plugin import ComponentContext, Kind
     from candlewick.pluginmanager import PluginHooks
+    from candlewick.runtime.telemetry import Fanout
 
 __all__ = ["ControlHost", "Handler", "ServiceHost"]
 
@@ -23,5 +25,9 @@ class ServiceHost(ControlHost, Protocol):
 
     @property
     def hooks(self) -> PluginHooks: ...
+    @property
+    def live(self) -> Fanout[Candle]:
+        """Every candle the sources send, as they send it (see :class:`~candlewick.plugin.CandleOutlet`)."""
+        ...
 
     def context(self, name: str, config: Any, *, kind: Kind | None = None) -> ComponentContext[Any]: ...

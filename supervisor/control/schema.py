@@ -185,6 +185,11 @@ class MarketStats(Wire):
     gaps_repaired: int = 0
     permanent_losses: int = 0
     grid_mismatch: GridMismatch | None = None
+    #: Folded from 1m candles instead of subscribed; closed ones compared with the exchange's,
+    #: and how many of those differed (the exchange's candle replaced the derived row).
+    derived: bool = False
+    derived_checked: int = 0
+    derived_mismatches: int = 0
 
 
 class Stats(Wire):
@@ -197,6 +202,9 @@ class Stats(Wire):
     reconnects: int = 0
     rows_written: int = 0
     permanent_losses: int = 0
+    #: Derived candles compared with the exchange's, and how many differed (all markets).
+    derived_checked: int = 0
+    derived_mismatches: int = 0
     buffer: BufferStats = msgspec.field(default_factory=BufferStats)
     spool: SpoolStats = msgspec.field(default_factory=SpoolStats)
     rest: RestStats = msgspec.field(default_factory=RestStats)

@@ -134,6 +134,9 @@ def _market_stats(host: ControlHost, now: float) -> list[MarketStats]:
             gaps_repaired=_int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
             permanent_losses=_int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
             grid_mismatch=_grid_mismatch(m, source, coin, iv),
+            derived=bool(_latest(m, names.DERIVED, source=source, coin=coin, interval=iv)),
+            derived_checked=_int(_sum(m, names.DERIVED_CHECKED, source=source, coin=coin, interval=iv)),
+            derived_mismatches=_int(_sum(m, names.DERIVED_MISMATCHES, source=source, coin=coin, interval=iv)),
         ))  # fmt: skip
     return rows
 
@@ -199,6 +202,8 @@ def stats_view(host: ControlHost) -> Stats:
         reconnects=_int(_sum(m, names.RECONNECTS)),
         rows_written=_int(_sum(m, names.ROWS_WRITTEN)),
         permanent_losses=_int(_sum(m, names.PERMANENT_LOSSES)),
+        derived_checked=_int(_sum(m, names.DERIVED_CHECKED)),
+        derived_mismatches=_int(_sum(m, names.DERIVED_MISMATCHES)),
         buffer=BufferStats(depth=_int(_sum(m, names.BUFFER_DEPTH)), capacity=_int(_sum(m, names.BUFFER_CAPACITY))),
         spool=SpoolStats(
             batches=spool_batches,

@@ -40,7 +40,7 @@ from candlewick.gaps.engine import GapEngine
 from candlewick.gaps.history import History
 from candlewick.gaps.jobs import JobState
 from candlewick.gaps.settings import GapRepairConfig
-from candlewick.gaps.store import FILENAME, adopt_legacy
+from candlewick.gaps.store import FILENAME, adopt_legacy, state_filename
 from candlewick.plugin import ComponentContext, Sink, Source
 from candlewick.runtime import names
 from candlewick.runtime.clock import wait_event
@@ -103,7 +103,7 @@ class GapRepair(Source):
 
     def state_path(self, sink: Sink) -> Path:
         """``state_file``, or this sink's own ledger."""
-        name = self.config.state_file or f"backfill-{sink.state_key()}.sqlite"
+        name = self.config.state_file or state_filename(sink.state_key())
         return self.ctx.data_dir / name
 
     def writes(self) -> list[Path]:

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from candlewick.errors import CandlewickError
 from candlewick.gaps.jobs import Job, JobKind, JobState
 from candlewick.gaps.ledger import Ledger, MarketCoverage
 from candlewick.runtime.writable import sqlite_files
 
-__all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "adopt_legacy"]
+__all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "adopt_legacy", "read_spans", "state_filename"]
 
 FILENAME = "backfill.sqlite"
 SCHEMA_VERSION = 1
@@ -54,6 +55,37 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE INDEX IF NOT EXISTS spans_market ON spans (coin, interval);
 """
+
+
+def state_filename(sink_state_key: str) -> str:
+    """The default state file of one sink and database: ``backfill-<sink>-<digest>.sqlite``."""
+    return f"backfill-{sink_state_key}.sqlite"
+
+
+def read_spans(path: Path, coin: str, interval: str) -> dict[str, list[tuple[int, int]]]:
+    """The ledger's spans of one market by kind (``empty``, ``lost``, ``tentative``), read-only.
+
+    For readers outside gap repair (coverage reports): never creates the file; a missing file
+    or table means no entries.
+    """
+    out: dict[str, list[tuple[int, int]]] = {"empty": [], "lost": [], "tentative": []}
+    if not path.exists():
+        return out
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        rows = conn.execute(
+            "SELECT what, first, last FROM spans WHERE coin=? AND interval=? ORDER BY first", (coin, interval)
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return out
+        raise
+    finally:
+        conn.close()
+    for what, first, last in rows:
+        out.setdefault(what, []).append((int(first), int(last)))
+    return out
 
 
 class StateTooNew(CandlewickError):

@@ -23,16 +23,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from candlewick._version import __version__
 from candlewick.config import Settings
-from candlewick.errors import BackendNotSupported, ConfigError
+from candlewick.errors import BackendNotSupported, CandlewickError, ConfigError, PluginError
 from candlewick.model import Candle
 from candlewick.plugin import CandleOutlet, Component, ComponentContext, ComponentSpec, Kind, Service, Sink, Source
 from candlewick.pluginmanager import PluginHooks
 from candlewick.runtime import names
-from candlewick.runtime.builder import OnlySources, plan_components
+from candlewick.runtime.blockwatch import BlockWatch
+from candlewick.runtime.builder import OnlySources, Planned, plan_components
 from candlewick.runtime.clock import Clock, SystemClock
 from candlewick.runtime.policy import RestartPolicy
 from candlewick.runtime.supervisor import Child, Supervisor
-from candlewick.runtime.telemetry import Telemetry
+from candlewick.runtime.telemetry import Fanout, Telemetry
 from candlewick.runtime.writable import check_writable
 
 if TYPE_CHECKING:
@@ -89,7 +90,12 @@ class Daemon:
         send, receive = anyio.create_memory_object_stream[Candle](max_buffer_size=settings.daemon.queue_size)
         self._candle_send: MemoryObjectSendStream[Candle] = send
         self._candle_receive: MemoryObjectReceiveStream[Candle] = receive
-        self.outlet = CandleOutlet(send)
+        #: Every candle the sources send, for live readers (the web stream); costs nothing unsubscribed.
+        self.live = Fanout[Candle]()
+        self.outlet = CandleOutlet(send, live=self.live)
+        threshold = settings.daemon.block_warning_ms / 1000
+        #: Warns, naming the plugin, when code holds the event loop past ``[daemon] block_warning_ms``.
+        self.blockwatch = BlockWatch(threshold, hooks.module_owners()) if threshold > 0 else None
 
     @property
     def config_path(self) -> Path | None:
@@ -110,9 +116,7 @@ class Daemon:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         for item in plan_components(self.settings, self.hooks, only=only_sources):
             self._check_backend(item.spec)
-            component = item.spec.factory(self.context(item.name, item.config, kind=item.kind))
-            if component.kind != item.kind:
-                raise ConfigError(f"{item.key}: plugin built a {component.kind}, expected a {item.kind}")
+            component = self._construct(item)
             self.add(component, self.settings.restart_policy(item.name, item.spec.restart))
         if dry_run:
             return
@@ -122,6 +126,25 @@ class Daemon:
                 self.add(service, self.settings.restart_policy(service.name, factory.policy))
         writes = [path for component in self.components.values() for path in component.writes()]
         check_writable(writes, home=self.data_dir)
+
+    def _construct(self, item: Planned) -> Component:
+        """Call the spec's factory; a factory that raises or builds the wrong thing names its plugin."""
+        owner = self.hooks.owners.get((item.kind, item.name), "?")
+        where = f"{item.key}: the factory of {item.kind} {item.name!r} (plugin {owner!r})"
+        try:
+            component = item.spec.factory(self.context(item.name, item.config, kind=item.kind))
+        except CandlewickError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{where} raised {type(exc).__name__}: {exc}",
+                hint=f"fix the plugin, or set CANDLEWICK_DISABLE_PLUGINS={owner} and remove [{item.key}]",
+            ) from exc
+        expected = f"candlewick.plugin.{item.kind.capitalize()}"
+        if not isinstance(component, Component) or component.kind != item.kind:
+            got = f"a {component.kind}" if isinstance(component, Component) else type(component).__name__
+            raise PluginError(f"{where} returned {got}, expected an instance of a {expected} subclass")
+        return component
 
     def config_warnings(self) -> list[str]:
         """What the sinks say of their settings, given the intervals the sources follow."""
@@ -198,6 +221,8 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 if signals:
                     tg.start_soon(self._watch_signals)
+                if self.blockwatch is not None:
+                    await tg.start(self.blockwatch.run)
                 await tg.start(self.supervisor.run)
                 task_status.started()
                 await self._stop.wait()

@@ -32,6 +32,12 @@ WS_CONNECTIONS = "candlewick_ws_connections"
 WS_SUBSCRIPTIONS = "candlewick_ws_subscriptions"
 WS_CONNECTS_LAST_MINUTE = "candlewick_ws_connects_last_minute"
 WS_MESSAGES_LAST_MINUTE = "candlewick_ws_messages_last_minute"
+#: (source, coin, interval) 1 while the market's candles are derived from 1m candles, 0 when subscribed natively
+DERIVED = "candlewick_derived"
+#: (source, coin, interval) closed derived candles compared with the exchange's own
+DERIVED_CHECKED = "candlewick_derived_checked_total"
+#: (source, coin, interval) compared derived candles that differed from the exchange's (the row was replaced)
+DERIVED_MISMATCHES = "candlewick_derived_mismatches_total"
 CLOCK_OFFSET = "candlewick_clock_offset_seconds"  # (source) local wall clock minus the exchange's
 CLOCK_OFFSET_UNCERTAINTY = "candlewick_clock_offset_uncertainty_seconds"  # (source) half-width of its interval
 
@@ -61,6 +67,9 @@ COMPONENT_RESTARTS = "candlewick_component_restarts_total"
 CONTROL_CLIENTS = "candlewick_control_clients"  # () clients connected to the control socket
 CONTROL_REQUESTS = "candlewick_control_requests_total"  # (method) requests answered
 CONTROL_DROPPED = "candlewick_control_dropped_notifications_total"  # () pushes dropped for slow clients
+WEB_REQUESTS = "candlewick_web_requests_total"  # (status) HTTP requests answered by the web API
+WEB_ACTIVE = "candlewick_web_requests_active"  # () requests being served (live streams included)
+WEB_STREAMS = "candlewick_web_streams"  # () live streams (/api/v1/stream) open
 
 # -- event kinds as plain strings (listed once, in candlewick.events.EventKind) -------------------
 EV_STATE: Final = EventKind.STATE.value

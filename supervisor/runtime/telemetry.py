@@ -7,12 +7,13 @@ TUI and the Prometheus endpoint all read it. Nothing keeps a second copy of the 
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MetricKind = Literal["counter", "gauge"]
 LabelValues = tuple[str, ...]
+T = TypeVar("T")
 
 #: Events kept for clients that attach later (the TUI's first paint).
 DEFAULT_EVENT_HISTORY = 500
@@ -165,24 +167,66 @@ class Event:
         }
 
 
-class Subscription:
-    """A subscriber's bounded view of the event stream; overflow is counted, never blocking."""
+class Subscription(Generic[T]):
+    """A subscriber's bounded view of a fan-out; overflow is counted, never blocking."""
 
-    def __init__(self, send: MemoryObjectSendStream[Event], receive: MemoryObjectReceiveStream[Event]) -> None:
+    def __init__(
+        self,
+        send: MemoryObjectSendStream[T],
+        receive: MemoryObjectReceiveStream[T],
+        accept: Callable[[T], bool] | None = None,
+    ) -> None:
         self._send = send
         self.receive = receive
         self.dropped = 0
+        self._accept = accept
 
-    def offer(self, event: Event) -> None:
+    def offer(self, item: T) -> None:
+        if self._accept is not None and not self._accept(item):
+            return
         try:
-            self._send.send_nowait(event)
+            self._send.send_nowait(item)
         except anyio.WouldBlock:
             self.dropped += 1
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass
 
-    def __aiter__(self) -> MemoryObjectReceiveStream[Event]:
+    def __aiter__(self) -> MemoryObjectReceiveStream[T]:
         return self.receive
+
+
+class Fanout(Generic[T]):
+    """Offers each item to every subscriber's bounded queue without ever blocking the producer.
+
+    The one fan-out of the daemon: the event bus publishes through one, and the candle outlet
+    tees live candles into another for the web stream.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription[T]] = set()
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def offer(self, item: T) -> None:
+        """Hand ``item`` to every subscriber (one whose queue is full loses it, counted)."""
+        for sub in tuple(self._subscribers):
+            sub.offer(item)
+
+    @contextmanager
+    def subscribe(
+        self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, *, accept: Callable[[T], bool] | None = None
+    ) -> Iterator[Subscription[T]]:
+        """Receive every item offered while the ``with`` block is open (only those ``accept`` takes)."""
+        send, receive = anyio.create_memory_object_stream[T](max_buffer_size=max_queue)
+        sub = Subscription(send, receive, accept)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+            send.close()
+            receive.close()
 
 
 class EventBus:
@@ -192,15 +236,14 @@ class EventBus:
         self._clock = clock
         self._seq = itertools.count(1)
         self._history: collections.deque[Event] = collections.deque(maxlen=history)
-        self._subscribers: set[Subscription] = set()
+        self._fanout = Fanout[Event]()
         self._listeners: list[Callable[[Event], None]] = []
 
     def publish(self, kind: str, source: str, message: str, **data: Any) -> Event:
         """Record and fan out an event; returns it."""
         event = Event(next(self._seq), self._clock.time(), kind, source, message, data)
         self._history.append(event)
-        for sub in tuple(self._subscribers):
-            sub.offer(event)
+        self._fanout.offer(event)
         for listener in tuple(self._listeners):
             listener(event)
         return event
@@ -215,18 +258,11 @@ class EventBus:
         """Call ``fn`` synchronously for every event (it must not block)."""
         self._listeners.append(fn)
 
-    @contextmanager
-    def subscribe(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE) -> Iterator[Subscription]:
+    def subscribe(
+        self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE
+    ) -> contextlib.AbstractContextManager[Subscription[Event]]:
         """Receive every event published while the ``with`` block is open."""
-        send, receive = anyio.create_memory_object_stream[Event](max_buffer_size=max_queue)
-        sub = Subscription(send, receive)
-        self._subscribers.add(sub)
-        try:
-            yield sub
-        finally:
-            self._subscribers.discard(sub)
-            send.close()
-            receive.close()
+        return self._fanout.subscribe(max_queue)
 
 
 class Telemetry:

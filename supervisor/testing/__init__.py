@@ -23,6 +23,9 @@ change the listing at once. The fake enforces the per-IP websocket limits (``exc
 counts every violation and the peaks). ``candlewick simulate`` runs the same exchange in the
 foreground (``--universe full``). pytest users can load the
 fixtures with ``pytest_plugins = ["candlewick.testing.fixtures"]``.
+
+:mod:`candlewick.testing.compliance` holds the suites every source, sink and buffer must pass
+(it needs pytest; this package alone never imports it).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from candlewick.testing._limits import IpLimits
 from candlewick.testing._market import DEFAULT_COINS, CoinSpec, MarketModel
 from candlewick.testing._universe import HIP3_DEX, full_universe, schedule
 from candlewick.testing.clock import ScaledClock, SkewedClock
-from candlewick.testing.components import MemorySink, PassThroughBuffer
+from candlewick.testing.components import MemoryReader, MemorySink, PassThroughBuffer
 
 __all__ = [
     "DEFAULT_COINS",
@@ -43,6 +46,7 @@ __all__ = [
     "Faults",
     "IpLimits",
     "MarketModel",
+    "MemoryReader",
     "MemorySink",
     "PassThroughBuffer",
     "ScaledClock",

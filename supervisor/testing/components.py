@@ -20,17 +20,20 @@ plugin's tests see what a real sink would store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
 
-from candlewick.model import Candle
+from candlewick.errors import SinkUnavailable
+from candlewick.model import DAY_MS, Candle
 from candlewick.plugin import Buffer, ComponentContext, Sink
+from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
 from candlewick.runtime import names
 
-__all__ = ["MemorySink", "PassThroughBuffer"]
+__all__ = ["MemoryReader", "MemorySink", "PassThroughBuffer"]
 
 #: A stored row's key: ``(coin, interval, open_time)``.
 RowKey = tuple[str, str, int]
@@ -43,11 +46,18 @@ class MemorySink(Sink):
         super().__init__(ctx)
         #: Every stored candle by ``(coin, interval, open_time)``.
         self.rows: dict[RowKey, Candle] = {}
+        #: True once ``run`` has ended: its store is "down" and reads raise ``SinkUnavailable``.
+        self.stopped = False
+        self._reads = MemoryReader(self)
         self._written = ctx.telemetry.metrics.counter(names.ROWS_WRITTEN, "rows", ("sink",))
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        await anyio.sleep_forever()
+        self.stopped = False
+        try:
+            task_status.started()
+            await anyio.sleep_forever()
+        finally:
+            self.stopped = True
 
     async def write(self, batch: Sequence[Candle]) -> None:
         """Upsert ``batch``: a candle replaces the stored one only if it supersedes it."""
@@ -58,16 +68,55 @@ class MemorySink(Sink):
                 rows[candle.key] = candle
         self._written.inc(len(batch), sink=self.name)
 
-    async def recent(self, coin: str, interval: str, limit: int) -> list[Candle]:
+    def reader(self) -> MemoryReader:
+        return self._reads
+
+
+class MemoryReader(CandleReader):
+    """The read side of a :class:`MemorySink`: its rows, or ``SinkUnavailable`` once the sink has stopped."""
+
+    def __init__(self, sink: MemorySink) -> None:
+        self.sink = sink
+
+    def _market(self, coin: str, interval: str) -> list[Candle]:
+        if self.sink.stopped:
+            raise SinkUnavailable(f"{self.sink.name}: the memory sink has stopped")
         market = (coin, interval)
-        rows = sorted((c for c in self.rows.values() if c.market == market), key=lambda c: c.open_time)
+        return sorted((c for c in self.sink.rows.values() if c.market == market), key=lambda c: c.open_time)
+
+    async def candles(
+        self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
+    ) -> CandlePage:
+        check_page_args(start, end, limit)
+        rows = [c for c in self._market(coin, interval) if start <= c.open_time < end and (c.closed or not closed_only)]
+        return CandlePage(tuple(rows[:limit]), rows[limit].open_time if len(rows) > limit else None)
+
+    async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        rows = self._market(coin, interval)
         return rows[-limit:] if limit > 0 else []
 
-    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
-        market = (coin, interval)
-        return sorted(
-            c.open_time for c in self.rows.values() if c.market == market and c.closed and start <= c.open_time <= end
+    async def markets(self) -> list[StoredMarket]:
+        keys = sorted({c.market for c in self.sink.rows.values()})
+        out = []
+        for coin, interval in keys:
+            times = [c.open_time for c in self._market(coin, interval)]
+            out.append(StoredMarket(coin, interval, times[0], times[-1], len(times)))
+        return out
+
+    async def day_counts(self, coin: str, interval: str, start: int, end: int) -> Mapping[int, int]:
+        days = Counter(
+            c.open_time - c.open_time % DAY_MS for c in self._market(coin, interval) if start <= c.open_time < end
         )
+        return dict(sorted(days.items()))
+
+    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
+        return [c.open_time for c in self._market(coin, interval) if c.closed and start <= c.open_time <= end]
+
+    def target(self) -> str:
+        return self.sink.target()
+
+    async def aclose(self) -> None:
+        return None
 
 
 class PassThroughBuffer(Buffer):

@@ -275,3 +275,24 @@ def test_postgres_flags_are_real_settings(db: dict[str, Any]) -> None:
             assert size(value) % MiB == 0, f"-c {name}={value}: give a size in MB"
         else:
             assert value.isdigit(), f"-c {name}={value}: expected a plain number"
+
+
+def test_web_port_is_published_on_the_nas_loopback_only(tmp_path: Path, app: dict[str, Any]) -> None:
+    """127.0.0.1:8000 of the NAS to the container's [web] listen port; the Host allow-list takes the tunnel."""
+    from candlewick.web.hosts import HostAllowList, parse_web_listen
+
+    (published,) = app["ports"]
+    host_ip, host_port, container_port = str(published).split(":")
+    assert host_ip == "127.0.0.1", "the API is reached over an SSH tunnel, never published on the LAN"
+    secret = tmp_path / "db_password"
+    secret.write_text("x\n")
+    settings = load_settings(COMPOSE_CONFIG, environ={SECRET_ENV: str(secret)})
+    assert settings.web.listen is not None
+    listen_host, listen_port = parse_web_listen(settings.web.listen)
+    assert listen_host == "0.0.0.0", "inside the container it must listen beyond its own loopback"
+    assert int(container_port) == listen_port
+    hosts = HostAllowList(listen_host, settings.web.allowed_hosts)
+    for header in (f"localhost:{host_port}", f"127.0.0.1:{host_port}"):
+        assert hosts.allows(header), header
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"ssh -L {host_port}:127.0.0.1:{host_port}" in readme

@@ -30,6 +30,8 @@ SCRIPT = PACKAGING / "lock-requirements.sh"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 #: Where pyproject's own dependencies say they come from in the lock's `# via` notes.
 ROOT_VIA = "candlewick (pyproject.toml)"
+#: Extras the image installs with the core (the HTTP API and dashboard, off until [web] listen is set).
+IMAGE_EXTRAS = ("web",)
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
 _HASH = re.compile(r"--hash=sha256:(?P<digest>[0-9a-f]{64})\b")
 
@@ -103,9 +105,15 @@ def lock() -> dict[str, Pin]:
     return read_lock(LOCK)
 
 
+def image_requirements() -> list[str]:
+    """What the image installs: [project] dependencies and those of :data:`IMAGE_EXTRAS`."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    return [*PYPROJECT["project"]["dependencies"], *(text for name in IMAGE_EXTRAS for text in extras[name])]
+
+
 def test_every_runtime_dependency_is_pinned_with_hashes(lock: dict[str, Pin]) -> None:
-    """Each [project] dependency is in the lock at a version its specifier allows, with sha256 hashes."""
-    direct = [Requirement(text) for text in PYPROJECT["project"]["dependencies"]]
+    """Each [project] dependency (and the web extra's) is in the lock at a version its specifier allows."""
+    direct = [Requirement(text) for text in image_requirements()]
     assert len(direct) >= 10
     for req in direct:
         name = canonicalize_name(req.name)
@@ -127,7 +135,7 @@ def test_every_locked_file_has_a_hash(lock: dict[str, Pin]) -> None:
 def test_the_lock_holds_what_pyproject_reaches_and_nothing_else(lock: dict[str, Pin]) -> None:
     """The packages noted as pulled in by pyproject are exactly its dependencies, and every other
     entry is pulled in by a locked package: a dependency dropped from pyproject leaves no orphan."""
-    direct = {canonicalize_name(Requirement(text).name) for text in PYPROJECT["project"]["dependencies"]}
+    direct = {canonicalize_name(Requirement(text).name) for text in image_requirements()}
     from_root = {name for name, pin in lock.items() if ROOT_VIA in pin.via}
     assert from_root == direct, f"{LOCK.name} is stale: run packaging/lock-requirements.sh"
     reached = set(direct)
@@ -148,7 +156,7 @@ def test_the_lock_is_closed_under_declared_dependencies(lock: dict[str, Pin]) ->
     """For every locked package installed here at the locked version, each requirement it declares
     for CPython 3.11 on Linux is locked at a version that satisfies it (pip --no-deps checks nothing)."""
     # A dependency written with extras (pkg[extra]) brings the extra's requirements too.
-    extras = {canonicalize_name(req.name): req.extras for req in map(Requirement, PYPROJECT["project"]["dependencies"])}
+    extras = {canonicalize_name(req.name): req.extras for req in map(Requirement, image_requirements())}
     checked = 0
     for name, pin in lock.items():
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -110,6 +111,18 @@ def test_never_backwards() -> None:
     assert c(10, "2.5").supersedes(c(10, "2.25"))
     assert not c(10, "2.0").supersedes(c(10, "2.25"))
     assert c(10).supersedes(c(10))
+
+
+def test_the_exchanges_closed_candle_wins_over_a_derived_one() -> None:
+    """Between closed versions of different kinds: native replaces a derived one that differs (even with
+    fewer trades), an equal one (as numbers) leaves the derived one, and derived never replaces native."""
+    derived = replace(c(10, "2.50", closed=True), derived=True)
+    assert c(9, closed=True).supersedes(derived)
+    assert not c(10, "2.5", closed=True).supersedes(derived)
+    assert not replace(c(99, closed=True), derived=True).supersedes(c(9, closed=True))
+    assert replace(c(11), derived=True).supersedes(c(10))
+    assert not replace(c(11), derived=True).supersedes(c(10, closed=True))
+    assert derived.same_values(replace(derived, volume="2.5000", derived=False))
 
 
 @pytest.mark.parametrize(

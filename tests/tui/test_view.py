@@ -92,6 +92,18 @@ def test_market_cells_show_rate_gaps_and_losses() -> None:
     assert plain[7] == "2"
 
 
+def test_derived_markets_are_marked_with_their_mismatches() -> None:
+    """A derived market shows ∂ beside its interval, and ≠n once n of its candles differed from the exchange's."""
+    derived = MarketView("ETH", "5m", derived=True, derived_checked=7, derived_mismatches=2)
+    cell = view.market_cells(derived, (), NOW)[1]
+    assert isinstance(cell, Text)
+    assert cell.plain == "5m ∂ ≠2"
+    assert view.market_cells(MarketView("ETH", "5m"), (), NOW)[1] == "5m"
+    assert view.detail_line(derived, NOW).plain.endswith(" · derived: 7 checked, 2 differed")
+    fell_back = MarketView("ETH", "5m", derived_checked=7, derived_mismatches=3)
+    assert view.detail_line(fell_back, NOW).plain.endswith(" · native (was derived): 7 checked, 3 differed")
+
+
 def test_gauges_line_fits_80_columns() -> None:
     text = view.gauges(sample_state())
     assert text.plain == " buffer ░░░░ 12/5000 · spool 0 B · sink 12 rows/s · REST █░░░ 240/1200/min"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import anyio
 import pytest
@@ -71,6 +72,41 @@ class SinkContract:
             await sink.write([candle(0, trades=3, volume="10.50", close="1.5")])
             [row] = await sink.recent("BTC", "1m", 1)
             assert (row.close, row.volume) == ("1.5", "10.50")
+
+    async def test_derived_never_overwrites_the_exchanges_closed_row(self, new_sink: NewSink) -> None:
+        """A derived version, closed or open, with more trades or not, leaves a native closed row alone."""
+        native = candle(0, trades=4, closed=True)
+        async with running(new_sink()) as sink:
+            await sink.write([native])
+            await sink.write([replace(candle(0, trades=9, closed=True), derived=True)])
+            await sink.write([replace(candle(0, trades=99), derived=True)])
+            assert await sink.recent("BTC", "1m", 10) == [native]
+
+    async def test_native_closed_replaces_a_differing_derived_row(self, new_sink: NewSink) -> None:
+        """Reconciliation: the exchange's closed candle replaces a derived one that differs, even
+        with fewer trades; an equal one (numerically) leaves the row marked derived."""
+        derived = replace(candle(0, trades=9, closed=True, volume="9.50"), derived=True)
+        async with running(new_sink()) as sink:
+            await sink.write([derived])
+            await sink.write([replace(derived, derived=False, volume="9.5")])
+            assert await sink.recent("BTC", "1m", 1) == [derived]
+            native = candle(0, trades=8, closed=True)
+            await sink.write([native])
+            assert await sink.recent("BTC", "1m", 1) == [native]
+            await sink.write([replace(native, derived=True, trades=20)])
+            assert await sink.recent("BTC", "1m", 1) == [native]
+
+    async def test_derived_rows_follow_the_usual_rule_among_themselves(self, new_sink: NewSink) -> None:
+        """Derived versions move forward like native ones, and a derived close beats a native open row."""
+        async with running(new_sink()) as sink:
+            await sink.write([candle(0, trades=50)])
+            closed = replace(candle(0, trades=40, closed=True), derived=True)
+            await sink.write([closed])
+            await sink.write([replace(candle(0, trades=60), derived=True)])
+            assert await sink.recent("BTC", "1m", 1) == [closed]
+            in_batch = [closed, candle(0, trades=7, closed=True), replace(closed, trades=41)]
+            await sink.write(in_batch)
+            assert await sink.recent("BTC", "1m", 1) == [candle(0, trades=7, closed=True)]
 
     async def test_one_batch_may_hold_many_versions_of_a_candle(self, new_sink: NewSink) -> None:
         """A batch with repeated keys stores the superseding version of each."""

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import msgspec
 import pytest
 
 from candlewick.errors import SchemaTooNew
+from candlewick.model import INTERVALS
 from candlewick.plugins._storage.migrations import Migration, plan
-from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
+from candlewick.plugins._storage.rows import candle_from_row, candles_from_rows, row_of, winners
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.timescaledb.config import TimescaleConfig, interval_ms
-from candlewick.plugins.timescaledb.sink import _dsn_for_log
+from candlewick.plugins.timescaledb.sink import dsn_for_log
 
 from .helpers import candle
 
@@ -92,6 +97,14 @@ def test_spool_records_round_trip_exactly() -> None:
     assert fmt.decode_batch(rec[fmt.HEADER.size :]) == batch
 
 
+def test_spool_keeps_derived_and_reads_batches_written_before_it() -> None:
+    """``derived`` survives the spool; a batch of 12-tuples (older spools) decodes as not derived."""
+    batch = [dataclasses.replace(candle(i, closed=True), derived=i % 2 == 1) for i in range(4)]
+    assert fmt.decode_batch(fmt.encode_batch(batch)) == batch
+    old = msgspec.msgpack.encode([dataclasses.astuple(c)[:12] for c in batch])
+    assert fmt.decode_batch(old) == [dataclasses.replace(c, derived=False) for c in batch]
+
+
 def test_spool_scan_skips_damage_and_resynchronises() -> None:
     """A flipped byte costs only its record; a torn tail is reported, never raised."""
     recs = [fmt.encode_record(fmt.encode_batch([candle(i)]), i) for i in range(3)]
@@ -144,4 +157,15 @@ def test_compression_warning_needs_the_longest_open_candle_plus_a_day() -> None:
 )
 def test_a_dsn_is_shown_without_its_secrets(dsn: str, shown: str) -> None:
     """Logs and the spool's sink file never carry a password, wherever the DSN puts it."""
-    assert _dsn_for_log(dsn) == shown
+    assert dsn_for_log(dsn) == shown
+
+
+@pytest.mark.parametrize("interval", INTERVALS)
+def test_a_page_of_rows_becomes_the_same_candles_as_row_by_row(interval: str) -> None:
+    """The read path's batch conversion agrees with candle_from_row, months, off-grid times and derived rows included."""
+    rows: list[tuple[Any, ...]] = [
+        (1_700_000_040_000, "BTC", interval, "1.5", "2", "1", "1.75", "0.00012340", 3, 1, 0),
+        (1_706_745_600_000, "BTC", interval, "1.5", "2", "1", "1.75", "10", 0, 0, 0),
+        (1_706_745_600_123, "ETH", interval, "1", "1", "1", "1", "0", 1, True, True),
+    ]
+    assert candles_from_rows(rows) == tuple(candle_from_row(*r) for r in rows)

@@ -53,11 +53,11 @@ async def test_database_is_in_wal_mode_with_the_contract_schema(db_path: Path) -
         assert cols == [
             ("time", "INTEGER"), ("coin", "TEXT"), ("interval", "TEXT"), ("open", "TEXT"), ("high", "TEXT"),
             ("low", "TEXT"), ("close", "TEXT"), ("volume", "TEXT"), ("trades", "INTEGER"), ("closed", "INTEGER"),
-            ("updated_at", "INTEGER"),
+            ("updated_at", "INTEGER"), ("derived", "INTEGER"),
         ]  # fmt: skip
         row = conn.execute("SELECT time, typeof(open), closed FROM candles").fetchone()
         assert row == (candle(0).open_time, "text", 1)
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
     finally:
         conn.close()
 
@@ -114,3 +114,22 @@ async def test_a_broken_file_is_reported_and_reopened(db_path: Path) -> None:
                 except SinkUnavailable:
                     await anyio.sleep(0.05)
         tg.cancel_scope.cancel()
+
+
+async def test_a_version_1_database_gains_the_derived_column_and_keeps_its_rows(db_path: Path) -> None:
+    """Migration 2 adds ``derived`` (false for every stored row) and leaves the rows as they were."""
+    from candlewick.plugins.sqlite import schema
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT, applied_at INT)")
+    conn.execute(schema.MIGRATIONS[0].statements[0])
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'candles table', 0)")
+    c = candle(0, trades=3, closed=True)
+    conn.execute(
+        "INSERT INTO candles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (c.open_time, c.coin, c.interval, c.open, c.high, c.low, c.close, c.volume, c.trades, 1, 0),
+    )
+    conn.commit()
+    conn.close()
+    async with running(sqlite_sink(db_path)) as sink:
+        assert await sink.recent("BTC", "1m", 5) == [c]

@@ -217,7 +217,7 @@ async def test_candles_recent_from_the_sink(running: Running) -> None:
     result = await call(running, "candles.recent", {"coin": "BTC", "interval": "1m", "limit": 2})
     assert result["candles"] == [
         {"time": t, "close_time": t + 59_999, "open": "100.5", "high": "101", "low": "99", "close": "100.75",
-         "volume": "12.5", "trades": 7, "closed": True}
+         "volume": "12.5", "trades": 7, "closed": True, "derived": False}
         for t in (1_700_000_100_000, 1_700_000_160_000)
     ]  # fmt: skip
     assert (await rpc_error(running, "candles.recent", {"coin": "BTC", "interval": "1m", "limit": 0})).code == (

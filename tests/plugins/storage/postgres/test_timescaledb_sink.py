@@ -48,7 +48,8 @@ async def test_schema_matches_the_public_contract(pg_dsn: str, pg_database: str)
     )
     assert cols == (
         "time timestamp with time zone, coin text, interval text, open numeric, high numeric, low numeric, "
-        "close numeric, volume numeric, trades integer, closed boolean, updated_at timestamp with time zone"
+        "close numeric, volume numeric, trades integer, closed boolean, updated_at timestamp with time zone, "
+        "derived boolean"
     )
     pk = psql(
         "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey, a.attnum)) FROM pg_index i "
@@ -57,7 +58,10 @@ async def test_schema_matches_the_public_contract(pg_dsn: str, pg_database: str)
         database=pg_database,
     )
     assert pk == "coin,interval,time"
-    assert psql("SELECT version FROM schema_migrations", database=pg_database) == "1"
+    assert (
+        psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations", database=pg_database)
+        == "1,2"
+    )
 
 
 async def test_time_is_the_open_time_in_utc(pg_dsn: str, pg_database: str) -> None:
@@ -115,7 +119,7 @@ async def test_concurrent_starts_migrate_once(pg_dsn: str, pg_database: str) -> 
     async with anyio.create_task_group() as tg:
         for _ in range(3):
             tg.start_soon(_start_stop, timescale_sink(pg_dsn))
-    assert psql("SELECT count(*) FROM schema_migrations", database=pg_database) == "1"
+    assert psql("SELECT count(*) FROM schema_migrations", database=pg_database) == "2"
 
 
 async def _start_stop(sink: Sink) -> None:

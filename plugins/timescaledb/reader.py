@@ -1,0 +1,139 @@
+"""The TimescaleDB/PostgreSQL read side: a small pool of its own, optionally under a read-only role.
+
+The pool is separate from the sink's writer pool (``read_dsn`` may name a role that can only
+``SELECT``), opened on first use, dropped after a connection error and opened again by the
+next read, so reads keep working while the writer reconnects. Every session is read-only
+(``default_transaction_read_only``). Prices come back as ``numeric::text``: the decimal
+strings exactly as stored. asyncio only, like asyncpg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import asyncpg
+
+from candlewick.errors import SinkUnavailable
+from candlewick.model import DAY_MS, Candle
+from candlewick.plugins._storage.rows import candles_from_rows
+from candlewick.plugins.timescaledb.config import TimescaleConfig
+from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, RECENT, TO_MS
+from candlewick.plugins.timescaledb.sink import CONNECTION_ERRORS, dsn_for_log, why
+from candlewick.reading import FOREVER, CandlePage, CandleReader, StoredMarket, check_page_args
+
+__all__ = ["TimescaleReader"]
+
+_COLUMNS = (
+    f'{TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed, derived'
+)
+_RANGE = f'coin = $1 AND "interval" = $2 AND "time" >= {MS.format("$3::bigint")} AND "time" < {MS.format("$4::bigint")}'
+PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} ORDER BY "time" LIMIT $5'
+PAGE_CLOSED = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} AND closed ORDER BY "time" LIMIT $5'
+MARKETS = """
+SELECT coin, "interval", (extract(epoch FROM min("time")) * 1000)::bigint,
+       (extract(epoch FROM max("time")) * 1000)::bigint, count(*)
+FROM candles GROUP BY coin, "interval" ORDER BY coin, "interval"
+"""
+DAY_COUNTS = f"SELECT {TO_MS} / {DAY_MS} * {DAY_MS} AS day, count(*) FROM candles WHERE {_RANGE} GROUP BY 1 ORDER BY 1"
+
+
+class TimescaleReader(CandleReader):
+    """Reads the ``candles`` table over a pool of its own."""
+
+    def __init__(self, config: TimescaleConfig, *, name: str = "timescaledb") -> None:
+        self.config = config
+        self.name = name
+        self.dsn = config.read_dsn or config.dsn
+        self.where = dsn_for_log(self.dsn)
+        self._pool: asyncpg.Pool | None = None
+        self._lock: anyio.Lock | None = None
+
+    async def candles(
+        self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
+    ) -> CandlePage:
+        check_page_args(start, end, limit)
+        start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
+        rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
+        more = len(rows) > limit
+        # Built in a worker thread: a full page takes milliseconds the event loop gives to others meanwhile.
+        candles = (
+            await anyio.to_thread.run_sync(candles_from_rows, rows[:limit])
+            if limit > 100
+            else candles_from_rows(rows[:limit])
+        )
+        return CandlePage(candles, int(rows[limit][0]) if more else None)
+
+    async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
+        if limit < 1:
+            return []
+        rows = await self._fetch(RECENT, coin, interval, limit)
+        return list(candles_from_rows(reversed(rows)))
+
+    async def markets(self) -> list[StoredMarket]:
+        rows = await self._fetch(MARKETS)
+        return [StoredMarket(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    async def day_counts(self, coin: str, interval: str, start: int, end: int) -> Mapping[int, int]:
+        rows = await self._fetch(DAY_COUNTS, coin, interval, min(start, FOREVER), min(end, FOREVER))
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def open_times(self, coin: str, interval: str, start: int, end: int) -> list[int]:
+        rows = await self._fetch(OPEN_TIMES, coin, interval, min(start, FOREVER), min(end, FOREVER))
+        return [int(r[0]) for r in rows]
+
+    def target(self) -> str:
+        return dsn_for_log(self.config.dsn)  # the writer's database, as the sink names it
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with anyio.move_on_after(5, shield=True):
+                await pool.close()
+            pool.terminate()
+
+    # -- pool --------------------------------------------------------------------------------
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await self._connect()
+            return self._pool
+
+    async def _connect(self) -> asyncpg.Pool:
+        cfg = self.config
+        password = cfg.read_password if cfg.read_dsn else cfg.password
+        return await asyncpg.create_pool(
+            self.dsn,
+            password=password.get_secret_value() if password else None,
+            min_size=0,
+            max_size=cfg.read_pool_max_size,
+            timeout=cfg.connect_timeout,
+            command_timeout=cfg.command_timeout,
+            max_inactive_connection_lifetime=300.0,
+            server_settings={"application_name": f"candlewick:{self.name}:read", "default_transaction_read_only": "on"},
+        )
+
+    async def _fetch(self, sql: str, *args: object) -> list[Any]:
+        try:
+            pool = await self._get_pool()
+            return list(await pool.fetch(sql, *args, timeout=self.config.command_timeout))
+        except (*CONNECTION_ERRORS, asyncpg.ObjectNotInPrerequisiteStateError) as exc:
+            # ObjectNotInPrerequisiteState: "database ... is not currently accepting connections"
+            await self.aclose()  # the next read connects again
+            raise SinkUnavailable(f"{self.name}: reading from {self.where} failed: {why(exc)}") from exc
+        except asyncpg.UndefinedTableError as exc:
+            raise SinkUnavailable(
+                f"{self.name}: {self.where} has no candles table yet",
+                hint="start the daemon once to create it, or check [sink.timescaledb] read_dsn",
+            ) from exc
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise SinkUnavailable(
+                f"{self.name}: {self.where} refused the read: {why(exc)}",
+                hint="GRANT SELECT ON candles TO the role of read_dsn (see the README)",
+            ) from exc
+        except asyncpg.PostgresError as exc:  # a standby in recovery, a cancelled statement, ...
+            raise SinkUnavailable(f"{self.name}: {self.where} refused the read: {why(exc)}") from exc

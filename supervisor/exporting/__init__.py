@@ -1,0 +1,1 @@
+"""Getting candles out: byte encoders shared by ``candlewick export`` and the HTTP API, and freqtrade files."""
