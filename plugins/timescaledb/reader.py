@@ -17,18 +17,19 @@ import asyncpg
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candles_from_rows
 from candlewick.plugins.timescaledb.config import TimescaleConfig
-from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, RECENT, TO_MS
+from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, TO_MS
 from candlewick.plugins.timescaledb.sink import CONNECTION_ERRORS, dsn_for_log, why
-from candlewick.reading import FOREVER, CandlePage, CandleReader, StoredMarket, check_page_args
+from candlewick.reading import FOREVER, CandleReader, CandleRow, RowPage, StoredMarket, candles_of, check_page_args
 
 __all__ = ["TimescaleReader"]
 
-_COLUMNS = f'{TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed'
+#: The columns of a :data:`~candlewick.reading.CandleRow`.
+_COLUMNS = f"{TO_MS}, open::text, high::text, low::text, close::text, volume::text, trades, closed"
 _RANGE = f'coin = $1 AND "interval" = $2 AND "time" >= {MS.format("$3::bigint")} AND "time" < {MS.format("$4::bigint")}'
 PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} ORDER BY "time" LIMIT $5'
 PAGE_CLOSED = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} AND closed ORDER BY "time" LIMIT $5'
+NEWEST = f'SELECT {_COLUMNS} FROM candles WHERE coin = $1 AND "interval" = $2 ORDER BY "time" DESC LIMIT $3'
 MARKETS = """
 SELECT coin, "interval", (extract(epoch FROM min("time")) * 1000)::bigint,
        (extract(epoch FROM max("time")) * 1000)::bigint, count(*)
@@ -48,26 +49,22 @@ class TimescaleReader(CandleReader):
         self._pool: asyncpg.Pool | None = None
         self._lock: anyio.Lock | None = None
 
-    async def candles(
+    async def rows(
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
-    ) -> CandlePage:
+    ) -> RowPage:
         check_page_args(start, end, limit)
         start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
-        rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
-        more = len(rows) > limit
-        # Built in a worker thread: a full page takes milliseconds the event loop gives to others meanwhile.
-        candles = (
-            await anyio.to_thread.run_sync(candles_from_rows, rows[:limit])
-            if limit > 100
-            else candles_from_rows(rows[:limit])
-        )
-        return CandlePage(candles, int(rows[limit][0]) if more else None)
+        records = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
+        rows: list[CandleRow] = list(map(tuple, records))
+        if len(rows) > limit:
+            return RowPage(rows[:limit], rows[limit][0])
+        return RowPage(rows, None)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
-        rows = await self._fetch(RECENT, coin, interval, limit)
-        return list(candles_from_rows(reversed(rows)))
+        records = await self._fetch(NEWEST, coin, interval, limit)
+        return list(candles_of(coin, interval, map(tuple, reversed(records))))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._fetch(MARKETS)

@@ -6,15 +6,14 @@ candles is the most held in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
 
 from candlewick.exporting import freqtrade
 from candlewick.exporting.formats import FORMATS, encode
 from candlewick.exporting.progress import Progress
-from candlewick.model import Candle
-from candlewick.reading import MAX_PAGE, CandleReader
+from candlewick.reading import MAX_PAGE, CandleReader, CandleRow
 
 __all__ = ["ExportFormat", "Request", "expected_rows", "export_bytes", "export_freqtrade"]
 
@@ -40,8 +39,8 @@ async def expected_rows(reader: CandleReader, req: Request) -> int:
 
 async def _pages(
     reader: CandleReader, req: Request, progress: Progress | None, *, closed_only: bool
-) -> AsyncIterator[tuple[Candle, ...]]:
-    async for page in reader.stream(
+) -> AsyncIterator[Sequence[CandleRow]]:
+    async for page in reader.stream_rows(
         req.coin, req.interval, req.start, req.end, page_size=req.page_size, closed_only=closed_only
     ):
         yield page
@@ -55,7 +54,7 @@ async def export_bytes(
     """Write CSV or NDJSON to ``out``; returns the rows written."""
     rows = 0
 
-    async def counted() -> AsyncIterator[tuple[Candle, ...]]:
+    async def counted() -> AsyncIterator[Sequence[CandleRow]]:
         nonlocal rows
         async for page in _pages(reader, req, progress, closed_only=req.closed_only):
             rows += len(page)

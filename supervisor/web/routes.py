@@ -27,9 +27,9 @@ from starlette.types import Receive, Scope, Send
 from candlewick.control.prometheus import TelemetryCollector
 from candlewick.control.views import health_view, markets_view, status_view
 from candlewick.errors import SinkUnavailable
-from candlewick.exporting.formats import FORMATS, Format, encode
+from candlewick.exporting.formats import COLUMNS, FORMATS, Format, encode, picker
 from candlewick.model import Candle
-from candlewick.reading import CandleReader
+from candlewick.reading import CandleReader, CandleRow
 from candlewick.web import store
 from candlewick.web.params import MAX_PAGE, CandleQuery, candle_query, market_query, time_range
 from candlewick.web.replies import ApiError, error_json
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("candlewick.web")
 
-__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "not_found"]
+__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "json_rows", "not_found"]
 
 JSON: Final = "application/json"
 #: What a download's file name keeps of a coin's name (no quotes, slashes or line breaks).
@@ -136,11 +136,21 @@ class ClosingStream(StreamingResponse):
                     await body.aclose()
 
 
-async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[Sequence[Candle]]:
+def json_rows(rows: Sequence[CandleRow], columns: tuple[str, ...]) -> Sequence[Any]:
+    """Rows as the JSON answer's ``rows``: the reader's tuples as they are, or the chosen columns of each."""
+    if columns == COLUMNS:
+        return rows
+    pick = picker(columns)
+    return [pick(row) for row in rows]
+
+
+async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[Sequence[CandleRow]]:
     """The reader's pages over the query's range, cut at ``limit`` rows."""
     start, end = _range(query)
     left = query.limit
-    pages = reader.stream(query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only)
+    pages = reader.stream_rows(
+        query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only
+    )
     async with closing(pages):
         async for page in pages:
             if left is None:
@@ -153,11 +163,11 @@ async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[S
 
 
 async def _export_body(
-    fmt: Format, first: Sequence[Candle], rest: AsyncGenerator[Sequence[Candle]]
+    fmt: Format, first: Sequence[CandleRow], rest: AsyncGenerator[Sequence[CandleRow]]
 ) -> AsyncIterator[bytes]:
     """The encoded export: the page read before the answer began, then the others as they come."""
 
-    async def pages() -> AsyncIterator[Sequence[Candle]]:
+    async def pages() -> AsyncIterator[Sequence[CandleRow]]:
         yield first
         async for page in rest:
             yield page
@@ -220,17 +230,17 @@ class Api:
         query = candle_query(request.query_params, paged=True)
         start, end = _range(query)
         limit = query.limit if query.limit is not None else MAX_PAGE
-        result = await store.reader(self.host).candles(
+        result = await store.reader(self.host).rows(
             query.coin, query.interval, start, end, limit, closed_only=query.closed_only
         )
-        page = result.candles
+        page = result.rows
         next_url = _next_url(request, result.next)
         if query.format == "json":
             body = {
                 "coin": query.coin,
                 "interval": query.interval,
                 "columns": list(query.columns),
-                "rows": [json_row(c, query.columns) for c in page],
+                "rows": json_rows(page, query.columns),
                 "next": next_url,
             }
             return Response(msgspec.json.encode(body), media_type=JSON)
@@ -243,7 +253,7 @@ class Api:
         query = candle_query(request.query_params, paged=False)
         fmt = FORMATS[query.format](query.columns)
         pages = _limited(store.reader(self.host), query)
-        first: Sequence[Candle] = ()
+        first: Sequence[CandleRow] = ()
         try:  # the first page before answering: a store that is down is a 503, not a cut-off 200
             first = await pages.__anext__()  # not anext(pages, ()): CPython 3.11 raises SystemError there
         except StopAsyncIteration:
