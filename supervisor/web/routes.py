@@ -29,8 +29,9 @@ from candlewick.control.views import health_view, markets_view, status_view
 from candlewick.errors import SinkUnavailable
 from candlewick.exporting.formats import COLUMNS, FORMATS, Format, encode, picker
 from candlewick.model import Candle
-from candlewick.reading import CandleReader, CandleRow
+from candlewick.reading import CandleReader, CandleRow, StoredMarket
 from candlewick.web import store
+from candlewick.web.cache import Recent
 from candlewick.web.params import MAX_PAGE, CandleQuery, candle_query, market_query, time_range
 from candlewick.web.replies import ApiError, error_json
 from candlewick.web.store import END_OF_TIME
@@ -47,6 +48,8 @@ JSON: Final = "application/json"
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9@._-]")
 #: Rows read from the store per page while streaming an export.
 EXPORT_PAGE: Final = 5000
+#: Seconds a listing of the stored markets is reused (counting them scans the whole table).
+MARKETS_TTL: Final = 5.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
@@ -197,6 +200,10 @@ class Api:
         self.candles = guarded(self._candles)
         self.export = guarded(self._export)
         self.coverage = guarded(self._coverage)
+        self.stored_markets = Recent(self._read_markets, MARKETS_TTL)
+
+    async def _read_markets(self) -> list[StoredMarket]:
+        return await store.reader(self.host).markets()
 
     async def _health(self, request: Request) -> Response:
         """The daemon's health (the control socket's ``health``): 200, or 503 when failing."""
@@ -214,9 +221,10 @@ class Api:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _markets(self, request: Request) -> Response:
-        """Stored markets with their first and last open time and count, and whether a source follows them."""
+        """Stored markets with their first and last open time and count (a listing up to
+        :data:`MARKETS_TTL` seconds old), and whether a source follows them (as of now)."""
         followed = {(m["coin"], m["interval"]) for m in markets_view(self.host)}
-        stored = await store.reader(self.host).markets()
+        stored = await self.stored_markets.get()
         rows = [{**store.market_json(m), "followed": (m.coin, m.interval) in followed} for m in stored]
         seen = {(m.coin, m.interval) for m in stored}
         rows += [
