@@ -18,7 +18,7 @@ callers that want them (building one costs far more than reading its row).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -146,6 +146,26 @@ class CandleReader(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close the reader's connections; a later read opens them again."""
+
+    async def copy_csv(
+        self,
+        coin: str,
+        interval: str,
+        start: int,
+        end: int,
+        write: Callable[[bytes], Awaitable[None]],
+        *,
+        columns: Sequence[str] = ROW_COLUMNS,
+        closed_only: bool = False,
+    ) -> int | None:
+        """Have the store itself write the CSV export of ``[start, end)``, header first, through ``write``.
+
+        Returns the rows written, or ``None`` having written nothing when the store cannot (this
+        default): the caller then encodes :meth:`stream_rows`. A store that can (PostgreSQL's
+        ``COPY``) writes exactly the bytes :class:`candlewick.exporting.formats.CsvFormat` does,
+        from one snapshot. ``columns`` are checked names out of :data:`ROW_COLUMNS`.
+        """
+        return None
 
     async def stream_rows(
         self,

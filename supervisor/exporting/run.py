@@ -51,7 +51,14 @@ async def _pages(
 async def export_bytes(
     reader: CandleReader, req: Request, fmt: str, out: IO[bytes], progress: Progress | None = None
 ) -> int:
-    """Write CSV or NDJSON to ``out``; returns the rows written."""
+    """Write CSV or NDJSON to ``out``; returns the rows written.
+
+    CSV comes from the store itself when it can write it (:meth:`CandleReader.copy_csv`).
+    """
+    if fmt == "csv":
+        copied = await _copy_csv(reader, req, out, progress)
+        if copied is not None:
+            return copied
     rows = 0
 
     async def counted() -> AsyncIterator[Sequence[CandleRow]]:
@@ -63,6 +70,19 @@ async def export_bytes(
     async for chunk in encode(FORMATS[fmt](), counted()):
         out.write(chunk)
     return rows
+
+
+async def _copy_csv(reader: CandleReader, req: Request, out: IO[bytes], progress: Progress | None) -> int | None:
+    header = True
+
+    async def write(chunk: bytes) -> None:
+        nonlocal header
+        out.write(chunk)
+        if progress is not None:
+            progress.advance(chunk.count(b"\n") - header)
+            header = False
+
+    return await reader.copy_csv(req.coin, req.interval, req.start, req.end, write, closed_only=req.closed_only)
 
 
 async def export_freqtrade(
