@@ -111,6 +111,9 @@ def _export(args: argparse.Namespace, req: Request, reader: CandleReader) -> int
             _silence_stdout()
             return EXIT_OK
         sys.stdout.flush()
+    elif target.exists() and not target.is_file():  # /dev/null, a FIFO: write into it, never rename over it
+        with target.open("w" if _text_output(args) else "wb") as out:
+            rows = _run(args, req, reader, out)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")

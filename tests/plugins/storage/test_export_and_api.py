@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import sys
+import threading
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -58,6 +61,20 @@ def test_csv_export_streams_every_candle_with_exact_decimals(config: Path, tmp_p
     assert len(lines) == 1 + N
     assert lines[1] == f"{T0},30000.5,30010.25,29990.125,30001.0,0.00012340,1,true"
     assert lines[-1].endswith(",false")
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_an_output_that_is_no_regular_file_is_written_into_not_replaced(config: Path, tmp_path: Path) -> None:
+    """``-o /dev/null`` or a FIFO: the export writes into it (a ``.part`` renamed over it would replace it)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    drain = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    drain.start()
+    assert export(config, "-o", str(fifo)) == 0
+    drain.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received[0].count(b"\n") == 1 + N
     assert not list(tmp_path.glob("*.part"))
 
 
