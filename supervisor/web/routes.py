@@ -28,7 +28,6 @@ from candlewick.control.prometheus import TelemetryCollector
 from candlewick.control.views import health_view, markets_view, status_view
 from candlewick.errors import SinkUnavailable
 from candlewick.exporting.formats import COLUMNS, FORMATS, Format, encode, picker
-from candlewick.model import Candle
 from candlewick.reading import CandleReader, CandleRow, StoredMarket
 from candlewick.web import store
 from candlewick.web.cache import Recent
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("candlewick.web")
 
-__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "json_rows", "not_found"]
+__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_rows", "not_found"]
 
 JSON: Final = "application/json"
 #: What a download's file name keeps of a coin's name (no quotes, slashes or line breaks).
@@ -53,21 +52,6 @@ MARKETS_TTL: Final = 5.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
-
-
-def json_row(candle: Candle, columns: tuple[str, ...]) -> list[Any]:
-    """One candle as a JSON row: ``time`` and ``trades`` integers, ``closed`` a boolean, prices strings."""
-    values: dict[str, Any] = {
-        "time": candle.open_time,
-        "open": candle.open,
-        "high": candle.high,
-        "low": candle.low,
-        "close": candle.close,
-        "volume": candle.volume,
-        "trades": candle.trades,
-        "closed": candle.closed,
-    }
-    return [values[c] for c in columns]
 
 
 def error_response(status: int, message: str, parameter: str | None = None) -> Response:
