@@ -8,7 +8,7 @@ the end) with the same 1m candles of one market, then measures in the same run:
 - export: `candlewick export --format csv` (a subprocess, start-up included) against the
   `sqlite3` CLI (`-csv`) and against `COPY (SELECT ...) TO STDOUT` through psql and asyncpg,
   all writing the same columns of the whole market to a file; rows/s and the ratio to the
-  database's own tool;
+  database's own tool; and the command's start-up alone (an empty range);
 - page: `CandleReader.rows(..., limit=5000)` (the page the API and the exports encode) and
   `CandleReader.candles` (the same page as `Candle` objects) against the same SELECT run
   directly (sqlite3 in a worker thread; asyncpg on a pool), p50/p99 over ``--runs``, and the
@@ -155,6 +155,9 @@ def run(tmp: Path, dsn: str, rows: int, runs: int) -> None:
         rate = count / seconds
         base.setdefault(store, rate)
         print(f"{store + ': ' + label:<44} {count:>8,} {seconds:>8.2f} {rate:>10,.0f} {rate / base[store]:>7.2f}")
+    empty = [*export, str(configs["sqlite"]), "--end", str(START)]  # no rows: the command's start-up alone
+    startup = min(timed_run(empty, tmp / "empty.csv") for _ in range(3))
+    print(f"{'of which start-up (candlewick export, 0 rows)':<44} {'':>8} {startup:>8.2f}")
     print(f"\n{'page of 5000 rows':<44} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
     results = anyio.run(pages, db, dsn, rows, runs, backend="asyncio")
     direct: list[float] = []
