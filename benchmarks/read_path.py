@@ -8,9 +8,11 @@ the end) with the same 1m candles of one market, then measures in the same run:
 - export: `candlewick export --format csv` (a subprocess, start-up included) against the
   `sqlite3` CLI (`-csv`) and against `COPY (SELECT ...) TO STDOUT` through psql and asyncpg,
   all writing the same columns of the whole market to a file; rows/s and the ratio to the
-  database's own tool;
-- page: `CandleReader.candles(..., limit=5000)` against the same SELECT run directly (sqlite3
-  in a worker thread; asyncpg on a pool), p50/p99 over ``--runs``, and the ratio of the p50s.
+  database's own tool; and the command's start-up alone (an empty range);
+- page: `CandleReader.rows(..., limit=5000)` (the page the API and the exports encode) and
+  `CandleReader.candles` (the same page as `Candle` objects) against the same SELECT run
+  directly (sqlite3 in a worker thread; asyncpg on a pool), p50/p99 over ``--runs``, and the
+  ratio of the p50s.
 """
 
 from __future__ import annotations
@@ -87,10 +89,12 @@ async def pages(db: Path, dsn: str, rows: int, runs: int) -> list[tuple[str, lis
     out = []
     try:
         for label, func in (
-            ("SQLite reader page", lambda: sqlite_reader.candles("BTC", "1m", mid, FOREVER, 5000)),
             ("SQLite direct SELECT", lambda: anyio.to_thread.run_sync(direct_sqlite, limiter=limiter)),
-            ("PostgreSQL reader page", lambda: pg_reader.candles("BTC", "1m", mid, FOREVER, 5000)),
+            ("SQLite reader page (rows)", lambda: sqlite_reader.rows("BTC", "1m", mid, FOREVER, 5000)),
+            ("SQLite reader page (Candle objects)", lambda: sqlite_reader.candles("BTC", "1m", mid, FOREVER, 5000)),
             ("PostgreSQL direct SELECT", lambda: pool.fetch(PG_PAGE, "BTC", "1m", mid, FOREVER, 5001)),
+            ("PostgreSQL reader page (rows)", lambda: pg_reader.rows("BTC", "1m", mid, FOREVER, 5000)),
+            ("PostgreSQL reader page (Candle objects)", lambda: pg_reader.candles("BTC", "1m", mid, FOREVER, 5000)),
         ):
             await timed_async(func, 3)  # warm up
             out.append((label, await timed_async(func, runs)))
@@ -151,13 +155,17 @@ def run(tmp: Path, dsn: str, rows: int, runs: int) -> None:
         rate = count / seconds
         base.setdefault(store, rate)
         print(f"{store + ': ' + label:<44} {count:>8,} {seconds:>8.2f} {rate:>10,.0f} {rate / base[store]:>7.2f}")
+    empty = [*export, str(configs["sqlite"]), "--end", str(START)]  # no rows: the command's start-up alone
+    startup = min(timed_run(empty, tmp / "empty.csv") for _ in range(3))
+    print(f"{'of which start-up (candlewick export, 0 rows)':<44} {'':>8} {startup:>8.2f}")
     print(f"\n{'page of 5000 rows':<44} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
     results = anyio.run(pages, db, dsn, rows, runs, backend="asyncio")
-    for i in range(0, len(results), 2):
-        (reader_label, reader), (direct_label, direct) = results[i], results[i + 1]
-        ratio = statistics.median(reader) / statistics.median(direct)
-        for label, samples, shown in ((direct_label, direct, "1.00"), (reader_label, reader, f"{ratio:.2f}")):
-            print(f"{label:<44} {pct(samples, 0.5) * 1000:>8.2f} {pct(samples, 0.99) * 1000:>8.2f} {shown:>9}")
+    direct: list[float] = []
+    for label, samples in results:
+        if "direct" in label:
+            direct = samples
+        ratio = statistics.median(samples) / statistics.median(direct)
+        print(f"{label:<44} {pct(samples, 0.5) * 1000:>8.2f} {pct(samples, 0.99) * 1000:>8.2f} {ratio:>9.2f}")
 
 
 async def copy_asyncpg(dsn: str, copy: str, out: Path) -> float:

@@ -18,14 +18,15 @@ import anyio
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candles_from_rows
-from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
+from candlewick.reading import CandleReader, CandleRow, RowPage, StoredMarket, candles_of, check_page_args
 
 __all__ = ["SqliteReader"]
 
 T = TypeVar("T")
 
-_COLUMNS = '"time", coin, "interval", open, high, low, close, volume, trades, closed, derived'
+#: The columns of a :data:`~candlewick.reading.CandleRow` (``closed`` and ``derived`` are 0/1 here;
+#: :func:`_rows` makes them bools).
+_COLUMNS = '"time", open, high, low, close, volume, trades, closed, derived'
 _MARKET = 'coin = ? AND "interval" = ?'
 PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_MARKET} AND "time" >= ? AND "time" < ? ORDER BY "time" LIMIT ?'
 PAGE_CLOSED = (
@@ -58,9 +59,9 @@ class SqliteReader(CandleReader):
         self._conn: sqlite3.Connection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
 
-    async def candles(
+    async def rows(
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
-    ) -> CandlePage:
+    ) -> RowPage:
         check_page_args(start, end, limit)
         params = (coin, interval, start, end, limit + 1)
         return await self._call(self._page, PAGE_CLOSED if closed_only else PAGE, params, limit)
@@ -68,8 +69,8 @@ class SqliteReader(CandleReader):
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
-        rows = await self._query(NEWEST, (coin, interval, limit))
-        return list(candles_from_rows(reversed(rows)))
+        rows = await self._call(self._rows, NEWEST, (coin, interval, limit))
+        return list(candles_of(coin, interval, reversed(rows)))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._query(MARKETS, ())
@@ -104,17 +105,22 @@ class SqliteReader(CandleReader):
             self._conn.close()
             self._conn = None
 
-    def _page(self, sql: str, params: tuple[object, ...], limit: int) -> CandlePage:
-        """One page, rows turned into candles in the worker thread too (the event loop stays free)."""
-        rows = self._run(sql, params)
-        more = len(rows) > limit
-        return CandlePage(candles_from_rows(rows[:limit]), int(rows[limit][0]) if more else None)
+    def _page(self, sql: str, params: tuple[object, ...], limit: int) -> RowPage:
+        """One page of rows (and the next page's start), read in the worker thread."""
+        rows = self._rows(sql, params)
+        if len(rows) > limit:
+            return RowPage(rows[:limit], rows[limit][0])
+        return RowPage(rows, None)
+
+    def _rows(self, sql: str, params: tuple[object, ...]) -> list[CandleRow]:
+        """Rows of a :data:`_COLUMNS` query, ``closed`` made a bool."""
+        return [(t, o, h, lo, c, v, n, x == 1, d == 1) for t, o, h, lo, c, v, n, x, d in self._run(sql, params)]
 
     def _run(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         if self._conn is None:
             self._conn = connect_read_only(self.path, busy_timeout=self.busy_timeout)
         try:
-            return list(self._conn.execute(sql, params).fetchall())
+            return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error:
             self._close()  # reopened by the next read
             raise

@@ -9,34 +9,55 @@ strings exactly as stored. asyncio only, like asyncpg.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
 
 import anyio
 import asyncpg
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
-from candlewick.plugins._storage.rows import candles_from_rows
 from candlewick.plugins.timescaledb.config import TimescaleConfig
-from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, RECENT, TO_MS
+from candlewick.plugins.timescaledb.schema import MS, OPEN_TIMES, TO_MS
 from candlewick.plugins.timescaledb.sink import CONNECTION_ERRORS, dsn_for_log, why
-from candlewick.reading import FOREVER, CandlePage, CandleReader, StoredMarket, check_page_args
+from candlewick.reading import (
+    EXPORT_COLUMNS,
+    FOREVER,
+    CandleReader,
+    CandleRow,
+    RowPage,
+    StoredMarket,
+    candles_of,
+    check_page_args,
+)
 
 __all__ = ["TimescaleReader"]
 
-_COLUMNS = (
-    f'{TO_MS}, coin, "interval", open::text, high::text, low::text, close::text, volume::text, trades, closed, derived'
-)
+#: The columns of a :data:`~candlewick.reading.CandleRow`.
+_COLUMNS = f"{TO_MS}, open::text, high::text, low::text, close::text, volume::text, trades, closed, derived"
 _RANGE = f'coin = $1 AND "interval" = $2 AND "time" >= {MS.format("$3::bigint")} AND "time" < {MS.format("$4::bigint")}'
 PAGE = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} ORDER BY "time" LIMIT $5'
 PAGE_CLOSED = f'SELECT {_COLUMNS} FROM candles WHERE {_RANGE} AND closed ORDER BY "time" LIMIT $5'
+NEWEST = f'SELECT {_COLUMNS} FROM candles WHERE coin = $1 AND "interval" = $2 ORDER BY "time" DESC LIMIT $3'
 MARKETS = """
 SELECT coin, "interval", (extract(epoch FROM min("time")) * 1000)::bigint,
        (extract(epoch FROM max("time")) * 1000)::bigint, count(*)
 FROM candles GROUP BY coin, "interval" ORDER BY coin, "interval"
 """
+#: Each CSV column as ``COPY`` should print it: the bytes of ``candlewick.exporting.formats.CsvFormat``.
+_CSV = {
+    "time": f'{TO_MS} AS "time"', "open": "open", "high": "high", "low": "low", "close": "close",
+    "volume": "volume", "trades": "trades", "closed": "CASE WHEN closed THEN 'true' ELSE 'false' END AS closed",
+    "derived": "CASE WHEN derived THEN 'true' ELSE 'false' END AS derived",
+}  # fmt: skip
+#: One statement writes a whole export (a huge market to a slow pipe): not bound by ``command_timeout``.
+COPY_TIMEOUT: Final = 3600.0
 DAY_COUNTS = f"SELECT {TO_MS} / {DAY_MS} * {DAY_MS} AS day, count(*) FROM candles WHERE {_RANGE} GROUP BY 1 ORDER BY 1"
+
+
+class _ConsumerFailed(Exception):
+    """The ``write`` of :meth:`TimescaleReader.copy_csv` raised (its exception is the cause)."""
 
 
 class TimescaleReader(CandleReader):
@@ -50,26 +71,57 @@ class TimescaleReader(CandleReader):
         self._pool: asyncpg.Pool | None = None
         self._lock: anyio.Lock | None = None
 
-    async def candles(
+    async def rows(
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
-    ) -> CandlePage:
+    ) -> RowPage:
         check_page_args(start, end, limit)
         start, end = min(start, FOREVER), min(end, FOREVER)  # beyond what a timestamptz holds
-        rows = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
-        more = len(rows) > limit
-        # Built in a worker thread: a full page takes milliseconds the event loop gives to others meanwhile.
-        candles = (
-            await anyio.to_thread.run_sync(candles_from_rows, rows[:limit])
-            if limit > 100
-            else candles_from_rows(rows[:limit])
-        )
-        return CandlePage(candles, int(rows[limit][0]) if more else None)
+        records = await self._fetch(PAGE_CLOSED if closed_only else PAGE, coin, interval, start, end, limit + 1)
+        rows: list[CandleRow] = list(map(tuple, records))
+        if len(rows) > limit:
+            return RowPage(rows[:limit], rows[limit][0])
+        return RowPage(rows, None)
+
+    async def copy_csv(
+        self,
+        coin: str,
+        interval: str,
+        start: int,
+        end: int,
+        write: Callable[[bytes], Awaitable[None]],
+        *,
+        columns: Sequence[str] = EXPORT_COLUMNS,
+        closed_only: bool = False,
+    ) -> int | None:
+        """The export as ``COPY (SELECT ...) TO STDOUT (FORMAT csv, HEADER)``: the server writes the CSV."""
+        select = ", ".join(_CSV[name] for name in columns)
+        query = f'SELECT {select} FROM candles WHERE {_RANGE}{" AND closed" if closed_only else ""} ORDER BY "time"'
+
+        async def forward(chunk: bytes) -> None:
+            try:
+                await write(chunk)
+            except Exception as exc:  # the consumer's own error (a closed pipe), not the store's
+                raise _ConsumerFailed() from exc
+
+        args = (coin, interval, min(start, FOREVER), min(end, FOREVER))
+        try:
+            async with self._reading() as pool, pool.acquire() as conn:
+                try:
+                    status = await conn.copy_from_query(
+                        query, *args, output=forward, format="csv", header=True, timeout=COPY_TIMEOUT
+                    )
+                except _ConsumerFailed:
+                    conn.terminate()  # asyncpg may leave a connection whose COPY output failed unusable
+                    raise
+        except _ConsumerFailed as failed:
+            raise failed.__cause__ from None  # type: ignore[misc]
+        return int(status.split()[-1])  # "COPY 1234"
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         if limit < 1:
             return []
-        rows = await self._fetch(RECENT, coin, interval, limit)
-        return list(candles_from_rows(reversed(rows)))
+        records = await self._fetch(NEWEST, coin, interval, limit)
+        return list(candles_of(coin, interval, map(tuple, reversed(records))))
 
     async def markets(self) -> list[StoredMarket]:
         rows = await self._fetch(MARKETS)
@@ -118,9 +170,14 @@ class TimescaleReader(CandleReader):
         )
 
     async def _fetch(self, sql: str, *args: object) -> list[Any]:
-        try:
-            pool = await self._get_pool()
+        async with self._reading() as pool:
             return list(await pool.fetch(sql, *args, timeout=self.config.command_timeout))
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[asyncpg.Pool]:
+        """The pool, and the database's errors inside the block as :class:`SinkUnavailable` with a hint."""
+        try:
+            yield await self._get_pool()
         except (*CONNECTION_ERRORS, asyncpg.ObjectNotInPrerequisiteStateError) as exc:
             # ObjectNotInPrerequisiteState: "database ... is not currently accepting connections"
             await self.aclose()  # the next read connects again

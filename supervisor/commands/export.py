@@ -3,8 +3,7 @@
 Reads the configured sink directly (no daemon needed; the daemon may be running), page by
 page. CSV and NDJSON go to ``-o PATH`` or stdout; ``freqtrade`` writes into a freqtrade data
 directory (``-o``, default ``user_data/data/hyperliquid``) under the name its data handlers
-look for. A file is written beside its final name and renamed into place when complete; a device
-or a pipe (``-o /dev/null``, a FIFO) is written in place.
+look for. A file is written beside its final name and renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -112,8 +111,7 @@ def _export(args: argparse.Namespace, req: Request, reader: CandleReader) -> int
             _silence_stdout()
             return EXIT_OK
         sys.stdout.flush()
-    elif target.exists() and not target.is_file():
-        # A device or a pipe (/dev/null, a FIFO): written in place, never replaced by a file.
+    elif target.exists() and not target.is_file():  # /dev/null, a FIFO: write into it, never rename over it
         with target.open("w" if _text_output(args) else "wb") as out:
             rows = _run(args, req, reader, out)
     else:

@@ -8,39 +8,49 @@ contract) or a chosen subset, in that order or the order asked:
   NDJSON: JSON strings, so no parser rounds them through a float);
 - ``trades`` is an integer; ``closed`` is ``true`` or ``false`` (in CSV as those words).
 
-CSV lines end in ``\\n`` and need no quoting (no field holds a comma or a quote).
+CSV lines end in ``\\n`` and need no quoting (no field holds a comma or a quote). Encoders take
+the reader's rows (:data:`~candlewick.reading.CandleRow` tuples) as they come, no objects between.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from operator import itemgetter
 from typing import Any, ClassVar
 
 import msgspec
 
-from candlewick.model import Candle
+from candlewick.reading import EXPORT_COLUMNS, ROW_COLUMNS, CandleRow
 
-__all__ = ["COLUMNS", "FORMATS", "CsvFormat", "Format", "NdjsonFormat", "check_columns", "encode"]
+__all__ = ["COLUMNS", "FORMATS", "CsvFormat", "Format", "NdjsonFormat", "check_columns", "encode", "picker"]
 
-#: Every column, in the default order.
-COLUMNS: tuple[str, ...] = ("time", "open", "high", "low", "close", "volume", "trades", "closed")
+#: The default columns, in order (the CSV header); ``derived`` is there when asked for.
+COLUMNS: tuple[str, ...] = EXPORT_COLUMNS
 
-_FIELD = {
-    "time": "open_time", "open": "open", "high": "high", "low": "low", "close": "close",
-    "volume": "volume", "trades": "trades", "closed": "closed",
-}  # fmt: skip
+_INDEX = {name: i for i, name in enumerate(ROW_COLUMNS)}
+#: ``closed`` as CSV writes it, indexed by the bool.
+_BOOL = ("false", "true")
 
 
 def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
-    """``columns`` if each is one of :data:`COLUMNS` and none repeats, else ``ValueError`` naming the allowed ones."""
+    """``columns`` if each is a row column and none repeats, else ``ValueError`` naming the allowed ones."""
     wanted = tuple(columns)
-    unknown = [c for c in wanted if c not in _FIELD]
+    unknown = [c for c in wanted if c not in _INDEX]
     if unknown or not wanted or len(set(wanted)) != len(wanted):
         raise ValueError(
-            f"columns must be distinct names out of {','.join(COLUMNS)}; got {','.join(wanted) or '(none)'}"
+            f"columns must be distinct names out of {','.join(ROW_COLUMNS)}; got {','.join(wanted) or '(none)'}"
         )
     return wanted
+
+
+def picker(columns: Sequence[str]) -> Callable[[CandleRow], tuple[Any, ...]]:
+    """A function taking the values of ``columns`` (checked names) out of a row, as a tuple."""
+    indexes = [_INDEX[name] for name in columns]
+    if len(indexes) == 1:
+        (index,) = indexes
+        return lambda row: (row[index],)
+    return itemgetter(*indexes)
 
 
 class Format(ABC):
@@ -58,8 +68,8 @@ class Format(ABC):
         return b""
 
     @abstractmethod
-    def rows(self, candles: Sequence[Candle]) -> bytes:
-        """The rows of ``candles``, each ending in a newline."""
+    def rows(self, rows: Sequence[CandleRow]) -> bytes:
+        """The lines of ``rows``, each ending in a newline."""
 
 
 class CsvFormat(Format):
@@ -72,15 +82,12 @@ class CsvFormat(Format):
     def header(self) -> bytes:
         return (",".join(self.columns) + "\n").encode()
 
-    def rows(self, candles: Sequence[Candle]) -> bytes:
-        if self.columns == COLUMNS:  # the common case, without the per-field lookups
-            return "".join(
-                f"{c.open_time},{c.open},{c.high},{c.low},{c.close},{c.volume},{c.trades},"
-                f"{'true' if c.closed else 'false'}\n"
-                for c in candles
-            ).encode()
-        fields = [_FIELD[name] for name in self.columns]
-        return "".join(",".join(_text(getattr(c, f)) for f in fields) + "\n" for c in candles).encode()
+    def rows(self, rows: Sequence[CandleRow]) -> bytes:
+        b = _BOOL
+        if self.columns == COLUMNS:  # the common case, one f-string a row
+            return "".join([f"{t},{o},{h},{lo},{c},{v},{n},{b[x]}\n" for t, o, h, lo, c, v, n, x, _ in rows]).encode()
+        pick = picker(self.columns)
+        return "".join([",".join(map(_text, pick(row))) + "\n" for row in rows]).encode()
 
 
 class NdjsonFormat(Format):
@@ -91,15 +98,19 @@ class NdjsonFormat(Format):
     extension = "ndjson"
     _encoder = msgspec.json.Encoder()
 
-    def rows(self, candles: Sequence[Candle]) -> bytes:
-        fields = [(name, _FIELD[name]) for name in self.columns]
-        objects: list[dict[str, Any]] = [{name: getattr(c, f) for name, f in fields} for c in candles]
+    def rows(self, rows: Sequence[CandleRow]) -> bytes:
+        names = self.columns
+        if names == COLUMNS:
+            objects: list[dict[str, Any]] = [dict(zip(names, row, strict=False)) for row in rows]  # derived left out
+        else:
+            pick = picker(names)
+            objects = [dict(zip(names, pick(row), strict=True)) for row in rows]
         return self._encoder.encode_lines(objects)
 
 
 def _text(value: object) -> str:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return _BOOL[value]
     return str(value)
 
 
@@ -107,8 +118,8 @@ def _text(value: object) -> str:
 FORMATS: dict[str, type[Format]] = {f.name: f for f in (CsvFormat, NdjsonFormat)}
 
 
-async def encode(fmt: Format, pages: AsyncIterable[Sequence[Candle]]) -> AsyncIterator[bytes]:
-    """The header, then one chunk of bytes per non-empty page (e.g. :meth:`CandleReader.stream`)."""
+async def encode(fmt: Format, pages: AsyncIterable[Sequence[CandleRow]]) -> AsyncIterator[bytes]:
+    """The header, then one chunk of bytes per non-empty page (e.g. :meth:`CandleReader.stream_rows`)."""
     head = fmt.header()
     if head:
         yield head

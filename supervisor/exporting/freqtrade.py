@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from candlewick.model import Candle
+from candlewick.reading import CandleRow
 
 __all__ = ["FREQTRADE_FORMATS", "default_pair", "pair_file", "write_feather", "write_json"]
 
@@ -61,13 +61,13 @@ def json_number(text: str) -> str:
     return text if _JSON_NUMBER.fullmatch(text) else format(Decimal(text), "f")
 
 
-def json_rows(candles: Sequence[Candle]) -> str:
+def json_rows(rows: Sequence[CandleRow]) -> str:
     """Rows of the json layout, comma-separated (no brackets), the exchange's digits kept."""
     n = json_number
-    return ",".join(f"[{c.open_time},{n(c.open)},{n(c.high)},{n(c.low)},{n(c.close)},{n(c.volume)}]" for c in candles)
+    return ",".join([f"[{t},{n(o)},{n(h)},{n(lo)},{n(c)},{n(v)}]" for t, o, h, lo, c, v, *_ in rows])
 
 
-async def write_json(out: IO[str], pages: AsyncIterable[Sequence[Candle]]) -> int:
+async def write_json(out: IO[str], pages: AsyncIterable[Sequence[CandleRow]]) -> int:
     """Write ``[[ms, o, h, l, c, v], ...]`` page by page; returns the rows written."""
     out.write("[")
     rows = 0
@@ -94,7 +94,7 @@ def check_feather() -> None:
     _pyarrow()
 
 
-async def write_feather(out: IO[bytes], pages: AsyncIterable[Sequence[Candle]]) -> int:
+async def write_feather(out: IO[bytes], pages: AsyncIterable[Sequence[CandleRow]]) -> int:
     """Write freqtrade's feather layout one record batch per page; returns the rows written."""
     pa = _pyarrow()
     schema = pa.schema(
@@ -108,8 +108,8 @@ async def write_feather(out: IO[bytes], pages: AsyncIterable[Sequence[Candle]]) 
             if not page:
                 continue
             columns = [
-                pa.array([c.open_time for c in page], type=pa.timestamp("ms", tz="UTC")),
-                *(pa.array([float(getattr(c, n)) for c in page], type=pa.float64()) for n in schema.names[1:]),
+                pa.array([row[0] for row in page], type=pa.timestamp("ms", tz="UTC")),
+                *(pa.array([float(row[i]) for row in page], type=pa.float64()) for i in range(1, 6)),
             ]
             writer.write_batch(pa.record_batch(columns, schema=schema))
             rows += len(page)

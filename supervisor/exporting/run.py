@@ -6,15 +6,14 @@ candles is the most held in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
 
 from candlewick.exporting import freqtrade
 from candlewick.exporting.formats import FORMATS, encode
 from candlewick.exporting.progress import Progress
-from candlewick.model import Candle
-from candlewick.reading import MAX_PAGE, CandleReader
+from candlewick.reading import MAX_PAGE, CandleReader, CandleRow
 
 __all__ = ["ExportFormat", "Request", "expected_rows", "export_bytes", "export_freqtrade"]
 
@@ -40,8 +39,8 @@ async def expected_rows(reader: CandleReader, req: Request) -> int:
 
 async def _pages(
     reader: CandleReader, req: Request, progress: Progress | None, *, closed_only: bool
-) -> AsyncIterator[tuple[Candle, ...]]:
-    async for page in reader.stream(
+) -> AsyncIterator[Sequence[CandleRow]]:
+    async for page in reader.stream_rows(
         req.coin, req.interval, req.start, req.end, page_size=req.page_size, closed_only=closed_only
     ):
         yield page
@@ -52,10 +51,17 @@ async def _pages(
 async def export_bytes(
     reader: CandleReader, req: Request, fmt: str, out: IO[bytes], progress: Progress | None = None
 ) -> int:
-    """Write CSV or NDJSON to ``out``; returns the rows written."""
+    """Write CSV or NDJSON to ``out``; returns the rows written.
+
+    CSV comes from the store itself when it can write it (:meth:`CandleReader.copy_csv`).
+    """
+    if fmt == "csv":
+        copied = await _copy_csv(reader, req, out, progress)
+        if copied is not None:
+            return copied
     rows = 0
 
-    async def counted() -> AsyncIterator[tuple[Candle, ...]]:
+    async def counted() -> AsyncIterator[Sequence[CandleRow]]:
         nonlocal rows
         async for page in _pages(reader, req, progress, closed_only=req.closed_only):
             rows += len(page)
@@ -64,6 +70,19 @@ async def export_bytes(
     async for chunk in encode(FORMATS[fmt](), counted()):
         out.write(chunk)
     return rows
+
+
+async def _copy_csv(reader: CandleReader, req: Request, out: IO[bytes], progress: Progress | None) -> int | None:
+    header = True
+
+    async def write(chunk: bytes) -> None:
+        nonlocal header
+        out.write(chunk)
+        if progress is not None:
+            progress.advance(chunk.count(b"\n") - header)
+            header = False
+
+    return await reader.copy_csv(req.coin, req.interval, req.start, req.end, write, closed_only=req.closed_only)
 
 
 async def export_freqtrade(

@@ -30,7 +30,7 @@ from anyio.abc import TaskStatus
 from candlewick.errors import SinkUnavailable
 from candlewick.model import DAY_MS, Candle
 from candlewick.plugin import Buffer, ComponentContext, Sink
-from candlewick.reading import CandlePage, CandleReader, StoredMarket, check_page_args
+from candlewick.reading import CandleReader, RowPage, StoredMarket, candle_row, check_page_args
 from candlewick.runtime import names
 
 __all__ = ["MemoryReader", "MemorySink", "PassThroughBuffer"]
@@ -84,12 +84,14 @@ class MemoryReader(CandleReader):
         market = (coin, interval)
         return sorted((c for c in self.sink.rows.values() if c.market == market), key=lambda c: c.open_time)
 
-    async def candles(
+    async def rows(
         self, coin: str, interval: str, start: int, end: int, limit: int, *, closed_only: bool = False
-    ) -> CandlePage:
+    ) -> RowPage:
         check_page_args(start, end, limit)
-        rows = [c for c in self._market(coin, interval) if start <= c.open_time < end and (c.closed or not closed_only)]
-        return CandlePage(tuple(rows[:limit]), rows[limit].open_time if len(rows) > limit else None)
+        found = [
+            c for c in self._market(coin, interval) if start <= c.open_time < end and (c.closed or not closed_only)
+        ]
+        return RowPage([candle_row(c) for c in found[:limit]], found[limit].open_time if len(found) > limit else None)
 
     async def newest(self, coin: str, interval: str, limit: int) -> list[Candle]:
         rows = self._market(coin, interval)

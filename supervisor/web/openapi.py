@@ -6,7 +6,8 @@ from typing import Any, Final
 
 from candlewick._version import __version__
 from candlewick.model import INTERVALS
-from candlewick.web.params import COLUMNS, FORMATS, MAX_PAGE
+from candlewick.reading import ROW_COLUMNS
+from candlewick.web.params import FORMATS, MAX_PAGE
 
 __all__ = ["openapi_document"]
 
@@ -26,7 +27,9 @@ _MARKET = [
 _RANGE = [
     _param("start", "First open time, inclusive: ms since the epoch or ISO-8601 (UTC unless zoned)", _TIME),
     _param("end", "Open time where the range ends, exclusive", _TIME),
-    _param("columns", f"Comma-separated subset of {','.join(COLUMNS)}", {"type": "string"}),
+    _param(
+        "columns", f"Comma-separated subset of {','.join(ROW_COLUMNS)} (default: all but derived)", {"type": "string"}
+    ),
     _param("closed_only", "Leave out the open (not final) candle", {"type": "boolean", "default": False}),
 ]
 
@@ -58,7 +61,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
     "Candles": _obj(
         coin=_STR,
         interval=_STR,
-        columns=_list({"type": "string", "enum": list(COLUMNS)}),
+        columns=_list({"type": "string", "enum": list(ROW_COLUMNS)}),
         rows={
             **_list({"type": "array"}),
             "description": "time and trades are integers, closed a boolean, prices and volume exact decimal strings",

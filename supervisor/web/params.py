@@ -129,7 +129,7 @@ def parse_choice(query: Mapping[str, str], name: str, choices: Sequence[str], de
 
 
 def parse_columns(query: Mapping[str, str]) -> tuple[str, ...]:
-    """A comma-separated subset of :data:`COLUMNS`, kept in the order asked (default: all)."""
+    """Comma-separated row columns (``derived`` among them), kept in the order asked (default: :data:`COLUMNS`)."""
     value = query.get("columns")
     if value is None or not value.strip():
         return COLUMNS

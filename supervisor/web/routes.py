@@ -27,10 +27,10 @@ from starlette.types import Receive, Scope, Send
 from candlewick.control.prometheus import TelemetryCollector
 from candlewick.control.views import health_view, markets_view, status_view
 from candlewick.errors import SinkUnavailable
-from candlewick.exporting.formats import FORMATS, Format, encode
-from candlewick.model import Candle
-from candlewick.reading import CandleReader
+from candlewick.exporting.formats import FORMATS, Format, encode, picker
+from candlewick.reading import CandleReader, CandleRow, StoredMarket
 from candlewick.web import store
+from candlewick.web.cache import Recent
 from candlewick.web.params import MAX_PAGE, CandleQuery, candle_query, market_query, time_range
 from candlewick.web.replies import ApiError, error_json
 from candlewick.web.store import END_OF_TIME
@@ -40,31 +40,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("candlewick.web")
 
-__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_row", "not_found"]
+__all__ = ["Api", "ClosingStream", "closing", "error_response", "guarded", "json_rows", "not_found"]
 
 JSON: Final = "application/json"
 #: What a download's file name keeps of a coin's name (no quotes, slashes or line breaks).
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9@._-]")
 #: Rows read from the store per page while streaming an export.
 EXPORT_PAGE: Final = 5000
+#: Seconds a listing of the stored markets is reused (counting them scans the whole table).
+MARKETS_TTL: Final = 5.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
-
-
-def json_row(candle: Candle, columns: tuple[str, ...]) -> list[Any]:
-    """One candle as a JSON row: ``time`` and ``trades`` integers, ``closed`` a boolean, prices strings."""
-    values: dict[str, Any] = {
-        "time": candle.open_time,
-        "open": candle.open,
-        "high": candle.high,
-        "low": candle.low,
-        "close": candle.close,
-        "volume": candle.volume,
-        "trades": candle.trades,
-        "closed": candle.closed,
-    }
-    return [values[c] for c in columns]
 
 
 def error_response(status: int, message: str, parameter: str | None = None) -> Response:
@@ -136,11 +123,19 @@ class ClosingStream(StreamingResponse):
                     await body.aclose()
 
 
-async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[Sequence[Candle]]:
+def json_rows(rows: Sequence[CandleRow], columns: tuple[str, ...]) -> Sequence[Any]:
+    """Rows as the JSON answer's ``rows``: the chosen columns of each reader tuple (by default all but ``derived``)."""
+    pick = picker(columns)
+    return [pick(row) for row in rows]
+
+
+async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[Sequence[CandleRow]]:
     """The reader's pages over the query's range, cut at ``limit`` rows."""
     start, end = _range(query)
     left = query.limit
-    pages = reader.stream(query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only)
+    pages = reader.stream_rows(
+        query.coin, query.interval, start, end, page_size=EXPORT_PAGE, closed_only=query.closed_only
+    )
     async with closing(pages):
         async for page in pages:
             if left is None:
@@ -153,11 +148,11 @@ async def _limited(reader: CandleReader, query: CandleQuery) -> AsyncGenerator[S
 
 
 async def _export_body(
-    fmt: Format, first: Sequence[Candle], rest: AsyncGenerator[Sequence[Candle]]
+    fmt: Format, first: Sequence[CandleRow], rest: AsyncGenerator[Sequence[CandleRow]]
 ) -> AsyncIterator[bytes]:
     """The encoded export: the page read before the answer began, then the others as they come."""
 
-    async def pages() -> AsyncIterator[Sequence[Candle]]:
+    async def pages() -> AsyncIterator[Sequence[CandleRow]]:
         yield first
         async for page in rest:
             yield page
@@ -187,6 +182,10 @@ class Api:
         self.candles = guarded(self._candles)
         self.export = guarded(self._export)
         self.coverage = guarded(self._coverage)
+        self.stored_markets = Recent(self._read_markets, MARKETS_TTL)
+
+    async def _read_markets(self) -> list[StoredMarket]:
+        return await store.reader(self.host).markets()
 
     async def _health(self, request: Request) -> Response:
         """The daemon's health (the control socket's ``health``): 200, or 503 when failing."""
@@ -204,9 +203,10 @@ class Api:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _markets(self, request: Request) -> Response:
-        """Stored markets with their first and last open time and count, and whether a source follows them."""
+        """Stored markets with their first and last open time and count (a listing up to
+        :data:`MARKETS_TTL` seconds old), and whether a source follows them (as of now)."""
         followed = {(m["coin"], m["interval"]) for m in markets_view(self.host)}
-        stored = await store.reader(self.host).markets()
+        stored = await self.stored_markets.get()
         rows = [{**store.market_json(m), "followed": (m.coin, m.interval) in followed} for m in stored]
         seen = {(m.coin, m.interval) for m in stored}
         rows += [
@@ -220,17 +220,17 @@ class Api:
         query = candle_query(request.query_params, paged=True)
         start, end = _range(query)
         limit = query.limit if query.limit is not None else MAX_PAGE
-        result = await store.reader(self.host).candles(
+        result = await store.reader(self.host).rows(
             query.coin, query.interval, start, end, limit, closed_only=query.closed_only
         )
-        page = result.candles
+        page = result.rows
         next_url = _next_url(request, result.next)
         if query.format == "json":
             body = {
                 "coin": query.coin,
                 "interval": query.interval,
                 "columns": list(query.columns),
-                "rows": [json_row(c, query.columns) for c in page],
+                "rows": json_rows(page, query.columns),
                 "next": next_url,
             }
             return Response(msgspec.json.encode(body), media_type=JSON)
@@ -243,7 +243,7 @@ class Api:
         query = candle_query(request.query_params, paged=False)
         fmt = FORMATS[query.format](query.columns)
         pages = _limited(store.reader(self.host), query)
-        first: Sequence[Candle] = ()
+        first: Sequence[CandleRow] = ()
         try:  # the first page before answering: a store that is down is a 503, not a cut-off 200
             first = await pages.__anext__()  # not anext(pages, ()): CPython 3.11 raises SystemError there
         except StopAsyncIteration:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,10 +27,10 @@ from starlette.types import Receive, Scope, Send
 
 from candlewick.errors import SinkUnavailable
 from candlewick.model import Candle
-from candlewick.reading import CandleReader
+from candlewick.reading import CandleReader, CandleRow, candle_row
 from candlewick.web import store
 from candlewick.web.params import COLUMNS, MarketQuery, market_query, parse_time
-from candlewick.web.routes import ClosingStream, error_response, guarded, json_row
+from candlewick.web.routes import ClosingStream, error_response, guarded
 from candlewick.web.store import END_OF_TIME
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("candlewick.web")
 
-__all__ = ["LiveStream", "candle_event"]
+__all__ = ["LiveStream", "candle_event", "row_event"]
 
 #: Seconds between comment lines that keep an idle stream (and the proxies on its way) open.
 KEEPALIVE: Final = 15.0
@@ -50,10 +51,18 @@ QUEUE: Final = 256
 REPLAY_MAX: Final = 5000
 
 
+def row_event(row: CandleRow) -> bytes:
+    """One SSE event: ``id`` the open time, ``data`` the candle as one JSON line (an object of the columns)."""
+    data = _encode(dict(zip(COLUMNS, row, strict=False)))  # the export columns: derived left out
+    return b"event: candle\nid: %d\ndata: %s\n\n" % (row[0], data)
+
+
 def candle_event(candle: Candle) -> bytes:
-    """One SSE event: ``id`` the open time, ``data`` the candle as one JSON line."""
-    data = json.dumps(dict(zip(COLUMNS, json_row(candle, COLUMNS), strict=True)), separators=(",", ":"))
-    return f"event: candle\nid: {candle.open_time}\ndata: {data}\n\n".encode()
+    """:func:`row_event` of a candle (a live update)."""
+    return row_event(candle_row(candle))
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 class _Counted(ClosingStream):
@@ -105,9 +114,9 @@ class LiveStream:
                 gap = json.dumps({"from": last_id, "to": skipped_to})
                 yield f"event: gap\ndata: {gap}\n\n".encode()
             sent = -1
-            for candle in replay:
-                yield candle_event(candle)
-                sent = candle.open_time
+            for row in replay:
+                yield row_event(row)
+                sent = row[0]
             while True:
                 candle_or_none = None
                 with anyio.move_on_after(KEEPALIVE):
@@ -120,19 +129,19 @@ class LiveStream:
 
     async def _replay(
         self, reader: CandleReader, market: MarketQuery, last_id: int | None
-    ) -> tuple[Sequence[Candle], int | None]:
+    ) -> tuple[Sequence[CandleRow], int | None]:
         """What a client gets before live updates: the newest stored candle, or the stored candles
         from ``last_id`` on; at most :data:`REPLAY_MAX` (the newest), with the open time the replay
         skipped to when there were more (else None)."""
         coin, interval = market.coin, market.interval
         try:
             if last_id is None:
-                return await reader.newest(coin, interval, 1), None
-            page = await reader.candles(coin, interval, max(0, last_id), END_OF_TIME, REPLAY_MAX)
+                return [candle_row(c) for c in await reader.newest(coin, interval, 1)], None
+            page = await reader.rows(coin, interval, max(0, last_id), END_OF_TIME, REPLAY_MAX)
             if page.next is None:
-                return page.candles, None
-            newest = await reader.newest(coin, interval, REPLAY_MAX)
-            return newest, newest[0].open_time if newest else None
+                return page.rows, None
+            newest = [candle_row(c) for c in await reader.newest(coin, interval, REPLAY_MAX)]
+            return newest, newest[0][0] if newest else None
         except (SinkUnavailable, OSError) as exc:  # the store is down: live updates still flow
             log.warning("web: stream replay of %s %s failed: %s", coin, interval, exc)
             return (), None

@@ -11,14 +11,17 @@ import pytest
 from candlewick.exporting.formats import COLUMNS, CsvFormat, NdjsonFormat, check_columns, encode
 from candlewick.exporting.times import parse_time
 from candlewick.model import Candle
+from candlewick.reading import CandleRow, candle_row
 
 T = 1_700_000_040_000
 
 
-def _candle(i: int, *, closed: bool = True) -> Candle:
+def _candle(i: int, *, closed: bool = True) -> CandleRow:
     t = T + i * 60_000
     close = f"3000{i}.10"
-    return Candle("BTC", "1m", t, t + 59_999, "30000.50", "30010.0", "29990.125", close, "0.00012340", 7, closed)
+    return candle_row(
+        Candle("BTC", "1m", t, t + 59_999, "30000.50", "30010.0", "29990.125", close, "0.00012340", 7, closed)
+    )
 
 
 def test_csv_header_is_the_public_column_list_and_rows_keep_exact_decimals() -> None:
@@ -56,7 +59,7 @@ def test_bad_columns_are_refused_naming_the_allowed_ones(bad: list[str]) -> None
 
 
 def test_encode_yields_the_header_then_one_chunk_per_non_empty_page() -> None:
-    async def pages() -> AsyncIterator[tuple[Candle, ...]]:
+    async def pages() -> AsyncIterator[tuple[CandleRow, ...]]:
         yield (_candle(0),)
         yield ()
         yield (_candle(1), _candle(2))

@@ -20,16 +20,19 @@ from candlewick.exporting.freqtrade import (
     write_json,
 )
 from candlewick.model import Candle
+from candlewick.reading import CandleRow, candle_row
 
 T = 1_700_000_040_000
 
 
-def _candle(i: int) -> Candle:
+def _candle(i: int) -> CandleRow:
     t = T + i * 3_600_000
-    return Candle("BTC", "1h", t, t + 3_599_999, "37000.5", "37100", "36900.25", f"3705{i}.0", "12.00012340", 9, True)
+    return candle_row(
+        Candle("BTC", "1h", t, t + 3_599_999, "37000.5", "37100", "36900.25", f"3705{i}.0", "12.00012340", 9, True)
+    )
 
 
-async def _pages(*pages: tuple[Candle, ...]) -> AsyncIterator[tuple[Candle, ...]]:
+async def _pages(*pages: tuple[CandleRow, ...]) -> AsyncIterator[tuple[CandleRow, ...]]:
     for page in pages:
         yield page
 

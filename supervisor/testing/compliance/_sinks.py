@@ -14,17 +14,18 @@ from typing import Any
 import anyio
 
 from candlewick.config import Settings
+from candlewick.exporting.formats import COLUMNS, CsvFormat
 from candlewick.model import Candle, close_time
 from candlewick.plugin import Component, ComponentSpec, Sink
 from candlewick.plugins.memory_buffer.buffer import MemoryBuffer
 from candlewick.plugins.memory_buffer.config import MemoryBufferConfig
 from candlewick.plugins.memory_buffer.spool_dir import REJECTED
-from candlewick.reading import CandleReader
+from candlewick.reading import CandleReader, candle_row
 from candlewick.runtime.telemetry import Telemetry
 from candlewick.testing.compliance._harness import build_component, running, single_errors
 
 __all__ = [
-    "T0", "StoreOutage", "bad_version", "check_reader", "kill_mid_write", "rejected_files", "sample",
+    "T0", "StoreOutage", "bad_version", "check_reader", "check_rows", "kill_mid_write", "rejected_files", "sample",
     "write_through_buffer",
 ]  # fmt: skip
 
@@ -108,6 +109,7 @@ async def check_reader(reader: CandleReader, written: list[Candle], start: int, 
     assert got == want, (
         f"pages over [start, end) gave {[c.open_time for c in got]}, wrote {[c.open_time for c in want]}"
     )
+    await check_rows(reader, want, start, end)
     closed = (await reader.candles("BTC", "1m", start, end + 60_000, 100, closed_only=True)).candles
     assert list(closed) == [c for c in btc if c.closed and c.open_time >= start], "closed_only must leave out open ones"
     assert await reader.newest("BTC", "1m", 3) == btc[-3:]
@@ -124,6 +126,29 @@ async def check_reader(reader: CandleReader, written: list[Candle], start: int, 
         pass
     else:
         raise AssertionError("candles(limit=0) must raise ValueError")
+
+
+async def check_rows(reader: CandleReader, want: list[Candle], start: int, end: int) -> None:
+    """``rows()`` gives plain tuples of the candles; ``copy_csv()`` writes nothing or the CSV encoder's bytes."""
+    rows = list((await reader.rows("BTC", "1m", start, end, 100)).rows)
+    assert rows == [candle_row(c) for c in want], f"rows() gave {rows}"
+    for row in rows:
+        types = tuple(type(v) for v in row)
+        assert type(row) is tuple, f"rows() must give tuples, not {type(row).__name__}"
+        assert types == (int, str, str, str, str, str, int, bool, bool), f"a row of {types}"
+    chunks: list[bytes] = []
+
+    async def write(chunk: bytes) -> None:
+        chunks.append(chunk)
+
+    for columns in (COLUMNS, ("closed", "time", "volume")):
+        chunks.clear()
+        copied = await reader.copy_csv("BTC", "1m", start, end, write, columns=columns)
+        fmt = CsvFormat(columns)
+        if copied is None:
+            assert not chunks, "copy_csv() returned None but wrote"
+            continue
+        assert (copied, b"".join(chunks)) == (len(rows), fmt.header() + fmt.rows(rows)), "copy_csv() != CsvFormat"
 
 
 async def kill_mid_write(plugin: str, name: str, options: dict[str, Any], size: int, *, after: int = 3) -> int:

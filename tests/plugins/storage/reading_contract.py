@@ -7,18 +7,22 @@ may be written).
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import pytest
 
 from candlewick.errors import SinkUnavailable
+from candlewick.exporting.formats import CsvFormat
+from candlewick.exporting.run import Request, export_bytes
 from candlewick.gaps.ledger import MarketCoverage
 from candlewick.gaps.store import Store
 from candlewick.model import DAY_MS
 from candlewick.plugin import Sink
 from candlewick.readers import FOREVER, read_coverage
-from candlewick.reading import CandlePage, StoredMarket
+from candlewick.reading import CandlePage, StoredMarket, candle_row, candles_of
 
 from .contract import NewSink, running
 from .helpers import T0, candle
@@ -63,6 +67,68 @@ class ReaderContract:
             page = await sink.reader().candles("BTC", "1m", 0, FOREVER, 10)
             assert page == CandlePage(tuple(written), None)
             assert page.candles[0].volume == "0.00012340"
+
+    async def test_derived_rows_say_so_and_the_default_csv_leaves_the_flag_out(self, new_sink: NewSink) -> None:
+        async with running(new_sink()) as sink:
+            folded = replace(candle(0, closed=True), derived=True)
+            await sink.write([folded, candle(1, closed=True)])
+            reader = sink.reader()
+            page = await reader.candles("BTC", "1m", 0, FOREVER, 10)
+            assert [c.derived for c in page.candles] == [True, False]
+            assert [c.derived for c in await reader.newest("BTC", "1m", 10)] == [True, False]
+            rows = (await reader.rows("BTC", "1m", 0, FOREVER, 10)).rows
+            assert [r[8] for r in rows] == [True, False]
+            assert CsvFormat().rows(rows).decode().splitlines()[0].endswith(",1,true")
+            flagged = CsvFormat(("time", "derived")).rows(rows).decode().splitlines()
+            assert flagged == [f"{t(0)},true", f"{t(1)},false"]
+
+    async def test_rows_are_plain_tuples_and_candles_are_built_from_the_same_page(self, new_sink: NewSink) -> None:
+        async with running(new_sink()) as sink:
+            await fill(sink, 7, open_every=3)  # 0, 3, 6 open
+            reader = sink.reader()
+            page = await reader.rows("BTC", "1m", t(1), t(7), 4)
+            assert page.next == t(5)
+            assert [(r[0], r[7]) for r in page.rows] == [(t(1), True), (t(2), True), (t(3), False), (t(4), True)]
+            assert all(type(r) is tuple and type(r[7]) is bool for r in page.rows)
+            candles = await reader.candles("BTC", "1m", t(1), t(7), 4)
+            assert candles == CandlePage(candles_of("BTC", "1m", page.rows), t(5))
+            assert [candle_row(c) for c in candles.candles] == list(page.rows)
+            streamed = [r async for rows in reader.stream_rows("BTC", "1m", t(0), t(7), page_size=2) for r in rows]
+            assert [r[0] for r in streamed] == [t(i) for i in range(7)]
+
+    async def test_the_csv_export_is_the_encoders_bytes_however_the_store_writes_it(self, new_sink: NewSink) -> None:
+        """``export_bytes`` takes the store's own CSV (``copy_csv``) when it has one: the bytes of encoding rows."""
+        async with running(new_sink()) as sink:
+            await fill(sink, 9, open_every=4)
+            await sink.write([candle(9, closed=True, volume="0.00012340", close="30001.10")])
+            reader = sink.reader()
+            for closed_only in (False, True):
+                rows = [r async for page in reader.stream_rows("BTC", "1m", t(1), t(10), closed_only=closed_only)
+                        for r in page]  # fmt: skip
+                out = io.BytesIO()
+                request = Request("BTC", "1m", t(1), t(10), closed_only=closed_only)
+                assert await export_bytes(reader, request, "csv", out) == len(rows)
+                assert out.getvalue() == CsvFormat().header() + CsvFormat().rows(rows)
+                assert out.getvalue().endswith(b",30001.10,0.00012340,1,true\n")
+            empty = io.BytesIO()
+            assert await export_bytes(reader, Request("ETH", "1m", 0, FOREVER), "csv", empty) == 0
+            assert empty.getvalue() == b"time,open,high,low,close,volume,trades,closed\n"
+
+    async def test_a_csv_consumer_that_fails_gets_its_own_error_back(self, new_sink: NewSink) -> None:
+        """A closed pipe while the store writes CSV is the consumer's error, not the store's."""
+        async with running(new_sink()) as sink:
+            await fill(sink, 5)
+            reader = sink.reader()
+
+            async def broken(chunk: bytes) -> None:
+                raise BrokenPipeError("the reader went away")
+
+            try:
+                copied = await reader.copy_csv("BTC", "1m", 0, FOREVER, broken)
+            except BrokenPipeError:
+                copied = -1
+            assert copied in (None, -1)  # None: this store has no CSV of its own, and wrote nothing
+            assert len((await reader.rows("BTC", "1m", 0, FOREVER, 10)).rows) == 5  # the reader still reads
 
     async def test_closed_only_leaves_out_open_candles_and_pages_past_them(self, new_sink: NewSink) -> None:
         async with running(new_sink()) as sink:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import msgspec
 import pytest
@@ -11,11 +10,12 @@ import pytest
 from candlewick.errors import SchemaTooNew
 from candlewick.model import INTERVALS
 from candlewick.plugins._storage.migrations import Migration, plan
-from candlewick.plugins._storage.rows import candle_from_row, candles_from_rows, row_of, winners
+from candlewick.plugins._storage.rows import candle_from_row, row_of, winners
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.memory_buffer.coalescer import Coalescer
 from candlewick.plugins.timescaledb.config import TimescaleConfig, interval_ms
 from candlewick.plugins.timescaledb.sink import dsn_for_log
+from candlewick.reading import CandleRow, candles_of
 
 from .helpers import candle
 
@@ -162,10 +162,10 @@ def test_a_dsn_is_shown_without_its_secrets(dsn: str, shown: str) -> None:
 
 @pytest.mark.parametrize("interval", INTERVALS)
 def test_a_page_of_rows_becomes_the_same_candles_as_row_by_row(interval: str) -> None:
-    """The read path's batch conversion agrees with candle_from_row, months, off-grid times and derived rows included."""
-    rows: list[tuple[Any, ...]] = [
-        (1_700_000_040_000, "BTC", interval, "1.5", "2", "1", "1.75", "0.00012340", 3, 1, 0),
-        (1_706_745_600_000, "BTC", interval, "1.5", "2", "1", "1.75", "10", 0, 0, 0),
-        (1_706_745_600_123, "ETH", interval, "1", "1", "1", "1", "0", 1, True, True),
+    """Batch conversion agrees with candle_from_row, months, off-grid times and derived rows included."""
+    rows: list[CandleRow] = [
+        (1_700_000_040_000, "1.5", "2", "1", "1.75", "0.00012340", 3, True, False),
+        (1_706_745_600_000, "1.5", "2", "1", "1.75", "10", 0, False, False),
+        (1_706_745_600_123, "1", "1", "1", "1", "0", 1, True, True),
     ]
-    assert candles_from_rows(rows) == tuple(candle_from_row(*r) for r in rows)
+    assert candles_of("ETH", interval, rows) == tuple(candle_from_row(r[0], "ETH", interval, *r[1:]) for r in rows)
