@@ -59,6 +59,9 @@ class DerivedFeed:
         self.pending: dict[Market, dict[int, Candle | None]] = {}
         self.streak: dict[Market, int] = {}
         self.fallbacks: list[Market] = []
+        #: Derived candles compared with the exchange's, and those that differed.
+        self.checked = 0
+        self.mismatches = 0
         #: Derived markets whose start-up history is fetched when :meth:`run` starts.
         self._history: list[Market] = []
         self._running = False
@@ -198,10 +201,12 @@ class DerivedFeed:
             return native  # a bucket the 1m history did not cover: the exchange's candle as it is
         source, (coin, interval) = self.source.name, market
         self._checked.inc(source=source, coin=coin, interval=interval)
+        self.checked += 1
         if native is not None and native.same_values(derived):
             self.streak[market] = 0
             return None
         self._mismatches.inc(source=source, coin=coin, interval=interval)
+        self.mismatches += 1
         self.streak[market] = self.streak.get(market, 0) + 1
         log.warning(
             "%s: derived %s/%s candle at %d differs from the exchange's: %s instead of %s",

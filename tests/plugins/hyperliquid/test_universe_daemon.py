@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import anyio
 import pytest
 
 from candlewick.config import Settings
+from candlewick.model import open_time
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
 from candlewick.runtime.daemon import Daemon
@@ -148,3 +151,50 @@ async def test_check_config_shows_what_the_sets_resolve_to(tmp_path: Path) -> No
     assert resolved["shard"] == "1/3"
     assert 60 < resolved["shard_coins"] < 110
     assert resolved["markets"] == 2 * resolved["shard_coins"]
+
+
+def _derived_rows(db: Path, since: int) -> list[tuple[str, str, int, str, str, str, str, str, int]]:
+    """Closed derived rows opening at or after ``since``: coin, interval, time and the values."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute(
+                "SELECT coin, interval, time, open, high, low, close, volume, trades FROM candles"
+                " WHERE derived = 1 AND closed = 1 AND time >= ? ORDER BY coin, interval, time",
+                (since,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no table yet
+            return []
+
+
+async def test_every_perp_with_derived_intervals_within_the_limits(tmp_path: Path, anyio_backend: str) -> None:
+    """``coins = ["*"]``: 1m subscribed, 3m and 5m derived; one subscription per perp, spread over
+    connections; the derived rows equal the exchange's own candles and reconciliation agrees."""
+    clock = ScaledClock(speed=60)
+    async with FakeExchange(seed=7, clock=clock, coins=full_universe(), push_interval=5) as exchange:
+        settings = _settings(
+            exchange, tmp_path, coins=["*"], intervals=["1m", "3m", "5m"], derive=["3m", "5m"],
+            reconcile_every=60, reconcile_delay=5,
+            close_grace=10,  # the fake pushes a candle's last trades with its next round, up to 5 s late
+        )  # fmt: skip
+        started = exchange.now_ms()
+        async with _daemon(settings, clock, anyio_backend) as source:
+            await _until(lambda: source.running)
+            assert source.following.derived_intervals == ("3m", "5m")
+            await _until(lambda: len(_subscribed(exchange)) == 240)
+            assert {i for _, i in _subscribed(exchange)} == {"1m"}
+            assert exchange.connections == 3  # about 100 subscriptions a connection
+            since = open_time("5m", started) + 5 * 60_000  # the first 5m bucket that opened after the start
+            db = tmp_path / "candles.db"
+            await _until(lambda: {i for _, i, *_ in _derived_rows(db, since)} == {"3m", "5m"}, 40)
+            await _until(lambda: source.derived.checked >= 240, 40)  # a reconciliation round
+            rows = _derived_rows(db, since)
+            assert len({c for c, *_ in rows}) > 200  # nearly every perp has closed derived candles
+        for coin, interval, t, *values in rows:
+            [native] = exchange.truth(coin, interval, t, t)
+            want = [native.open, native.high, native.low, native.close, native.volume, native.trades]
+            assert [Decimal(str(v)) for v in values] == [Decimal(str(v)) for v in want], (coin, interval, t)
+        assert source.derived.fallbacks == []
+        assert source.derived.mismatches == 0
+        assert exchange.limits.violations == {}
