@@ -143,7 +143,9 @@ class Candle:
             return False
         if self.closed and not other.closed:
             return True
-        return self.rank() >= other.rank()
+        if self.trades != other.trades:  # the common case decides without building Decimals
+            return self.trades > other.trades
+        return self.volume == other.volume or Decimal(self.volume) >= Decimal(other.volume)
 
     def as_closed(self) -> Candle:
         """This candle marked final."""
