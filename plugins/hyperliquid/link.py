@@ -26,6 +26,7 @@ from candlewick.plugins.hyperliquid.protocol import (
     Malformed,
     Pong,
     ServerError,
+    ServerEvent,
     SubscriptionAck,
     UnknownChannel,
     parse_frame,
@@ -66,7 +67,9 @@ class LinkHost(Protocol):
 
     def now_ms(self) -> int: ...
 
-    async def on_candles(self, link: Link, update: CandleUpdate, text: str) -> None: ...
+    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, str]]) -> None:
+        """Candle frames of ``link`` (each with its text, for reports), in the order received."""
+        ...
 
     def count_malformed(self, reason: str, raw: str) -> None: ...
 
@@ -238,24 +241,36 @@ class Link:
         try:
             while True:
                 self._waiting_since = clock.monotonic()
-                text = await ws.recv()
+                texts = await ws.recv_many()
                 self._waiting_since = None
                 self._pending_ping = None
                 self._last_frame_ms = src.now_ms()
-                await self.on_frame(text)
+                await self.on_frames(texts)
         except ConnectionLost as exc:
             self._lose(str(exc))
         finally:
             self._waiting_since = None
 
-    async def on_frame(self, text: str) -> None:
-        """Handle one websocket text frame: candles go to the source, the rest to the subscriptions."""
+    async def on_frames(self, texts: list[str]) -> None:
+        """Handle one read's text frames in order: runs of candles to the source, the rest to the subscriptions."""
         src = self.source
-        src.frames.inc()
-        event = parse_frame(text)
-        if isinstance(event, CandleUpdate):
-            await src.on_candles(self, event, text)
-        elif isinstance(event, SubscriptionAck):
+        src.frames.inc(len(texts))
+        candles: list[tuple[CandleUpdate, str]] = []
+        for text in texts:
+            event = parse_frame(text)
+            if type(event) is CandleUpdate:
+                candles.append((event, text))
+                continue
+            if candles:  # what came before this event is handled before it
+                await src.on_candles(self, candles)
+                candles = []
+            self._on_event(event)
+        if candles:
+            await src.on_candles(self, candles)
+
+    def _on_event(self, event: ServerEvent) -> None:
+        src = self.source
+        if isinstance(event, SubscriptionAck):
             self.subs.acked(event.market, event.method)
         elif isinstance(event, ServerError):
             self._on_error(event)

@@ -107,6 +107,22 @@ class WebSocket:
 
     async def recv(self) -> str:
         """The next text message; raises :class:`ConnectionLost` once the connection ends."""
+        await self._fill()
+        return self._messages.popleft()
+
+    async def recv_many(self) -> list[str]:
+        """Every text message one socket read brought (at least one), in order.
+
+        Frames arrive in bursts: handling a read's worth at once costs one pass through the
+        event loop for all of them instead of one per message.
+        """
+        await self._fill()
+        messages = list(self._messages)
+        self._messages.clear()
+        return messages
+
+    async def _fill(self) -> None:
+        """Read until at least one message is queued; :class:`ConnectionLost` once the connection ends."""
         while not self._messages:
             if self.protocol.state is State.CLOSED:
                 raise ConnectionLost(self._closed_reason())
@@ -123,7 +139,6 @@ class WebSocket:
             if _state(self.protocol) is State.CLOSED and not self._messages:
                 await self.stream.aclose()
                 raise ConnectionLost(self._closed_reason())
-        return self._messages.popleft()
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """Close politely (bounded by a short timeout), then drop the transport."""
