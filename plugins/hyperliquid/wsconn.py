@@ -28,6 +28,7 @@ from websockets.uri import parse_uri
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "RECEIVE_SIZE",
     "ConnectionLost",
     "Unreachable",
     "WebSocket",
@@ -58,6 +59,8 @@ class WebSocket:
         self._messages: collections.deque[str] = collections.deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
+        #: Bytes the last socket read brought (a full read means more is waiting).
+        self.last_read = 0
         for frame in pending or ():
             self._on_frame(frame)
 
@@ -131,6 +134,7 @@ class WebSocket:
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 self.protocol.receive_eof()
             else:
+                self.last_read = len(data)
                 self.protocol.receive_data(data)
             for event in self.protocol.events_received():
                 if isinstance(event, Frame):
