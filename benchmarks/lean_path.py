@@ -13,7 +13,10 @@ measured:
   figure does not depend on ``nice`` or on what else the machine runs, only on cache and
   frequency effects, which is why several rounds are run and the median reported;
 - VmHWM: the peak resident set (/proc/<pid>/status) at the end of the window;
-- start: spawn to the first candle frame the fake sent it (the subscriptions took effect).
+- start: spawn to the first candle frame the fake sent it (the subscriptions took effect);
+- REST: requests it made in the window (candlewick confirms closed candles and repairs gaps).
+
+``backfill_on_start`` is ``none``: start-up history is another benchmark's (``backfill_budget.py``).
 
 Then ``--help`` wall time of each candlewick installation (``benchmarks/cli_startup.py``'s timer).
 
@@ -63,6 +66,7 @@ class Figures:
     frames_per_second: float
     vm_hwm: int
     start_s: float
+    rest: int  # REST requests the contestant made in the window
 
 
 def vm_hwm(pid: int) -> int:
@@ -81,7 +85,7 @@ ws_url = "{ex.ws_url}"
 rest_url = "{ex.rest_url}"
 coins = {json.dumps(coins)}
 intervals = {json.dumps(list(INTERVALS))}
-backfill_on_start = "30m"
+backfill_on_start = "none"
 
 [sink]
 use = "sqlite"
@@ -126,8 +130,10 @@ async def measure(c: Contestant, ex: FakeExchange, warmup: float, window: float)
             start_s = time.monotonic() - spawned
             await anyio.sleep(max(0.0, spawned + warmup - time.monotonic()))
             cpu0, frames0, t0 = cpu_seconds(proc.pid), ex.stats.candle_frames, time.monotonic()
+            rest0 = ex.stats.rest_requests
             await anyio.sleep(window)
             cpu1, frames1, t1 = cpu_seconds(proc.pid), ex.stats.candle_frames, time.monotonic()
+            rest = ex.stats.rest_requests - rest0
             peak = vm_hwm(proc.pid)
             if proc.returncode is not None:
                 raise RuntimeError(f"{c.name} exited with {proc.returncode}: {(workdir / 'out.log').read_text()}")
@@ -135,7 +141,7 @@ async def measure(c: Contestant, ex: FakeExchange, warmup: float, window: float)
             await stop(proc)
             log.close()
     frames = frames1 - frames0
-    return Figures(c.name, 1e6 * (cpu1 - cpu0) / frames, frames / (t1 - t0), peak, start_s)
+    return Figures(c.name, 1e6 * (cpu1 - cpu0) / frames, frames / (t1 - t0), peak, start_s, rest)
 
 
 async def stop(proc: anyio.abc.Process) -> None:
@@ -162,7 +168,7 @@ async def bench(contestants: Sequence[Contestant], args: argparse.Namespace) -> 
     return rounds
 
 
-HEADER = f"{'contestant':<28} {'CPU us/frame':>12} {'x minimal':>9} {'frames/s':>9} {'VmHWM MB':>9} {'x minimal':>9} {'start s':>8}"  # noqa: E501
+HEADER = f"{'contestant':<28} {'CPU us/frame':>12} {'x minimal':>9} {'frames/s':>9} {'VmHWM MB':>9} {'x minimal':>9} {'start s':>8} {'REST':>5}"  # noqa: E501
 
 
 def row(f: Figures, base: Figures | None) -> str:
@@ -170,7 +176,7 @@ def row(f: Figures, base: Figures | None) -> str:
     mem_ratio = f"{f.vm_hwm / base.vm_hwm:.2f}" if base else "-"
     return (
         f"{f.name:<28} {f.cpu_us_per_frame:>12.1f} {cpu_ratio:>9} {f.frames_per_second:>9.0f} "
-        f"{f.vm_hwm / MiB:>9.1f} {mem_ratio:>9} {f.start_s:>8.2f}"
+        f"{f.vm_hwm / MiB:>9.1f} {mem_ratio:>9} {f.start_s:>8.2f} {f.rest:>5}"
     )
 
 
@@ -185,6 +191,7 @@ def medians(rounds: list[list[Figures]]) -> list[Figures]:
                 statistics.median(f.frames_per_second for f in runs),
                 int(statistics.median(f.vm_hwm for f in runs)),
                 statistics.median(f.start_s for f in runs),
+                int(statistics.median(f.rest for f in runs)),
             )
         )
     return out
