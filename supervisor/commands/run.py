@@ -26,6 +26,8 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args)
+        if (args.backend or settings.daemon.backend) == "asyncio":
+            _leave_out_trio()
         hooks = build_plugin_manager()
         daemon = Daemon(settings, hooks, backend=args.backend, services=default_services())
         daemon.build()
@@ -40,3 +42,11 @@ def main(args: argparse.Namespace) -> int:
     except Exception:
         logging.getLogger("candlewick").exception("the daemon crashed")
         return EXIT_FAILURE
+
+
+def _leave_out_trio() -> None:
+    """This process runs asyncio to the end: libraries that import trio merely because it is
+    installed (httpcore does, about 8 MB resident) find it absent, as if it were not."""
+    import sys
+
+    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
