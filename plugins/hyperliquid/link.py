@@ -67,8 +67,8 @@ class LinkHost(Protocol):
 
     def now_ms(self) -> int: ...
 
-    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, str]]) -> None:
-        """Candle frames of ``link`` (each with its text, for reports), in the order received."""
+    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, bytes]]) -> None:
+        """Candle frames of ``link`` (each with its raw message, for reports), in the order received."""
         ...
 
     def count_malformed(self, reason: str, raw: str) -> None: ...
@@ -248,11 +248,11 @@ class Link:
         try:
             while True:
                 self._waiting_since = clock.monotonic()
-                texts = await ws.recv_many()
+                messages = await ws.recv_many()
                 self._waiting_since = None
                 self._pending_ping = None
                 self._last_frame_ms = src.now_ms()
-                await self.on_frames(texts)
+                await self.on_frames(messages)
                 if interval and ws.last_read < RECEIVE_SIZE:
                     self._waiting_since = clock.monotonic()
                     await clock.sleep(interval)
@@ -261,15 +261,15 @@ class Link:
         finally:
             self._waiting_since = None
 
-    async def on_frames(self, texts: list[str]) -> None:
-        """Handle one read's text frames in order: runs of candles to the source, the rest to the subscriptions."""
+    async def on_frames(self, messages: list[bytes]) -> None:
+        """Handle one read's frames in order: runs of candles to the source, the rest to the subscriptions."""
         src = self.source
-        src.frames.inc(len(texts))
-        candles: list[tuple[CandleUpdate, str]] = []
-        for text in texts:
-            event = parse_frame(text)
+        src.frames.inc(len(messages))
+        candles: list[tuple[CandleUpdate, bytes]] = []
+        for raw in messages:
+            event = parse_frame(raw)
             if type(event) is CandleUpdate:
-                candles.append((event, text))
+                candles.append((event, raw))
                 continue
             if candles:  # what came before this event is handled before it
                 await src.on_candles(self, candles)

@@ -325,7 +325,7 @@ class HyperliquidSource(Source):
         """Pass candles from elsewhere (gap repair) through the closing tracker to the buffer."""
         await self.emit(self.tracker.offer_many(candles, self.now_ms()))
 
-    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, str]]) -> None:
+    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, bytes]]) -> None:
         """Candle frames of ``link`` from one read: the exchange's clock, the grid, the closing tracker, the buffer.
 
         Metrics and the clock's evidence are taken once per read; every candle is still checked.
@@ -338,7 +338,7 @@ class HyperliquidSource(Source):
         out: list[Candle] = []
         seen: dict[Market, int] = {}
         observe, follows, offer = self.grid.observe, link.subs.candle, self.tracker.offer
-        for update, text in updates:
+        for update, raw in updates:
             for candle in update.candles:
                 market = (candle.coin, candle.interval)
                 if not follows(market):
@@ -347,7 +347,7 @@ class HyperliquidSource(Source):
                 seen[market] = seen.get(market, 0) + 1
                 out.extend(offer(candle, now))
             if update.errors:
-                self.count_malformed("; ".join(update.errors), text)
+                self.count_malformed("; ".join(update.errors), raw.decode("utf-8", "replace"))
         for market, count in seen.items():
             candles_in, last_frame = self._market_metrics(market)
             candles_in.inc(count)
