@@ -1,12 +1,12 @@
 """CPU per frame and peak memory of ``candlewick run`` against a minimal collector, same fake, same load.
 
 The fake exchange (``candlewick.testing.FakeExchange``) runs in this process and pushes every
-subscribed market every ``--push`` seconds (60 perps x 1m and 5m at 0.05 s: about 2400 candle
-frames a second on one websocket). One after the other, each contestant runs as a subprocess
-against it: the minimal collector (``benchmarks/minimal_collector.py``), then ``candlewick run``
-with a SQLite sink on asyncio and on trio (and, with ``--before``, another installation of
-candlewick the same way). After ``--warmup`` seconds, a window of ``--window`` seconds is
-measured:
+subscribed market every ``--push`` seconds (60 perps x 1m and 5m at 0.05 s: 2400 candle frames
+a second nominal, on one websocket; the frames/s column says what the fake achieved). One after
+the other, each contestant runs as a subprocess against it: the minimal collector
+(``benchmarks/minimal_collector.py``), then ``candlewick run`` with a SQLite sink on asyncio and
+on trio (and, with ``--before``, another installation of candlewick the same way). After
+``--warmup`` seconds, a window of ``--window`` seconds is measured:
 
 - CPU per frame: utime + stime of the process (every thread; /proc/<pid>/stat) over the window,
   divided by the candle frames the fake sent it in that window. CPU time, not wall time, so the
