@@ -45,7 +45,7 @@ RUNNER = textwrap.dedent(
     """
     import atexit, json, sys
     out = sys.argv[1]
-    atexit.register(lambda: open(out, "w").write(json.dumps(sorted(k for k, v in sys.modules.items() if v))))
+    atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
     from candlewick.cli import main
     sys.exit(main(sys.argv[2:]))
     """
