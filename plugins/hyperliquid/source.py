@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
-from itertools import chain
 from typing import Any
 
 import anyio
@@ -89,6 +88,7 @@ from candlewick.runtime import names
 from candlewick.runtime.backoff import Backoff
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
+from candlewick.runtime.telemetry import Child
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -144,6 +144,8 @@ class HyperliquidSource(Source):
         self._history_done: set[Market] = set()
         #: Candles the websocket closed, per market, awaiting REST confirmation: open -> close time.
         self._unconfirmed: dict[Market, dict[int, int]] = {}
+        #: Per-market metric handles, bound on a market's first candle (see :meth:`_market_metrics`).
+        self._bound: dict[Market, tuple[Child, Child]] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -207,6 +209,7 @@ class HyperliquidSource(Source):
                 await link.remove(market)
         self.tracker.forget(coin, interval)
         self.grid.forget(coin, interval)
+        self._bound.pop(market, None)
 
     def describe(self) -> dict[str, Any]:
         estimate = self.exchange.estimate()
@@ -330,8 +333,8 @@ class HyperliquidSource(Source):
         candles their 1m versions yield after them."""
         newest = self._newest
         confirm = self.config.confirm_closed
-        for candle in chain(candles, self.derived.offer_all(candles)):
-            await self.ctx.candles.send(candle)
+        batch = [*candles, *self.derived.offer_all(candles)]
+        for candle in batch:
             market = candle.market
             if confirm and candle.closed and candle.origin == "live" and not candle.derived:
                 pending = self._unconfirmed.setdefault(market, {})
@@ -340,30 +343,48 @@ class HyperliquidSource(Source):
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
+        await self.ctx.candles.send_many(batch)
 
     async def ingest(self, candles: list[Candle]) -> None:
         """Pass candles from elsewhere (gap repair) through the closing tracker to the buffer."""
         await self.emit(self.tracker.offer_many(candles, self.now_ms()))
 
-    async def on_candles(self, link: Link, update: CandleUpdate, text: str) -> None:
-        """One candle frame of ``link``: the exchange's clock, the grid, the closing tracker, the buffer."""
+    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, bytes]]) -> None:
+        """Candle frames of ``link`` from one read: the exchange's clock, the grid, the closing tracker, the buffer.
+
+        Metrics and the clock's evidence are taken once per read; every candle is still checked.
+        """
         clock = self.ctx.clock
         received, now_s = clock.monotonic(), clock.time()
-        for candle in update.candles:
-            self.exchange.saw_candle(candle.open_time, received=received)
+        newest = max(c.open_time for update, _ in updates for c in update.candles)
+        self.exchange.saw_candle(newest, received=received)  # the newest candle bounds the clock tightest
         now = self.exchange.at_ms(received)
         out: list[Candle] = []
-        observe, follows = self.grid.observe, link.subs.candle
-        for candle in update.candles:
-            if not follows(candle.market):
-                continue  # a late frame of a market just removed
-            observe(candle)
-            self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
-            self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
-            out.extend(self.tracker.offer(candle, now))
-        if update.errors:
-            self.count_malformed("; ".join(update.errors), text)
+        seen: dict[Market, int] = {}
+        observe, follows, offer = self.grid.observe, link.subs.candle, self.tracker.offer
+        for update, raw in updates:
+            for candle in update.candles:
+                market = (candle.coin, candle.interval)
+                if not follows(market):
+                    continue  # a late frame of a market just removed
+                observe(candle)
+                seen[market] = seen.get(market, 0) + 1
+                out.extend(offer(candle, now))
+            if update.errors:
+                self.count_malformed("; ".join(update.errors), raw.decode("utf-8", "replace"))
+        for market, count in seen.items():
+            candles_in, last_frame = self._market_metrics(market)
+            candles_in.inc(count)
+            last_frame.set(now_s)
         await self.emit(out)
+
+    def _market_metrics(self, market: Market) -> tuple[Child, Child]:
+        """The per-market metric handles (bound once: label lookups cost more than the update)."""
+        bound = self._bound.get(market)
+        if bound is None:
+            labels = {"source": self.name, "coin": market[0], "interval": market[1]}
+            bound = self._bound[market] = (self._candles_in.labels(**labels), self._last_frame.labels(**labels))
+        return bound
 
     def count_malformed(self, reason: str, raw: str) -> None:
         """Count a frame that failed validation; log the first and then every ``MALFORMED_LOG_EVERY``."""
