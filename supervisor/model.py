@@ -149,7 +149,9 @@ class Candle:
             return False
         if self.closed and not other.closed:
             return True
-        return self.rank() >= other.rank()
+        if self.trades != other.trades:  # the common case decides without building Decimals
+            return self.trades > other.trades
+        return self.volume == other.volume or Decimal(self.volume) >= Decimal(other.volume)
 
     def same_values(self, other: Candle) -> bool:
         """True when OHLCV and trades are equal as numbers (``"3.70"`` equals ``"3.7"``)."""

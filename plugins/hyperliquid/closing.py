@@ -67,9 +67,12 @@ class MarketTracker:
 
     def offer(self, candle: Candle, now_ms: int) -> list[Candle]:
         """Take one version of a candle (live or REST); return what to emit."""
-        out: list[Candle] = []
         t = candle.open_time
         cur = self.current
+        if cur is not None and t == cur.open_time and candle.trades > cur.trades and not candle.closed:
+            self.current = candle  # the common case: the open candle gained trades (it supersedes)
+            return [candle]
+        out: list[Candle] = []
         if cur is not None and t > cur.open_time:
             self._close_current(out)
             cur = None
@@ -131,7 +134,10 @@ class ClosingTracker:
 
     def offer(self, candle: Candle, now_ms: int) -> list[Candle]:
         """Route one candle version to its market's tracker."""
-        return self.market(candle.coin, candle.interval).offer(candle, now_ms)
+        tracker = self._markets.get((candle.coin, candle.interval))
+        if tracker is None:
+            tracker = self.market(candle.coin, candle.interval)
+        return tracker.offer(candle, now_ms)
 
     def offer_many(self, candles: Iterable[Candle], now_ms: int) -> list[Candle]:
         out: list[Candle] = []

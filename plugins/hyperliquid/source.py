@@ -73,9 +73,8 @@ frame event; nothing per message at INFO.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Container, Coroutine
 from contextlib import aclosing
-from itertools import chain
 from typing import Any
 
 import anyio
@@ -106,6 +105,7 @@ from candlewick.plugins.hyperliquid.usage import LimitUsage
 from candlewick.runtime import names
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
+from candlewick.runtime.telemetry import Child
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -156,6 +156,8 @@ class HyperliquidSource(Source):
         self._newest: dict[Market, int] = {}
         #: Markets whose start-up history has been fetched completely.
         self._history_done: set[Market] = set()
+        #: Per-market metric handles, bound on a market's first candle (see :meth:`_market_metrics`).
+        self._bound: dict[Market, tuple[Child, Child]] = {}
         m = ctx.telemetry.metrics
         label = {"source": ctx.name}
         self.frames = m.counter(names.FRAMES, "Websocket frames received", ("source",)).labels(**label)
@@ -197,6 +199,7 @@ class HyperliquidSource(Source):
         """Stop following a market now."""
         await self.following.remove((coin, interval))
         self._history_done.discard((coin, interval))
+        self._bound.pop((coin, interval), None)
 
     def describe(self) -> dict[str, Any]:
         estimate = self.exchange.estimate()
@@ -274,51 +277,73 @@ class HyperliquidSource(Source):
             wait = CLOSER_MAX_SLEEP if deadline is None else min(CLOSER_MAX_SLEEP, max(0.0, (deadline - now) / 1000))
             await clock.sleep(max(wait, 0.001))
 
-    async def emit(self, candles: list[Candle], *, evidence: tuple[int, int] = (0, 0)) -> None:
+    async def emit(self, candles: list[Candle], *, evidenced: Container[tuple[Market, int]] = ()) -> None:
         """Hand candles to the buffer as they are (waits while it is full), and the derived
         candles their 1m versions yield after them.
 
-        Closed live candles opening within ``evidence`` ``[lo, hi)`` were closed by a successor's
-        frame on a connection up since ``lo`` (see :mod:`~candlewick.plugins.hyperliquid.confirm`).
+        Closed live candles whose (market, open time) is in ``evidenced`` were closed by a
+        successor's frame on a connection up since before they opened (see
+        :mod:`~candlewick.plugins.hyperliquid.confirm`).
         """
         newest = self._newest
         note = self.confirmer.note
-        lo, hi = evidence
-        for candle in chain(candles, self.derived.offer_all(candles)):
-            await self.ctx.candles.send(candle)
+        batch = [*candles, *self.derived.offer_all(candles)]
+        for candle in batch:
             market = candle.market
-            note(candle, evidenced=lo <= candle.open_time < hi)
+            note(candle, evidenced=(market, candle.open_time) in evidenced)
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
+        await self.ctx.candles.send_many(batch)
 
     async def ingest(self, candles: list[Candle]) -> None:
         """Pass candles from elsewhere (gap repair) through the closing tracker to the buffer."""
         await self.emit(self.tracker.offer_many(candles, self.now_ms()))
 
-    async def on_candles(self, link: Link, update: CandleUpdate, text: str) -> None:
-        """One candle frame of ``link``: the exchange's clock, the grid, the closing tracker, the buffer."""
+    async def on_candles(self, link: Link, updates: list[tuple[CandleUpdate, bytes]]) -> None:
+        """Candle frames of ``link`` from one read: the exchange's clock, the grid, the closing tracker, the buffer.
+
+        Metrics and the clock's evidence are taken once per read; every candle is still checked.
+        """
         clock = self.ctx.clock
         received, now_s = clock.monotonic(), clock.time()
-        for candle in update.candles:
-            self.exchange.saw_candle(candle.open_time, received=received)
+        newest = max(c.open_time for update, _ in updates for c in update.candles)
+        self.exchange.saw_candle(newest, received=received)  # the newest candle bounds the clock tightest
         now = self.exchange.at_ms(received)
         out: list[Candle] = []
-        observe, follows = self.grid.observe, link.subs.candle
+        seen: dict[Market, int] = {}
+        #: Closed by a successor's frame, on a connection up since before they opened: evidenced.
+        evidenced: set[tuple[Market, int]] = set()
         up_since = self.exchange.at_ms(link.connected_at) if link.connected_at is not None else now
-        successor = -1
-        for candle in update.candles:
-            if not follows(candle.market):
-                continue  # a late frame of a market just removed
-            observe(candle)
-            self._candles_in.inc(source=self.name, coin=candle.coin, interval=candle.interval)
-            self._last_frame.set(now_s, source=self.name, coin=candle.coin, interval=candle.interval)
-            out.extend(self.tracker.offer(candle, now))
-            successor = candle.open_time
-        if update.errors:
-            self.count_malformed("; ".join(update.errors), text)
-        # Closed by this frame's newer candle, on a connection up since before they opened: evidenced.
-        await self.emit(out, evidence=(up_since, successor if len(update.candles) == 1 else 0))
+        observe, follows, offer = self.grid.observe, link.subs.candle, self.tracker.offer
+        for update, raw in updates:
+            single = len(update.candles) == 1
+            for candle in update.candles:
+                market = (candle.coin, candle.interval)
+                if not follows(market):
+                    continue  # a late frame of a market just removed
+                observe(candle)
+                seen[market] = seen.get(market, 0) + 1
+                closed = offer(candle, now)
+                if closed and single:
+                    t = candle.open_time
+                    evidenced.update((market, c.open_time) for c in closed if c.closed and up_since <= c.open_time < t)
+                out.extend(closed)
+            if update.errors:
+                self.count_malformed("; ".join(update.errors), raw.decode("utf-8", "replace"))
+        for market, count in seen.items():
+            candles_in, last_frame = self._market_metrics(market)
+            candles_in.inc(count)
+            last_frame.set(now_s)
+        await self.emit(out, evidenced=evidenced)
+
+    def _market_metrics(self, market: Market) -> tuple[Child, Child]:
+        """The per-market metric handles (bound once: label lookups cost more than the update)."""
+        bound = self._bound.get(market)
+        if bound is None:
+            labels = {"source": self.name, "coin": market[0], "interval": market[1]}
+            bound = self._bound[market] = (self._candles_in.labels(**labels), self._last_frame.labels(**labels))
+        return bound
 
     def count_malformed(self, reason: str, raw: str) -> None:
         """Count a frame that failed validation; log the first and then every ``MALFORMED_LOG_EVERY``."""

@@ -28,6 +28,7 @@ from websockets.uri import parse_uri
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "RECEIVE_SIZE",
     "ConnectionLost",
     "Unreachable",
     "WebSocket",
@@ -55,9 +56,12 @@ class WebSocket:
         self.stream = stream
         self.protocol = protocol
         self._send_lock = anyio.Lock()
-        self._messages: collections.deque[str] = collections.deque()
+        #: Complete messages as received (UTF-8 bytes: the protocol core decodes bytes fastest).
+        self._messages: collections.deque[bytes] = collections.deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
+        #: Bytes the last socket read brought (a full read means more is waiting).
+        self.last_read = 0
         for frame in pending or ():
             self._on_frame(frame)
 
@@ -95,18 +99,34 @@ class WebSocket:
     def _on_frame(self, frame: Frame) -> None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
             if frame.fin:
-                self._messages.append(bytes(frame.data).decode("utf-8", "replace"))
+                self._messages.append(bytes(frame.data))
             else:
                 self._fragment_opcode = frame.opcode
                 self._fragments = [bytes(frame.data)]
         elif frame.opcode is Opcode.CONT and self._fragment_opcode is not None:
             self._fragments.append(bytes(frame.data))
             if frame.fin:
-                self._messages.append(b"".join(self._fragments).decode("utf-8", "replace"))
+                self._messages.append(b"".join(self._fragments))
                 self._fragments, self._fragment_opcode = [], None
 
     async def recv(self) -> str:
         """The next text message; raises :class:`ConnectionLost` once the connection ends."""
+        await self._fill()
+        return self._messages.popleft().decode("utf-8", "replace")
+
+    async def recv_many(self) -> list[bytes]:
+        """Every message one socket read brought (at least one), in order, as UTF-8 bytes.
+
+        Frames arrive in bursts: handling a read's worth at once costs one pass through the
+        event loop for all of them instead of one per message.
+        """
+        await self._fill()
+        messages = list(self._messages)
+        self._messages.clear()
+        return messages
+
+    async def _fill(self) -> None:
+        """Read until at least one message is queued; :class:`ConnectionLost` once the connection ends."""
         while not self._messages:
             if self.protocol.state is State.CLOSED:
                 raise ConnectionLost(self._closed_reason())
@@ -115,6 +135,7 @@ class WebSocket:
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 self.protocol.receive_eof()
             else:
+                self.last_read = len(data)
                 self.protocol.receive_data(data)
             for event in self.protocol.events_received():
                 if isinstance(event, Frame):
@@ -123,7 +144,6 @@ class WebSocket:
             if _state(self.protocol) is State.CLOSED and not self._messages:
                 await self.stream.aclose()
                 raise ConnectionLost(self._closed_reason())
-        return self._messages.popleft()
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """Close politely (bounded by a short timeout), then drop the transport."""

@@ -168,24 +168,28 @@ class MemoryBuffer(Buffer):
                 await self._make_room()
                 continue
             try:
-                self._hold(await inbox.receive())
-                for _ in range(BURST):  # take what is queued without a round trip through the loop
-                    if len(pending) >= limit:
-                        break
-                    self._hold(inbox.receive_nowait())
-            except anyio.WouldBlock:
-                continue
+                burst = [await inbox.receive()]
             except anyio.EndOfStream:
                 self._inbox_done = True
                 self._wake_writer()
                 return
+            # Take what is queued without a round trip through the loop, then hold it in one go.
+            room = min(BURST, limit - len(pending) - 1)
+            try:
+                while len(burst) <= room:
+                    burst.append(inbox.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                pass  # the end of the inbox is seen by the next receive()
+            self._hold(burst)
 
-    def _hold(self, candle: Candle) -> None:
+    def _hold(self, candles: list[Candle]) -> None:
         pending = self._pending
-        was_empty = not pending
-        if pending.add(candle, self.ctx.clock.monotonic()):
-            self._coalesced.inc()
-        if was_empty or candle.closed or len(pending) >= self.config.max_batch:
+        was_empty, closed = not pending, pending.closed
+        add, now = pending.add, self.ctx.clock.monotonic()
+        coalesced = sum(add(candle, now) for candle in candles)
+        if coalesced:
+            self._coalesced.inc(coalesced)
+        if was_empty or pending.closed > closed or len(pending) >= self.config.max_batch:
             self._wake_writer()
 
     def _wake_writer(self) -> None:

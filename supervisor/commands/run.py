@@ -26,6 +26,8 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args)
+        if (args.backend or settings.daemon.backend) == "asyncio":
+            _leave_out_trio()
         hooks = build_plugin_manager()
         daemon = Daemon(settings, hooks, backend=args.backend, services=default_services())
         daemon.build()
@@ -40,3 +42,18 @@ def main(args: argparse.Namespace) -> int:
     except Exception:
         logging.getLogger("candlewick").exception("the daemon crashed")
         return EXIT_FAILURE
+
+
+def _leave_out_trio() -> None:
+    """This process runs asyncio to the end: httpcore, which imports trio merely because it is
+    installed (about 4 MB resident), is imported while trio looks absent. A plugin that imports
+    trio itself still gets it."""
+    import sys
+
+    if "trio" in sys.modules or "httpcore" in sys.modules:
+        return
+    sys.modules["trio"] = None  # type: ignore[assignment]
+    try:
+        import httpcore  # noqa: F401
+    finally:
+        del sys.modules["trio"]

@@ -297,5 +297,6 @@ async def test_interrupted_start_up_history_is_redone_after_a_reconnect(exchange
         await h.wait_for(lambda: any(c.origin == "rest" for c in h.candles))
         exchange.drop_connections()
         await h.wait_for(lambda: len(h.events_of(names.EV_CONNECTED)) == 2)
-        await h.wait_for(lambda: len({c.open_time for c in h.candles}) >= 5000, timeout=10)
+        # Paced by the REST weight budget (about 9 s of pages): the margin is for a loaded machine.
+        await h.wait_for(lambda: len({c.open_time for c in h.candles}) >= 5000, timeout=20)
         assert h.source._history_done == {("BTC", "1h")}
