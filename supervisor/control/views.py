@@ -100,26 +100,47 @@ def markets_view(host: ControlHost) -> list[dict[str, str]]:
     return out
 
 
-def _market_frames(m: Metrics, source: str, coin: str, interval: str) -> float | None:
-    """Frames of one market, when the source counts frames per market (else ``None``).
+def _by(m: Metrics, name: str, labels: tuple[str, ...], *, latest: bool = False) -> dict[tuple[str, ...], float]:
+    """One pass over a family: samples summed (``latest``: the largest) per value of ``labels``.
 
-    A source counting frames per source only (Hyperliquid: one candle per frame) is shown
-    with its candle updates instead.
+    Per-market figures are looked up here instead of scanning every sample once per market,
+    which at thousands of markets would take seconds of the event loop per call.
     """
-    family = m.get(names.FRAMES)
-    if family is None or not {"coin", "interval"} <= set(family.labelnames):
-        return None
-    return _sum(m, names.FRAMES, source=source, coin=coin, interval=interval)
+    family = m.get(name)
+    if family is None:
+        return {}
+    try:
+        index = [family.labelnames.index(k) for k in labels]
+    except ValueError:
+        return {}
+    out: dict[tuple[str, ...], float] = {}
+    for key, value in family.samples().items():
+        k = tuple(key[i] for i in index)
+        seen = out.get(k)
+        out[k] = value if seen is None else (max(seen, value) if latest else seen + value)
+    return out
 
 
 def _market_stats(host: ControlHost, now: float) -> list[MarketStats]:
     m = host.telemetry.metrics
+    by_source = ("source", "coin", "interval")
+    by_market = ("coin", "interval")
+    candles_in = _by(m, names.CANDLES_IN, by_source)
+    # A source counting frames per source only (Hyperliquid: one candle per frame) is shown with its candle updates.
+    frames_in = _by(m, names.FRAMES, by_source)
+    last_candles = _by(m, names.LAST_CANDLE, by_market, latest=True)
+    last_frames = _by(m, names.LAST_FRAME, by_source, latest=True)
+    today, found = _by(m, names.CANDLES_TODAY, by_market), _by(m, names.GAPS_FOUND, by_market)
+    repaired, lost = _by(m, names.GAPS_REPAIRED, by_market), _by(m, names.PERMANENT_LOSSES, by_market)
+    derived = _by(m, names.DERIVED, by_source, latest=True)
+    checked, differed = _by(m, names.DERIVED_CHECKED, by_source), _by(m, names.DERIVED_MISMATCHES, by_source)
     rows = []
     for market in markets_view(host):
         source, coin, iv = market["source"], market["coin"], market["interval"]
-        candles = _sum(m, names.CANDLES_IN, source=source, coin=coin, interval=iv)
-        last_candle = _latest(m, names.LAST_CANDLE, coin=coin, interval=iv)
-        last_frame = _latest(m, names.LAST_FRAME, source=source, coin=coin, interval=iv)
+        key, short = (source, coin, iv), (coin, iv)
+        candles = candles_in.get(key, 0.0)
+        last_candle = last_candles.get(short)
+        last_frame = last_frames.get(key)
         rows.append(MarketStats(
             coin=coin,
             interval=iv,
@@ -127,16 +148,16 @@ def _market_stats(host: ControlHost, now: float) -> list[MarketStats]:
             last_candle_time=int(last_candle * 1000) if last_candle is not None else None,
             last_frame_time=last_frame,
             lag=max(0.0, now - last_frame) if last_frame is not None else None,
-            frames=_int(frames if (frames := _market_frames(m, source, coin, iv)) is not None else candles),
+            frames=_int(frames_in.get(key, 0.0) if frames_in else candles),
             candles=_int(candles),
-            candles_today=_int(_sum(m, names.CANDLES_TODAY, coin=coin, interval=iv)),
-            gaps_found=_int(_sum(m, names.GAPS_FOUND, coin=coin, interval=iv)),
-            gaps_repaired=_int(_sum(m, names.GAPS_REPAIRED, coin=coin, interval=iv)),
-            permanent_losses=_int(_sum(m, names.PERMANENT_LOSSES, coin=coin, interval=iv)),
+            candles_today=_int(today.get(short, 0.0)),
+            gaps_found=_int(found.get(short, 0.0)),
+            gaps_repaired=_int(repaired.get(short, 0.0)),
+            permanent_losses=_int(lost.get(short, 0.0)),
             grid_mismatch=_grid_mismatch(m, source, coin, iv),
-            derived=bool(_latest(m, names.DERIVED, source=source, coin=coin, interval=iv)),
-            derived_checked=_int(_sum(m, names.DERIVED_CHECKED, source=source, coin=coin, interval=iv)),
-            derived_mismatches=_int(_sum(m, names.DERIVED_MISMATCHES, source=source, coin=coin, interval=iv)),
+            derived=bool(derived.get(key)),
+            derived_checked=_int(checked.get(key, 0.0)),
+            derived_mismatches=_int(differed.get(key, 0.0)),
         ))  # fmt: skip
     return rows
 
