@@ -213,6 +213,11 @@ class Source(Component):
         """Stop following a market while running."""
         raise NotImplementedError(f"source {self.name!r} has a fixed set of markets")
 
+    def feed_alive(self, coin: str, interval: str) -> bool:
+        """True while the market's feed is known to be alive though quiet (its connection up and
+        answering heartbeats), so a market without trades is not reported stale. Default: unknown."""
+        return False
+
 
 class Buffer(Component):
     """Reads candles from ``ctx.inbox`` and delivers them to the sink.

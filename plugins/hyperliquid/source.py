@@ -99,7 +99,7 @@ from candlewick.plugins.hyperliquid.limits import (
 from candlewick.plugins.hyperliquid.link import Link
 from candlewick.plugins.hyperliquid.protocol import CandleUpdate
 from candlewick.plugins.hyperliquid.rest import HyperliquidRest
-from candlewick.plugins.hyperliquid.subscriptions import Market
+from candlewick.plugins.hyperliquid.subscriptions import Market, SubState
 from candlewick.plugins.hyperliquid.universe_watch import UniverseWatch
 from candlewick.plugins.hyperliquid.usage import LimitUsage
 from candlewick.runtime import names
@@ -200,6 +200,12 @@ class HyperliquidSource(Source):
         await self.following.remove((coin, interval))
         self._history_done.discard((coin, interval))
         self._bound.pop((coin, interval), None)
+
+    def feed_alive(self, coin: str, interval: str) -> bool:
+        """The connection subscribed to the market (to its coin's 1m when derived) is up and
+        subscribed: it answers pings or is reconnected within ``ping_interval + pong_timeout``."""
+        market = (coin, "1m") if self.derived.derives((coin, interval)) else (coin, interval)
+        return any(link.connected and link.subs.state(market) is SubState.SUBSCRIBED for link in self.links)
 
     def describe(self) -> dict[str, Any]:
         estimate = self.exchange.estimate()

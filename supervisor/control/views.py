@@ -329,12 +329,19 @@ def _stale_checks(host: ControlHost, markets: Iterable[MarketStats]) -> list[Che
         if lag is None:
             child = host.supervisor.children.get(row.source)
             up = child.uptime() if child is not None else None
-            ok = up is None or up < STALE_AFTER
+            ok = up is None or up < STALE_AFTER or _feed_alive(host, row)
             out.append(_check(name, ok, "no data yet" if ok else f"no data in {up:.0f}s since start"))
+        elif lag > STALE_AFTER and _feed_alive(host, row):
+            out.append(_check(name, True, f"last frame {lag:.0f}s ago (quiet: its connection is alive)"))
         else:
             ok = lag <= STALE_AFTER
             out.append(_check(name, ok, f"last frame {lag:.0f}s ago" + ("" if ok else " (stale)")))
     return out
+
+
+def _feed_alive(host: ControlHost, row: MarketStats) -> bool:
+    source = host.components.get(row.source)
+    return isinstance(source, Source) and source.feed_alive(row.coin, row.interval)
 
 
 def _grid_checks(markets: Iterable[MarketStats]) -> list[Check]:

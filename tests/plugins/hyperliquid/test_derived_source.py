@@ -41,3 +41,16 @@ async def test_over_the_limit_the_shortest_intervals_are_derived_and_the_limit_k
         assert all(c.interval in ("3m", "5m", "15m") for c in h.candles if c.derived)
         assert set(h.source.markets()) == {(c, i) for c in coins for i in INTERVALS}
         assert h.source.describe()["derived"]["markets"][:3] == ["@1/15m", "@1/3m", "@1/5m"]
+
+
+async def test_a_quiet_market_is_alive_while_its_connection_is(exchange: FakeExchange) -> None:
+    """``feed_alive`` (health's answer to a market without frames): its subscription's connection is up;
+    a derived market answers for its coin's 1m; nothing is alive once the exchange is gone."""
+    async with running_source(exchange, coins=["BTC"], intervals=["1m", "5m"], derive=["5m"]) as h:
+        await h.wait_for(lambda: ("BTC", "1m") in exchange.subscriptions())
+        await h.wait_for(lambda: h.source.feed_alive("BTC", "1m"))
+        assert h.source.feed_alive("BTC", "5m")  # derived: alive through the 1m subscription
+        assert not h.source.feed_alive("ETH", "1m")  # not followed
+        exchange.go_offline()
+        await h.wait_for(lambda: not h.source.feed_alive("BTC", "1m"))
+        assert not h.source.feed_alive("BTC", "5m")
