@@ -116,12 +116,14 @@ class CandleOutlet:
         ``send`` passes through the event loop for every candle; this does so only when the
         buffer is full: the hot path's way to hand over a socket read's worth of candles.
         """
-        stream = self._stream
+        stream, live = self._stream, self._live
         for candle in candles:
             try:
                 stream.send_nowait(candle)
             except anyio.WouldBlock:
                 await stream.send(candle)
+            if live is not None and len(live):
+                live.offer(candle)
 
     @property
     def pending(self) -> int:

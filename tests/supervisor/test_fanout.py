@@ -39,5 +39,7 @@ async def test_the_outlet_tees_into_the_live_feed_only_while_someone_listens() -
         with live.subscribe() as sub:
             await outlet.send(_candle("BTC", 60_000))
             outlet.send_nowait(_candle("BTC", 120_000))
-            assert [sub.receive.receive_nowait().open_time for _ in range(2)] == [60_000, 120_000]
-        assert [receive.receive_nowait().open_time for _ in range(3)] == [0, 60_000, 120_000]
+            await outlet.send_many([_candle("BTC", 180_000), _candle("BTC", 240_000)])  # the hot path's batches
+            got = [sub.receive.receive_nowait().open_time for _ in range(4)]
+            assert got == [60_000, 120_000, 180_000, 240_000]
+        assert [receive.receive_nowait().open_time for _ in range(5)] == [0, 60_000, 120_000, 180_000, 240_000]

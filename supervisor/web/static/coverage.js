@@ -22,7 +22,7 @@ const Coverage = {
       element.append(cell);
     }
     summary.textContent = days.length
-      ? `${days.length} days, ${stored} of ${expected} candles stored, ${missing} missing, ${lost} lost for good`
+      ? `${days.length} ${days.length === 1 ? "day" : "days"}, ${stored} of ${expected} candles stored, ${missing} missing, ${lost} lost for good`
       : "nothing stored";
   },
 };

@@ -56,5 +56,6 @@ async def test_candles_recent_reads_sqlite_while_the_sink_is_stopped(
             assert before["candles"][-1] == {
                 "time": 1_700_000_160_000, "close_time": 1_700_000_219_999, "open": "100.5", "high": "101",
                 "low": "99", "close": "100.75", "volume": "12.5", "trades": 7, "closed": True,
+                "derived": False,
             }  # fmt: skip
         daemon.request_shutdown("test over")
