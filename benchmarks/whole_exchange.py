@@ -17,6 +17,14 @@ enforces the per-IP websocket limits and 1200 REST weight a minute) in **real ti
 - with ``--history``, the start-up history part of ``benchmarks/universe.py`` (weight spent by
   gap repair's jobs against the exchange's floor, on an accelerated fake clock).
 
+Measured on the development machine (shared 2-core VM; fake and daemon on the same cores), 600 s
+real time: 240 subscriptions on 3 connections, no per-IP limit touched; 1.8 % of one core,
+2100 us of CPU per frame received (each 1m frame also yields the derived versions of 13
+intervals: 8.5 frames/s became 33.9 rows/s), 68.6 MB peak RSS; REST 1042 weight a minute, nearly
+all ``candleSnapshot`` confirmations of closes the websocket gave no evidence for (a quiet market's
+minute is closed by the clock); 3120 of 3120 closed 1m/3m/5m candles stored and equal to the
+exchange's, 0 mismatches; reconciliation checked 22 (it waits while the budget is under half full).
+
 Usage::
 
     python benchmarks/whole_exchange.py                      # 600 s measured after 60 s warm-up
