@@ -19,6 +19,8 @@ from candlewick.plugins.hyperliquid.budget import CANDLE_SNAPSHOT_BASE, ITEMS_PE
 from candlewick.plugins.hyperliquid.config import HyperliquidConfig
 from candlewick.plugins.hyperliquid.rest import MAX_CANDLES, HyperliquidRest, RestUnavailable
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
+from candlewick.plugins.hyperliquid.universe import resolve
+from candlewick.plugins.hyperliquid.universe_watch import fetch_metadata
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.exchange_clock import ExchangeClock
 from candlewick.runtime.gridreport import GridReporter
@@ -53,6 +55,8 @@ class HyperliquidHistory:
         self.config = HyperliquidConfig.model_validate(raw if isinstance(raw, dict) else {})
         self._own: HyperliquidRest | None = None
         self._own_grid: GridReporter | None = None
+        #: Standalone: the markets ``coins`` resolves to (market sets need the exchange's metadata).
+        self._resolved: list[tuple[str, str]] = []
         #: The exchange's clock when there is no live source (measured by the own REST client).
         self._exchange = ExchangeClock(ctx.clock)
 
@@ -75,7 +79,7 @@ class HyperliquidHistory:
         """Every market, shortest interval first: checks (and so start-up history) reach first what
         the exchange forgets first (1m's 5000 candles are 3.5 days)."""
         live = self._live()
-        markets = live.markets() if live is not None else self.config.markets()
+        markets = live.markets() if live is not None else self._resolved or self.config.markets()
         return sorted(markets, key=lambda m: INTERVAL_MS[m[1]])
 
     @property
@@ -118,7 +122,12 @@ class HyperliquidHistory:
         return self._own_grid
 
     async def ready(self) -> None:
-        await self._rest()
+        """The REST client; standalone, the market sets of ``coins`` resolved as the source would."""
+        rest = await self._rest()
+        cfg = self.config
+        if self._live() is None and cfg.has_sets() and not self._resolved:
+            coins = cfg.shard_of().share(resolve(cfg.coins, await fetch_metadata(rest, cfg.coins)).coins)
+            self._resolved = [(c, i) for c in coins for i in cfg.intervals]
 
     async def check_coin(self, coin: str) -> None:
         if not self.config.validate_coins:

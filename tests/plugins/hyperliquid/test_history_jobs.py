@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -11,10 +12,14 @@ import pytest
 
 from candlewick.config import Settings
 from candlewick.model import Candle
-from candlewick.plugin import SupportsBackfill
+from candlewick.plugin import CandleOutlet, ComponentContext, SupportsBackfill
 from candlewick.pluginmanager import build_plugin_manager
+from candlewick.plugins.hyperliquid.backfill.history import HyperliquidHistory
+from candlewick.plugins.hyperliquid.shard import Shard
+from candlewick.runtime.clock import SystemClock
 from candlewick.runtime.daemon import Daemon
-from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.runtime.telemetry import Telemetry
+from candlewick.testing import FakeExchange, ScaledClock, full_universe
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +97,32 @@ async def test_startup_history_goes_shortest_horizon_first_and_resumes(tmp_path:
                 ).fetchall()
                 truth = exchange.truth(coin, "1h", now - 3 * 86_400_000, now - 3_600_000)
                 assert {t for (t,) in rows} >= {c.open_time for c in truth}
+
+
+async def test_standalone_history_resolves_the_market_sets(tmp_path: Path) -> None:
+    """Without a running source (``candlewick backfill`` standalone) the sets of ``coins`` are
+    resolved from the exchange's metadata, within the shard, as the source would."""
+    async with FakeExchange(seed=8, coins=full_universe()) as exchange:
+        settings = Settings.model_validate({
+            "sources": {"hyperliquid": {"ws_url": exchange.ws_url, "rest_url": exchange.rest_url,
+                                        "coins": ["*", "PURR/USDC"], "intervals": ["1h", "1m"], "shard": "1/2"}},
+        })  # fmt: skip
+        clock = SystemClock()
+        send, receive = anyio.create_memory_object_stream[Candle](1)
+        ctx = ComponentContext(
+            name="hyperliquid-backfill", config=None, settings=settings, telemetry=Telemetry(clock), clock=clock,
+            log=logging.LoggerAdapter(logging.getLogger("test"), {}), candles=CandleOutlet(send),
+        )  # fmt: skip
+        history = HyperliquidHistory(ctx)
+        assert {c for c, _ in history.markets()} <= {"PURR/USDC"}  # before: the names only
+        try:
+            await history.ready()
+            markets = list(history.markets())
+        finally:
+            await history.aclose()
+            send.close()
+            receive.close()
+    perps = [c.name for c in full_universe() if c.kind == "perp" and ":" not in c.name]
+    mine = Shard.parse("1/2").share([*perps, "PURR/USDC"])
+    assert sorted(markets) == sorted((c, i) for c in mine for i in ("1m", "1h"))
+    assert [i for _, i in markets[: len(mine)]] == ["1m"] * len(mine)  # shortest horizon first
