@@ -105,6 +105,10 @@ class WeightBudget:
         self._refill()
         return self._level
 
+    def has_share(self, fraction: float) -> bool:
+        """Whether at least ``fraction`` of the burst is available now (background work yields otherwise)."""
+        return self.level() >= self.burst * fraction
+
     def used_last_minute(self) -> float:
         """Weight spent in the last 60 s of ``clock`` (what the exchange's limit counts)."""
         self._forget(self._clock.monotonic())

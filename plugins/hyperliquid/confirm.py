@@ -106,7 +106,7 @@ class Confirmer:
                 due = sorted(t for t, close in pending.items() if close + delay_ms <= now)
                 if not due:
                     continue
-                if host.budget.level() < host.budget.burst * CONFIRM_MIN_BUDGET:
+                if not host.budget.has_share(CONFIRM_MIN_BUDGET):
                     break  # the budget is busy: confirm later
                 try:
                     candles = await rest.fetch_range(*market, due[0], due[-1], priority=Priority.REPAIR)

@@ -180,7 +180,7 @@ class DerivedFeed:
             due = sorted(t for t in pending if close_time(market[1], t) + delay_ms <= src.now_ms())
             if not due:
                 continue
-            if src.budget.level() < src.budget.burst * RECONCILE_MIN_BUDGET:
+            if not src.budget.has_share(RECONCILE_MIN_BUDGET):
                 return  # the budget is busy: next round
             try:
                 natives = await rest.fetch_range(*market, due[0], due[-1], priority=Priority.REPAIR)
