@@ -39,14 +39,13 @@ from pathlib import Path
 
 import anyio
 
-from candlewick.control.client import ControlClient
-from candlewick.errors import CandlewickError
 from candlewick.model import INTERVALS, MINUTE_MS, Candle
 from candlewick.plugins.hyperliquid.closing import ClosingTracker
 from candlewick.plugins.hyperliquid.derive import CoinDeriver
 from candlewick.testing import CoinSpec, FakeExchange, MarketModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daemon_support import daemon_stats, wait_ready
 from soak_support import MiB, cpu_seconds, rss_bytes
 
 DERIVED = [i for i in INTERVALS if i != "1m"]
@@ -82,26 +81,6 @@ def write_config(path: Path, workdir: Path, ex: FakeExchange, coins: list[str], 
     )
 
 
-async def stats(socket: Path) -> dict[str, object]:
-    async with ControlClient.connect(socket, timeout=5.0) as client:
-        result: dict[str, object] = await client.call("stats")
-        return result
-
-
-async def wait_ready(socket: Path, proc: anyio.abc.Process) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.returncode is not None:
-            raise RuntimeError(f"the daemon exited with {proc.returncode}")
-        try:
-            await stats(socket)
-            return
-        except (CandlewickError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            await anyio.sleep(0.2)
-
-
 async def run_daemon(args: argparse.Namespace, mode: str) -> DaemonFigures:
     workdir = Path(tempfile.mkdtemp(prefix="cw-derive-", dir="/tmp"))
     exe = shutil.which("candlewick", path=str(Path(sys.executable).parent)) or "candlewick"
@@ -120,7 +99,7 @@ async def run_daemon(args: argparse.Namespace, mode: str) -> DaemonFigures:
                     subs = len(ex.subscriptions())
                     cpu0, frames0, t0 = (
                         cpu_seconds(proc.pid),
-                        int(str((await stats(socket))["frames_in"])),
+                        int(str((await daemon_stats(socket, timeout=5.0))["frames_in"])),
                         time.monotonic(),
                     )
                     rss = 0
@@ -130,7 +109,7 @@ async def run_daemon(args: argparse.Namespace, mode: str) -> DaemonFigures:
                         rss = max(rss, rss_bytes(proc.pid))
                     cpu1, frames1, t1 = (
                         cpu_seconds(proc.pid),
-                        int(str((await stats(socket))["frames_in"])),
+                        int(str((await daemon_stats(socket, timeout=5.0))["frames_in"])),
                         time.monotonic(),
                     )
                 finally:

@@ -49,11 +49,11 @@ import anyio
 from anyio.abc import Process
 
 from candlewick.control.client import ControlClient
-from candlewick.errors import CandlewickError
 from candlewick.model import INTERVAL_MS, check_interval
 from candlewick.testing import DEFAULT_COINS, FakeExchange
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daemon_support import wait_ready
 from soak_support import (
     Comparison,
     Key,
@@ -291,21 +291,6 @@ class Run:
     shutdown_seconds: float | None = None
     log_levels: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-
-
-async def wait_ready(socket: Path, proc: Process, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.returncode is not None:
-            raise RuntimeError(f"the daemon exited with {proc.returncode} before its socket answered")
-        try:
-            async with ControlClient.connect(socket, timeout=2.0) as client:
-                await client.call("health")
-                return
-        except CandlewickError:
-            if time.monotonic() > deadline:
-                raise
-            await anyio.sleep(0.2)
 
 
 async def soak(args: argparse.Namespace, out: TextIO) -> Run:

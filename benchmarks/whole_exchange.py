@@ -40,16 +40,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 
-from candlewick.control.client import ControlClient
-from candlewick.errors import CandlewickError
 from candlewick.model import INTERVALS, next_open, open_time
 from candlewick.testing import FakeExchange, full_universe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daemon_support import daemon_stats, wait_ready
 from soak_support import Key, MiB, Values, compare, cpu_seconds, rss_bytes, sqlite_rows, values_of
 
 DERIVED = [i for i in INTERVALS if i != "1m"]
@@ -64,26 +62,6 @@ def write_config(path: Path, workdir: Path, ex: FakeExchange) -> None:
         f"[sink.sqlite]\npath = {str(workdir / 'candles.db')!r}\n"
         f"[daemon]\ndata_dir = {str(workdir / 'data')!r}\n[control]\nsocket = {str(workdir / 'c.sock')!r}\n"
     )
-
-
-async def stats(socket: Path) -> dict[str, Any]:
-    async with ControlClient.connect(socket, timeout=10.0) as client:
-        result: dict[str, Any] = await client.call("stats")
-        return result
-
-
-async def wait_ready(socket: Path, proc: anyio.abc.Process) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.returncode is not None:
-            raise RuntimeError(f"the daemon exited with {proc.returncode}")
-        try:
-            await stats(socket)
-            return
-        except (CandlewickError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            await anyio.sleep(0.5)
 
 
 def truth(ex: FakeExchange, coins: list[str], start: int, end: int) -> dict[Key, tuple[Values, tuple[str, ...]]]:
@@ -115,11 +93,11 @@ async def live(args: argparse.Namespace) -> list[tuple[str, str]]:
                 env = {k: v for k, v in os.environ.items() if k != "CANDLEWICK_CONFIG"}
                 proc = await anyio.open_process([exe, "--config", str(config), "run"], stdout=log, stderr=log, env=env)
                 try:
-                    await wait_ready(socket, proc)
+                    await wait_ready(socket, proc, timeout=120.0, poll=0.5)
                     started = ex.now_ms()
                     await anyio.sleep(args.warmup)
                     s0, cpu0, w0, t0 = (
-                        await stats(socket),
+                        await daemon_stats(socket),
                         cpu_seconds(proc.pid),
                         ex.stats.rest_weight,
                         time.monotonic(),
@@ -130,7 +108,7 @@ async def live(args: argparse.Namespace) -> list[tuple[str, str]]:
                         await anyio.sleep(1.0)
                         rss = max(rss, rss_bytes(proc.pid))
                     s1, cpu1, w1, t1 = (
-                        await stats(socket),
+                        await daemon_stats(socket),
                         cpu_seconds(proc.pid),
                         ex.stats.rest_weight,
                         time.monotonic(),
