@@ -13,7 +13,7 @@ import functools
 import logging
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +31,7 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+from tests import polling
 
 pytestmark = pytest.mark.anyio
 
@@ -108,10 +109,8 @@ async def running(tmp_path: Path, **source: object) -> AsyncIterator[Run]:
                     daemon.request_shutdown("test over")
 
 
-async def wait_until(what: Any, timeout: float = 40.0) -> None:
-    with anyio.fail_after(timeout):
-        while not what():
-            await anyio.sleep(0.1)
+async def wait_until(what: Callable[[], object], timeout: float = 40.0) -> None:
+    await polling.wait_until(what, timeout=timeout, step=0.1)
 
 
 async def test_derived_candles_equal_the_exchanges_and_are_marked_derived(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import functools
 import logging
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+from tests import polling
 
 from .conftest import BUSY_COINS, running_source
 
@@ -126,10 +127,8 @@ async def _daemon(
             daemon.request_shutdown("test over")
 
 
-async def wait_until(what: Any, timeout: float = 20.0) -> None:
-    with anyio.fail_after(timeout):
-        while not what():
-            await anyio.sleep(0.05)
+async def wait_until(what: Callable[[], object], timeout: float = 20.0) -> None:
+    await polling.wait_until(what, timeout=timeout, step=0.05)
 
 
 def weekday(ms: int) -> str:

@@ -21,6 +21,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import CoinSpec, FakeExchange, ScaledClock, full_universe
+from tests import polling
 
 pytestmark = pytest.mark.anyio
 
@@ -59,9 +60,7 @@ async def _daemon(settings: Settings, clock: ScaledClock, backend: str) -> Async
 
 
 async def _until(what: Callable[[], object], timeout: float = 20.0) -> None:
-    with anyio.fail_after(timeout):
-        while not what():
-            await anyio.sleep(0.05)
+    await polling.wait_until(what, timeout=timeout, step=0.05)
 
 
 def _subscribed(exchange: FakeExchange) -> set[tuple[str, str]]:

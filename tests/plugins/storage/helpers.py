@@ -172,10 +172,3 @@ async def start(tg: TaskGroup, component: Component) -> None:
 
 async def _run(component: Component, *, task_status: Any) -> None:
     await component.run(task_status=task_status)
-
-
-async def wait_until(predicate: Any, *, timeout: float = 10.0, step: float = 0.01) -> None:
-    """Poll ``predicate`` (real time) until it is true."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(step)

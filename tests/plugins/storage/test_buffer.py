@@ -11,8 +11,9 @@ import pytest
 from candlewick.plugins.memory_buffer.spool import Spool
 from candlewick.runtime import names
 from candlewick.runtime.clock import ManualClock
+from tests.polling import wait_until
 
-from .helpers import Pipeline, candle, sqlite_sink, wait_until
+from .helpers import Pipeline, candle, sqlite_sink
 
 pytestmark = pytest.mark.anyio
 

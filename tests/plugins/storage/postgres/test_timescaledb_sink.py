@@ -13,9 +13,10 @@ from candlewick.plugin import Sink
 from candlewick.plugins.memory_buffer import spool_format as fmt
 from candlewick.plugins.timescaledb import schema
 from candlewick.runtime import names
+from tests.polling import wait_until
 
 from ..contract import NewSink, SinkContract, running
-from ..helpers import Pipeline, candle, wait_until
+from ..helpers import Pipeline, candle
 from .conftest import Cluster, psql, says_once, timescale_offer, timescale_sink
 from .streams import final_versions, market_stream, stored
 
