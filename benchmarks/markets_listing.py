@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import secrets
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
-from read_support import context, fill, synthetic
+from read_support import context, fill, scratch_database, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from candlewick.model import Candle
@@ -78,33 +77,26 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    database = f"candlewick_bench_{secrets.token_hex(4)}"
-    subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
-    dsn = f"{args.pg}/{database}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "candles.db"
-            anyio.run(fill, SqliteSink(context("sqlite", SqliteConfig(path=db))), candles(args.rows, args.markets))
-            anyio.run(
-                fill, TimescaleSink(context("timescaledb", TimescaleConfig(dsn=dsn))), candles(args.rows, args.markets)
-            )
-            subprocess.run(["psql", dsn, "-qc", "VACUUM ANALYZE candles"], check=True)
-            print(f"rows: {args.rows:,} in {args.markets} markets; burst of {args.burst} concurrent listings\n")
+    with scratch_database(args.pg) as dsn, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "candles.db"
+        anyio.run(fill, SqliteSink(context("sqlite", SqliteConfig(path=db))), candles(args.rows, args.markets))
+        anyio.run(
+            fill, TimescaleSink(context("timescaledb", TimescaleConfig(dsn=dsn))), candles(args.rows, args.markets)
+        )
+        subprocess.run(["psql", dsn, "-qc", "VACUUM ANALYZE candles"], check=True)
+        print(f"rows: {args.rows:,} in {args.markets} markets; burst of {args.burst} concurrent listings\n")
+        print(
+            f"{'store':<12} {'markets() p50':>14} {'listed':>7} {'burst, no cache':>16} {'burst, cached':>14} {'x':>7}"
+        )
+        for name, reader in (
+            ("sqlite", SqliteReader(db)),
+            ("timescaledb", TimescaleReader(TimescaleConfig(dsn=dsn))),
+        ):
+            one, listed, uncached, cached = anyio.run(measure, reader, args.burst, backend="asyncio")
             print(
-                f"{'store':<12} {'markets() p50':>14} {'listed':>7} {'burst, no cache':>16}"
-                f" {'burst, cached':>14} {'x':>7}"
+                f"{name:<12} {one * 1000:>11.1f} ms {listed:>7} {uncached * 1000:>13.1f} ms"
+                f" {cached * 1000:>11.1f} ms {uncached / cached:>6.1f}x"
             )
-            for name, reader in (
-                ("sqlite", SqliteReader(db)),
-                ("timescaledb", TimescaleReader(TimescaleConfig(dsn=dsn))),
-            ):
-                one, listed, uncached, cached = anyio.run(measure, reader, args.burst, backend="asyncio")
-                print(
-                    f"{name:<12} {one * 1000:>11.1f} ms {listed:>7} {uncached * 1000:>13.1f} ms"
-                    f" {cached * 1000:>11.1f} ms {uncached / cached:>6.1f}x"
-                )
-    finally:
-        subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"DROP DATABASE {database} WITH (FORCE)"], check=True)
 
 
 if __name__ == "__main__":

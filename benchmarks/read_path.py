@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sqlite3
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import anyio
 import asyncpg
-from read_support import context, fill, synthetic
+from read_support import context, fill, scratch_database, synthetic
 
 from candlewick.plugins.sqlite.config import SqliteConfig
 from candlewick.plugins.sqlite.reader import PAGE as SQLITE_PAGE
@@ -112,14 +111,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    database = f"candlewick_bench_{secrets.token_hex(4)}"
-    subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
-    dsn = f"{args.pg}/{database}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(Path(tmp), dsn, args.rows, args.runs)
-    finally:
-        subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"DROP DATABASE {database} WITH (FORCE)"], check=True)
+    with scratch_database(args.pg) as dsn, tempfile.TemporaryDirectory() as tmp:
+        run(Path(tmp), dsn, args.rows, args.runs)
 
 
 def run(tmp: Path, dsn: str, rows: int, runs: int) -> None:

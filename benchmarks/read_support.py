@@ -1,9 +1,13 @@
-"""Shared by the read-path scripts: a stand-alone sink context and stores filled with synthetic candles."""
+"""Shared by the read-path scripts: a scratch PostgreSQL database, a stand-alone sink context and stores
+filled with synthetic candles."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -13,6 +17,18 @@ from candlewick.model import Candle, close_time, next_open
 from candlewick.plugin import CandleOutlet, ComponentContext, Sink
 from candlewick.runtime.clock import SystemClock
 from candlewick.runtime.telemetry import Telemetry
+
+
+@contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    """A new database on the PostgreSQL ``server`` (a DSN without a database) for one run; yields its
+    DSN and drops it afterwards."""
+    database = f"candlewick_bench_{secrets.token_hex(4)}"
+    subprocess.run(["psql", f"{server}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
+    try:
+        yield f"{server}/{database}"
+    finally:
+        subprocess.run(["psql", f"{server}/postgres", "-qc", f"DROP DATABASE {database} WITH (FORCE)"], check=True)
 
 
 def context(name: str, config: Any) -> ComponentContext[Any]:
