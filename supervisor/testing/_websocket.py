@@ -87,7 +87,10 @@ class ServerWebSocket:
                     raise WebSocketClosed(f"the client is gone: {type(exc).__name__}") from exc
 
     def _ended(self) -> WebSocketClosed:
-        return WebSocketClosed(f"websocket closed: {self._protocol.close_exc}")
+        protocol = self._protocol
+        if protocol.state is not State.CLOSED:  # close_exc exists only once closed
+            return WebSocketClosed(f"websocket {protocol.state.name.lower()}")
+        return WebSocketClosed(f"websocket closed: {protocol.close_exc}")
 
     async def _read_once(self) -> Request | None:
         """Read what the client sent, let the protocol digest it, and send what it answers."""

@@ -10,10 +10,14 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.streams.stapled import StapledObjectStream
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.sync.client import ClientConnection, connect
 
 from candlewick.testing import FakeExchange
+from candlewick.testing._websocket import ServerWebSocket, WebSocketClosed
 
 pytestmark = pytest.mark.anyio
 pytest_plugins = ["candlewick.testing.fixtures"]
@@ -80,3 +84,16 @@ async def test_the_fake_closes_politely_or_hangs_up(fake_exchange: FakeExchange)
         with pytest.raises(ConnectionClosedOK):
             await anyio.to_thread.run_sync(polite.recv, 3)
         assert polite.close_code == 1000
+
+
+async def test_sending_on_a_closing_websocket_says_so() -> None:
+    """A push racing the client's close ends the push with WebSocketClosed, not an assertion."""
+    protocol = ServerProtocol()
+    protocol.state = State.CLOSING  # the close handshake began; close_exc is not defined yet
+    left, right = anyio.create_memory_object_stream[bytes](1)
+    stream = StapledObjectStream(left, right)
+    ws = ServerWebSocket(stream, protocol)  # type: ignore[arg-type]
+    with pytest.raises(WebSocketClosed, match="websocket closing"):
+        await ws.send_text("{}")
+    left.close()
+    right.close()
