@@ -117,12 +117,16 @@ class CandleOutlet:
         buffer is full: the hot path's way to hand over a socket read's worth of candles.
         """
         stream, live = self._stream, self._live
+        send_nowait = stream.send_nowait
+        listening = live is not None and len(live) > 0
         for candle in candles:
             try:
-                stream.send_nowait(candle)
+                send_nowait(candle)
             except anyio.WouldBlock:
                 await stream.send(candle)
-            if live is not None and len(live):
+                listening = live is not None and len(live) > 0  # a listener may have come meanwhile
+            if listening:
+                assert live is not None
                 live.offer(candle)
 
     @property

@@ -131,6 +131,8 @@ class DerivedFeed:
 
         A derived market is as fresh as its 1m feed: its last-frame time (health, lag) follows.
         """
+        if not self.deriver.coins:
+            return []  # nothing is derived: no 1m candle yields anything
         offer = self.deriver.offer
         out = self._queue([d for c in candles if c.interval == "1m" and not c.derived for d in offer(c)])
         if out:

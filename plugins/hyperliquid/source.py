@@ -293,10 +293,12 @@ class HyperliquidSource(Source):
         """
         newest = self._newest
         note = self.confirmer.note
-        batch = [*candles, *self.derived.offer_all(candles)]
+        derived = self.derived.offer_all(candles)
+        batch = [*candles, *derived] if derived else candles
         for candle in batch:
-            market = candle.market
-            note(candle, evidenced=(market, candle.open_time) in evidenced)
+            market = (candle.coin, candle.interval)
+            if candle.closed:  # only a close may need confirming
+                note(candle, evidenced=(market, candle.open_time) in evidenced)
             if candle.open_time > newest.get(market, -1):
                 newest[market] = candle.open_time
                 self._last_candle.set(candle.open_time / 1000, coin=candle.coin, interval=candle.interval)
@@ -331,7 +333,7 @@ class HyperliquidSource(Source):
                 observe(candle)
                 seen[market] = seen.get(market, 0) + 1
                 closed = offer(candle, now)
-                if closed and single:
+                if single and (len(closed) > 1 or (closed and closed[0].closed)):  # usually [candle], open
                     t = candle.open_time
                     evidenced.update((market, c.open_time) for c in closed if c.closed and up_since <= c.open_time < t)
                 out.extend(closed)

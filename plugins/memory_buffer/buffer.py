@@ -186,7 +186,10 @@ class MemoryBuffer(Buffer):
         pending = self._pending
         was_empty, closed = not pending, pending.closed
         add, now = pending.add, self.ctx.clock.monotonic()
-        coalesced = sum(add(candle, now) for candle in candles)
+        coalesced = 0
+        for candle in candles:
+            if add(candle, now):
+                coalesced += 1
         if coalesced:
             self._coalesced.inc(coalesced)
         if was_empty or pending.closed > closed or len(pending) >= self.config.max_batch:
