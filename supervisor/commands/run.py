@@ -26,8 +26,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args)
-        if (args.backend or settings.daemon.backend) == "asyncio":
-            _leave_out_trio()
+        _leave_out_unused(args.backend or settings.daemon.backend)
         hooks = build_plugin_manager()
         daemon = Daemon(settings, hooks, backend=args.backend, services=default_services())
         daemon.build()
@@ -44,16 +43,23 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-def _leave_out_trio() -> None:
-    """This process runs asyncio to the end: httpcore, which imports trio merely because it is
-    installed (about 4 MB resident), is imported while trio looks absent. A plugin that imports
-    trio itself still gets it."""
+def _leave_out_unused(backend: str) -> None:
+    """Import httpcore while the modules it imports merely because they are installed look absent.
+
+    httpcore imports trio (about 4 MB resident) and h2 (1.5 MB, installed with the web extra's
+    server) when it finds them. A daemon runs one backend and its REST client speaks HTTP/1.1,
+    so neither is needed on its account; a plugin or the web service that imports one itself
+    still gets it.
+    """
     import sys
 
-    if "trio" in sys.modules or "httpcore" in sys.modules:
+    if "httpcore" in sys.modules:
         return
-    sys.modules["trio"] = None  # type: ignore[assignment]
+    absent = [name for name in ("h2", "trio" if backend == "asyncio" else "") if name and name not in sys.modules]
+    for name in absent:
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
         import httpcore  # noqa: F401
     finally:
-        del sys.modules["trio"]
+        for name in absent:
+            del sys.modules[name]

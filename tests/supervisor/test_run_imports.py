@@ -37,6 +37,8 @@ NOT_FOR_SQLITE = (
     "click",
     "IPython",
     "prometheus_client",  # the metrics endpoint is off unless [metrics] listen is set
+    "h2",  # the REST client speaks HTTP/1.1; h2 is there for the web service's server
+    "hpack",
 )
 #: The other async backend's library is not imported either.
 OTHER_BACKEND = {"asyncio": ("trio",), "trio": ()}
