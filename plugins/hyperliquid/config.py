@@ -91,7 +91,7 @@ class HyperliquidConfig(BaseModel):
     """Reconnect when neither a pong nor any other frame arrives this many seconds after a ping."""
     read_interval: float = Field(default=0.1, ge=0, le=1.0)
     """Shortest time in seconds between two reads of a websocket: frames that arrive meanwhile are
-    handled together, at a fraction of the CPU per frame (a read costs about as much as 20 frames).
+    handled together, at a fraction of the CPU per frame (a read costs about as much as 30 frames).
     The added latency is at most this, a tenth of the buffer's flush interval. 0 reads as soon
     as data arrives."""
     open_timeout: float = Field(default=10.0, gt=0)
