@@ -15,7 +15,8 @@ It serves Hyperliquid's grid (weeks from Thursday, months from the 1st);
 to see how candlewick reports a grid mismatch.
 
 :class:`MemorySink` and :class:`PassThroughBuffer` stand in for storage, so a source plugin's
-tests run a real daemon without a database.
+tests run a real daemon without a database; :func:`candlewick.testing.daemon.running_daemon`
+runs one inside a test's own task for the length of a block.
 
 ``FakeExchange(coins=full_universe())`` serves a whole exchange (240 perps, spot pairs, the HIP-3
 dex ``xyz``); ``schedule`` adds future listings and delistings, and ``list_coin``/``delist_coin``

@@ -20,6 +20,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.clock import Clock
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.testing.daemon import running_daemon
 from tests.plugins.storage.helpers import sqlite_sink, start
 
 #: Clock speed of integration tests: one candle minute per real second.
@@ -97,22 +98,8 @@ class Rig:
             backend=sniffio.current_async_library(),
         )
         daemon.build()
-        done = anyio.Event()
-
-        async def _run(*, task_status: Any) -> None:
-            try:
-                await daemon.run(task_status=task_status, signals=False)
-            finally:
-                done.set()
-
-        async with anyio.create_task_group() as tg:
-            await tg.start(_run)
-            try:
-                yield daemon
-            finally:
-                daemon.request_shutdown("test over")
-                with anyio.fail_after(30):
-                    await done.wait()
+        async with running_daemon(daemon):
+            yield daemon
 
     def stored(self, coin: str, interval: str) -> list[tuple[Any, ...]]:
         """Closed rows in the database: (time, open, high, low, close, volume, trades)."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from rich.console import Console
 from textual.app import App
@@ -20,6 +19,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.policy import ChildState
 from candlewick.runtime.services import default_services
+from candlewick.testing.daemon import running_daemon
 from tests.tui import plugin
 
 
@@ -83,19 +83,10 @@ class Running:
         return feed
 
 
-async def wait_running(daemon: Daemon) -> None:
-    with anyio.fail_after(10):
-        while not all(c.state is ChildState.RUNNING for c in daemon.supervisor.children.values()):
-            await anyio.sleep(0.01)
-
-
 @pytest.fixture
 async def running(tmp_path: Path, sock_dir: Path) -> AsyncIterator[Running]:
     """A daemon serving its control socket until the test ends."""
     socket = sock_dir / "control.sock"
     daemon = make_daemon(tmp_path / "data", socket)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
-        await wait_running(daemon)
+    async with running_daemon(daemon, until_running=True):
         yield Running(daemon, socket)
-        daemon.request_shutdown("test over")

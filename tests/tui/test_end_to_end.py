@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 
 from candlewick.config import Settings
@@ -15,11 +13,12 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange
+from candlewick.testing.daemon import running_daemon
 from candlewick.tui.app import CandlewickApp
 from candlewick.tui.screens.backfill_form import BackfillForm
 from candlewick.tui.screens.market import MarketScreen
 from candlewick.tui.widgets.jobs_table import JobsTable
-from tests.tui.conftest import screen_text, wait_running
+from tests.tui.conftest import screen_text
 from tests.tui.test_live import SIZE, attached, overview, until
 
 pytestmark = pytest.mark.anyio
@@ -50,12 +49,8 @@ async def stack(tmp_path: Path, sock_dir: Path) -> AsyncIterator[Path]:
         )
         daemon = Daemon(settings, build_plugin_manager(), backend="asyncio", services=default_services())
         daemon.build()
-        async with anyio.create_task_group() as tg:
-            run: Any = lambda task_status: daemon.run(task_status=task_status, signals=False)  # noqa: E731
-            await tg.start(run)
-            await wait_running(daemon)
+        async with running_daemon(daemon, until_running=True):
             yield socket
-            daemon.request_shutdown("test over")
 
 
 async def test_live_market_backfill_and_chart_on_the_real_stack(stack: Path) -> None:

@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from candlewick.runtime.policy import ChildState
+from candlewick.testing.daemon import wait_running
 from candlewick.tui.app import CandlewickApp
 from candlewick.tui.screens.backfill_form import BackfillForm
 from candlewick.tui.screens.confirm import ConfirmScreen
@@ -26,7 +27,7 @@ from candlewick.tui.widgets.components_table import ComponentsTable
 from candlewick.tui.widgets.header_line import HeaderLine
 from candlewick.tui.widgets.jobs_table import JobsTable
 from candlewick.tui.widgets.markets_table import MarketsTable
-from tests.tui.conftest import Running, make_daemon, screen_text, wait_running
+from tests.tui.conftest import Running, make_daemon, screen_text
 
 pytestmark = pytest.mark.anyio
 

@@ -19,6 +19,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.testing.daemon import running_daemon
 from candlewick.web.service import WebServer
 from tests.gaps.conftest import LIVE, SPEED
 from tests.plugins.storage.helpers import sqlite_sink
@@ -63,22 +64,8 @@ class WebRig:
             services=default_services(),
         )
         daemon.build()
-        done = anyio.Event()
-
-        async def _run(*, task_status: Any) -> None:
-            try:
-                await daemon.run(task_status=task_status, signals=False)
-            finally:
-                done.set()
-
-        async with anyio.create_task_group() as tg:
-            await tg.start(_run)
-            try:
-                yield daemon
-            finally:
-                daemon.request_shutdown("test over")
-                with anyio.fail_after(30):
-                    await done.wait()
+        async with running_daemon(daemon):
+            yield daemon
 
     @asynccontextmanager
     async def client(self, daemon: Daemon, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:

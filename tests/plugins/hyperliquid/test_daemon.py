@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sqlite3
@@ -22,6 +21,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.testing.daemon import running_daemon
 
 
 def _settings(exchange: FakeExchange, tmp_path: Path, **source: object) -> Settings:
@@ -51,8 +51,7 @@ async def test_daemon_collects_history_and_live_candles(tmp_path: Path, anyio_ba
         daemon = Daemon(_settings(exchange, tmp_path), build_plugin_manager(), clock=clock, backend=anyio_backend)
         daemon.build()
         started = exchange.now_ms()
-        async with anyio.create_task_group() as tg:
-            await tg.start(functools.partial(daemon.run, signals=False))
+        async with running_daemon(daemon):
             sink = daemon.component("sqlite")
             assert isinstance(sink, Sink)
 
@@ -85,7 +84,6 @@ async def test_daemon_collects_history_and_live_candles(tmp_path: Path, anyio_ba
             assert 0 <= metrics.value(names.REST_WEIGHT_LAST_MINUTE) < spent
             connected = [e for e in daemon.telemetry.events.recent(500) if e.kind == names.EV_CONNECTED]
             assert [e.source for e in connected].count("hyperliquid") == 1
-            daemon.request_shutdown("test")
         assert daemon.exit_code == 0
 
 
@@ -96,8 +94,7 @@ async def test_unknown_coin_fails_the_source_without_retrying(tmp_path: Path, an
         settings = _settings(exchange, tmp_path, coins=["ETHH"])
         daemon = Daemon(settings, build_plugin_manager(), backend=anyio_backend)
         daemon.build()
-        async with anyio.create_task_group() as tg:
-            await tg.start(functools.partial(daemon.run, signals=False))
+        async with running_daemon(daemon):
             child = daemon.supervisor.child("hyperliquid")
             with anyio.fail_after(5):
                 while str(child.state) != "failed":
@@ -107,7 +104,6 @@ async def test_unknown_coin_fails_the_source_without_retrying(tmp_path: Path, an
             assert child.last_error is not None
             assert "unknown coin 'ETHH'; close matches: ETH" in child.last_error.message
             assert exchange.stats.rest_by_type == {"meta": 1, "spotMeta": 1}
-            daemon.request_shutdown("test")
 
 
 @pytest.mark.slow

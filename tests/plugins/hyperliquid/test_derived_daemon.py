@@ -9,7 +9,6 @@ differ, reconciliation must count the mismatch, replace the row with the exchang
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import tempfile
@@ -20,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from candlewick.config import Settings
@@ -31,6 +29,7 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.testing.daemon import running_daemon
 from tests import polling
 
 pytestmark = pytest.mark.anyio
@@ -101,12 +100,8 @@ async def running(tmp_path: Path, **source: object) -> AsyncIterator[Run]:
             )  # fmt: skip
             daemon = Daemon(settings, build_plugin_manager(), clock=clock, services=default_services())
             daemon.build()
-            async with anyio.create_task_group() as tg:
-                await tg.start(functools.partial(daemon.run, signals=False))
-                try:
-                    yield Run(daemon, exchange, db, socket, exchange.now_ms())
-                finally:
-                    daemon.request_shutdown("test over")
+            async with running_daemon(daemon):
+                yield Run(daemon, exchange, db, socket, exchange.now_ms())
 
 
 async def wait_until(what: Callable[[], object], timeout: float = 40.0) -> None:

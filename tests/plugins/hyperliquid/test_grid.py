@@ -8,7 +8,6 @@ is followed on the source alone, with the exchange's clock set to a Saturday.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import sqlite3
 import tempfile
@@ -31,6 +30,7 @@ from candlewick.runtime import names
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
 from candlewick.testing import FakeExchange, ScaledClock
+from candlewick.testing.daemon import running_daemon
 from tests import polling
 
 from .conftest import BUSY_COINS, running_source
@@ -119,12 +119,8 @@ async def _daemon(
     )  # fmt: skip
     daemon = Daemon(settings, build_plugin_manager(), clock=clock, services=default_services())
     daemon.build()
-    async with anyio.create_task_group() as tg:
-        await tg.start(functools.partial(daemon.run, signals=False))
-        try:
-            yield Running(daemon, exchange, db, socket)
-        finally:
-            daemon.request_shutdown("test over")
+    async with running_daemon(daemon):
+        yield Running(daemon, exchange, db, socket)
 
 
 async def wait_until(what: Callable[[], object], timeout: float = 20.0) -> None:

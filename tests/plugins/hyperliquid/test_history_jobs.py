@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 from pathlib import Path
@@ -20,6 +19,7 @@ from candlewick.runtime.clock import SystemClock
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.telemetry import Telemetry
 from candlewick.testing import FakeExchange, ScaledClock, full_universe
+from candlewick.testing.daemon import running_daemon
 
 pytestmark = pytest.mark.anyio
 
@@ -50,8 +50,7 @@ async def _run(
     """Run a daemon until ``jobs`` jobs are done (``idle``: and none is left), then stop it."""
     daemon = Daemon(_settings(exchange, tmp_path), build_plugin_manager(), clock=clock, backend=backend)
     daemon.build()
-    async with anyio.create_task_group() as tg:
-        await tg.start(functools.partial(daemon.run, signals=False))
+    async with running_daemon(daemon):
         backfill = daemon.component("hyperliquid-backfill")
         assert isinstance(backfill, SupportsBackfill)
         with anyio.fail_after(30):
@@ -63,7 +62,6 @@ async def _run(
                 await anyio.sleep(0.05)
         queued = [j for j in backfill.backfill_list() if j["state"] == "queued"]
         assert all(j["eta"] is not None and j["eta"] > 0 for j in queued)  # every waiting job has an ETA
-        daemon.request_shutdown("test")
     return daemon
 
 

@@ -21,6 +21,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.plugins.hyperliquid.source import HyperliquidSource
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import CoinSpec, FakeExchange, ScaledClock, full_universe
+from candlewick.testing.daemon import running_daemon
 from tests import polling
 
 pytestmark = pytest.mark.anyio
@@ -51,12 +52,10 @@ def _settings(exchange: FakeExchange, tmp_path: Path, **source: Any) -> Settings
 async def _daemon(settings: Settings, clock: ScaledClock, backend: str) -> AsyncIterator[HyperliquidSource]:
     daemon = Daemon(settings, build_plugin_manager(), clock=clock, backend=backend)
     daemon.build()
-    async with anyio.create_task_group() as tg:
-        await tg.start(functools.partial(daemon.run, signals=False))
+    async with running_daemon(daemon):
         source = daemon.component("hyperliquid")
         assert isinstance(source, HyperliquidSource)
         yield source
-        daemon.request_shutdown("test")
 
 
 async def _until(what: Callable[[], object], timeout: float = 20.0) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from candlewick.config import Settings
@@ -17,6 +16,7 @@ from candlewick.control.server import ControlServer
 from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.services import default_services
+from candlewick.testing.daemon import running_daemon
 from tests.supervisor.control import plugin
 
 
@@ -75,23 +75,10 @@ class Running:
         return server
 
 
-async def wait_running(daemon: Daemon, *names: str) -> None:
-    """Wait until the named children (default: all) are running."""
-    from candlewick.runtime.policy import ChildState
-
-    wanted = names or tuple(daemon.supervisor.children)
-    with anyio.fail_after(10):
-        while not all(daemon.supervisor.children[n].state is ChildState.RUNNING for n in wanted):
-            await anyio.sleep(0.01)
-
-
 @pytest.fixture
 async def running(tmp_path: Path, sock_dir: Path, anyio_backend: str) -> AsyncIterator[Running]:
     """A daemon with the test plugin and the control server, running until the test ends."""
     socket = sock_dir / "control.sock"
     daemon = make_daemon(tmp_path, socket, backend=anyio_backend)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
-        await wait_running(daemon)
+    async with running_daemon(daemon, until_running=True):
         yield Running(daemon, socket)
-        daemon.request_shutdown("test over")

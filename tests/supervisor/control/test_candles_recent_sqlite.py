@@ -15,9 +15,8 @@ from candlewick.plugins.sqlite import plugin as sqlite_plugin
 from candlewick.runtime.daemon import Daemon
 from candlewick.runtime.policy import ChildState
 from candlewick.runtime.services import default_services
+from candlewick.testing.daemon import running_daemon
 from tests.supervisor.control import plugin
-
-from .conftest import wait_running
 
 pytestmark = pytest.mark.anyio
 
@@ -42,20 +41,16 @@ async def test_candles_recent_reads_sqlite_while_the_sink_is_stopped(
     )
     daemon = Daemon(settings, hooks, backend=anyio_backend, services=default_services())
     daemon.build()
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
-        await wait_running(daemon)
-        async with ControlClient.connect(socket) as client:
-            params = {"coin": "BTC", "interval": "1m", "limit": 2}
-            with anyio.fail_after(10):
-                while len((before := await client.call("candles.recent", params))["candles"]) < 2:
-                    await anyio.sleep(0.02)
-            await client.call("component.stop", {"name": "sqlite"})
-            assert daemon.supervisor.children["sqlite"].state is ChildState.STOPPED
-            assert await client.call("candles.recent", params) == before  # the writer is gone, reads go on
-            assert before["candles"][-1] == {
-                "time": 1_700_000_160_000, "close_time": 1_700_000_219_999, "open": "100.5", "high": "101",
-                "low": "99", "close": "100.75", "volume": "12.5", "trades": 7, "closed": True,
-                "derived": False,
-            }  # fmt: skip
-        daemon.request_shutdown("test over")
+    async with running_daemon(daemon, until_running=True), ControlClient.connect(socket) as client:
+        params = {"coin": "BTC", "interval": "1m", "limit": 2}
+        with anyio.fail_after(10):
+            while len((before := await client.call("candles.recent", params))["candles"]) < 2:
+                await anyio.sleep(0.02)
+        await client.call("component.stop", {"name": "sqlite"})
+        assert daemon.supervisor.children["sqlite"].state is ChildState.STOPPED
+        assert await client.call("candles.recent", params) == before  # the writer is gone, reads go on
+        assert before["candles"][-1] == {
+            "time": 1_700_000_160_000, "close_time": 1_700_000_219_999, "open": "100.5", "high": "101",
+            "low": "99", "close": "100.75", "volume": "12.5", "trades": 7, "closed": True,
+            "derived": False,
+        }  # fmt: skip

@@ -15,7 +15,8 @@ from candlewick.control import protocol as p
 from candlewick.control.client import ControlClient
 from candlewick.runtime import names
 from candlewick.runtime.policy import ChildState
-from tests.supervisor.control.conftest import Running, make_daemon, wait_running
+from candlewick.testing.daemon import wait_running
+from tests.supervisor.control.conftest import Running, make_daemon
 
 pytestmark = pytest.mark.anyio
 

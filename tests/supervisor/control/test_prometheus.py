@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from candlewick.control.prometheus import MetricsServer
 from candlewick.errors import ConfigError
 from candlewick.runtime import names
-from tests.supervisor.control.conftest import discard, make_daemon, wait_running
+from candlewick.testing.daemon import running_daemon
+from tests.supervisor.control.conftest import discard, make_daemon
 
 pytestmark = pytest.mark.anyio
 
@@ -39,9 +40,7 @@ async def test_metrics_endpoint_exports_the_registry(tmp_path: Path, sock_dir: P
     daemon = make_daemon(tmp_path, sock_dir / "c.sock", metrics={"listen": "127.0.0.1:0"})
     server = daemon.components["metrics"]
     assert isinstance(server, MetricsServer)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
-        await wait_running(daemon)
+    async with running_daemon(daemon, until_running=True):
         assert server.port is not None
         code, headers, body = await http_get(server.port, "/metrics")
         assert code == 200
@@ -73,7 +72,6 @@ async def test_metrics_endpoint_exports_the_registry(tmp_path: Path, sock_dir: P
         assert (await http_get(server.port, "/metrics", "POST"))[0] == 405
         code, _, body = await http_get(server.port, "/metrics", "HEAD")
         assert (code, body) == (200, b"")
-        daemon.request_shutdown("test over")
 
 
 def test_metrics_off_by_default_and_bad_address(tmp_path: Path, sock_dir: Path) -> None:

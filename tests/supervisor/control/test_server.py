@@ -22,7 +22,8 @@ from candlewick.control.server import ControlServer
 from candlewick.control.socketfile import AddressInUse
 from candlewick.errors import ConfigError, ControlError
 from candlewick.runtime import names
-from tests.supervisor.control.conftest import Running, discard, make_daemon, wait_running
+from candlewick.testing.daemon import running_daemon, wait_running
+from tests.supervisor.control.conftest import Running, discard, make_daemon
 
 pytestmark = pytest.mark.anyio
 
@@ -166,12 +167,10 @@ async def test_socket_and_directory_permissions(running: Running, tmp_path: Path
     assert stat.S_IMODE(running.socket.stat().st_mode) == 0o600
     nested = running.socket.parent / "made" / "here.sock"
     daemon = make_daemon(tmp_path, nested)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
+    async with running_daemon(daemon):
         await wait_running(daemon, "control")
         assert stat.S_IMODE(nested.parent.stat().st_mode) == 0o700
         assert stat.S_IMODE(nested.stat().st_mode) == 0o600
-        daemon.request_shutdown("test over")
     assert not nested.exists(), "the socket file is removed at shutdown"
 
 
@@ -183,12 +182,10 @@ async def test_stale_socket_is_replaced(tmp_path: Path, sock_dir: Path) -> None:
     dead.close()
     assert path.exists()
     daemon = make_daemon(tmp_path, path)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
+    async with running_daemon(daemon):
         await wait_running(daemon, "control")
         async with ControlClient.connect(path) as client:
             assert client.server["pid"] == os.getpid()
-        daemon.request_shutdown("test over")
 
 
 async def test_second_daemon_refuses_while_a_live_one_owns_the_socket(running: Running, tmp_path: Path) -> None:
@@ -286,8 +283,7 @@ async def test_tcp_listener_needs_the_token(tmp_path: Path, sock_dir: Path) -> N
     )
     server = daemon.components["control"]
     assert isinstance(server, ControlServer)
-    async with anyio.create_task_group() as tg:
-        await tg.start(lambda task_status: daemon.run(task_status=task_status, signals=False))
+    async with running_daemon(daemon):
         await wait_running(daemon, "control")
         assert server.tcp_port is not None
         async with ControlClient.connect_tcp("127.0.0.1", server.tcp_port, token="s3cret-token-0123456789") as client:
@@ -302,7 +298,6 @@ async def test_tcp_listener_needs_the_token(tmp_path: Path, sock_dir: Path) -> N
             await conn.send(b'{"jsonrpc":"2.0","id":1,"method":"status"}\n')
             (msg,) = await conn.read_until_eof()
             assert error(msg).code == p.UNAUTHORIZED
-        daemon.request_shutdown("test over")
 
 
 def test_socket_directory_owned_by_someone_else_is_refused(tmp_path: Path, sock_dir: Path) -> None:
