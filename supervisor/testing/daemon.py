@@ -33,7 +33,8 @@ async def running_daemon(
     """Run a built ``daemon`` (signals left alone) until the block ends, then shut it down.
 
     ``until_running`` waits, within ``ready_timeout`` seconds, until every child runs; the
-    shutdown must end within ``stop_timeout`` seconds (``TimeoutError`` otherwise).
+    shutdown must end within ``stop_timeout`` seconds (``TimeoutError`` otherwise). An exception
+    from the block comes out as itself, after the daemon stopped, not inside an exception group.
     """
     done = anyio.Event()
 
@@ -43,16 +44,21 @@ async def running_daemon(
         finally:
             done.set()
 
+    failure: Exception | None = None
     async with anyio.create_task_group() as tg:
         await tg.start(run)
         try:
             if until_running:
                 await wait_running(daemon, timeout=ready_timeout)
             yield daemon
+        except Exception as exc:  # raised below, unwrapped, once the daemon has stopped
+            failure = exc
         finally:
             daemon.request_shutdown("test over")
             with anyio.fail_after(stop_timeout):
                 await done.wait()
+    if failure is not None:
+        raise failure
 
 
 async def wait_running(daemon: Daemon, *names: str, timeout: float = 10.0) -> None:
