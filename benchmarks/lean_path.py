@@ -21,6 +21,7 @@ on trio (and, with ``--before``, another installation of candlewick the same way
 Then ``--help`` wall time of each candlewick installation (``benchmarks/cli_startup.py``'s timer).
 
 Usage: python benchmarks/lean_path.py [--rounds 3] [--before /path/to/other/venv/bin/candlewick]
+       [--read-interval 0.02 --read-interval 0.1 ...]  (the pacing's trade: CPU per frame by read interval)
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Contestant:
     name: str
     argv: tuple[str, ...]  # {url}, {db}, {config} are filled in per run
     backend: str | None = None
+    read_interval: float | None = None  # None: the configured default
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ def vm_hwm(pid: int) -> int:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
-def write_config(path: Path, ex: FakeExchange, workdir: Path, backend: str) -> None:
+def write_config(path: Path, ex: FakeExchange, workdir: Path, backend: str, read_interval: float | None = None) -> None:
     coins = [c.name for c in COINS]
+    pacing = "" if read_interval is None else f"read_interval = {read_interval}\n"
     path.write_text(
         f"""[sources.hyperliquid]
 ws_url = "{ex.ws_url}"
@@ -86,7 +89,7 @@ rest_url = "{ex.rest_url}"
 coins = {json.dumps(coins)}
 intervals = {json.dumps(list(INTERVALS))}
 backfill_on_start = "none"
-
+{pacing}
 [sink]
 use = "sqlite"
 [sink.sqlite]
@@ -111,7 +114,7 @@ def argv_for(c: Contestant, ex: FakeExchange, workdir: Path) -> list[str]:
         coins = ",".join(s.name for s in COINS)
         return [*c.argv, ex.ws_url, str(workdir / "candles.db"), coins, ",".join(INTERVALS)]
     config = workdir / "candlewick.toml"
-    write_config(config, ex, workdir, c.backend)
+    write_config(config, ex, workdir, c.backend, c.read_interval)
     return [*c.argv, "--config", str(config), "run", "--backend", c.backend]
 
 
@@ -214,12 +217,18 @@ def main() -> None:
     p.add_argument("--push", type=float, default=0.05, help="the fake's push period, seconds (0.05)")
     p.add_argument("--before", help="another installation's candlewick executable, measured the same way")
     p.add_argument("--only", choices=["minimal", "asyncio", "trio"], action="append", help="run only these")
+    p.add_argument(
+        "--read-interval", type=float, action="append", metavar="SECONDS",
+        help="run candlewick with this [sources.hyperliquid] read_interval too (repeatable; default: the default)",
+    )  # fmt: skip
     args = p.parse_args()
     mine = str(Path(sys.executable).parent / "candlewick")
     installs = {"candlewick": mine} | ({"candlewick before": args.before} if args.before else {})
     contestants = [Contestant("minimal collector", (sys.executable, str(HERE / "minimal_collector.py")))]
     for label, exe in installs.items():
-        contestants += [Contestant(f"{label} ({b})", (exe,), b) for b in ("asyncio", "trio")]
+        for pacing in args.read_interval or [None]:
+            suffix = "" if pacing is None else f", read {pacing:g}s"
+            contestants += [Contestant(f"{label} ({b}{suffix})", (exe,), b, pacing) for b in ("asyncio", "trio")]
     if args.only:
         contestants = [c for c in contestants if (c.backend or "minimal") in args.only]
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
