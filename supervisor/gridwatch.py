@@ -93,6 +93,9 @@ class GridWatch:
         self._mismatch: dict[Market, GridMismatch] = {}
         #: Markets whose newest candle sits on the grid: the open time of that candle.
         self._agreed: dict[Market, int] = {}
+        #: ``(t, T)`` of each market's last candle judged: the same candle again (a newer
+        #: version of the open candle, many a second) cannot change the market's state.
+        self._last: dict[Market, tuple[int, int]] = {}
 
     def mismatches(self) -> list[GridMismatch]:
         """Markets in mismatch now."""
@@ -105,6 +108,7 @@ class GridWatch:
         """Drop a market (it is no longer followed); a mismatch it had ends as ``resolved``."""
         market = (coin, interval)
         self._agreed.pop(market, None)
+        self._last.pop(market, None)
         gone = self._mismatch.pop(market, None)
         return GridChange("resolved", coin, interval, gone) if gone is not None else None
 
@@ -115,6 +119,10 @@ class GridWatch:
         the exchange kept from before it changed alignment, fetched again by gap repair).
         """
         market, t = (candle.coin, candle.interval), candle.open_time
+        times = (t, candle.close_time)
+        if self._last.get(market) == times:
+            return None  # judged just before: whatever it changed has changed
+        self._last[market] = times
         off = disagreement(candle)
         agreed = self._agreed.get(market)
         if off is None and agreed is not None:

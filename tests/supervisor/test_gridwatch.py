@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 
-from candlewick.gridwatch import Disagreement, GridMismatch, GridWatch, disagreement
+from candlewick.gridwatch import Disagreement, GridChange, GridMismatch, GridWatch, disagreement
 from candlewick.model import DAY_MS, INTERVALS, WEEK_MS, Candle, close_time, next_open, open_time
 
 THURSDAY = 1761782400000  # 2025-10-30 00:00 UTC, a real weekly open time
@@ -95,3 +96,34 @@ def test_markets_are_watched_apart_and_forgotten() -> None:
     again = watch.observe(candle("1w", THURSDAY, coin="ETH"))
     assert again is not None
     assert again.kind == "agreed"
+
+
+class _Uncached(GridWatch):
+    """Judges every candle afresh: the reference for the repeat shortcut."""
+
+    def observe(self, candle: Candle) -> GridChange | None:
+        self._last.clear()
+        return super().observe(candle)
+
+
+def test_judging_a_repeated_candle_again_changes_nothing() -> None:
+    """The shortcut for a market's last candle seen again gives what judging it afresh gives."""
+    rng = random.Random(7)
+    base = open_time("1h", THURSDAY)
+    shapes = [
+        (base + k * 3_600_000 + shift, length)
+        for k in range(4)
+        for shift in (0, 60_000)
+        for length in (3_600_000, 1_800_000)
+    ]
+    fast, reference = GridWatch(), _Uncached()
+    for _ in range(3000):
+        if rng.random() < 0.02:
+            coin = rng.choice(["BTC", "ETH"])
+            assert fast.forget(coin, "1h") == reference.forget(coin, "1h")
+            continue
+        t, length = rng.choice(shapes)
+        c = candle("1h", t, t + length - 1, coin=rng.choice(["BTC", "ETH"]))
+        for _ in range(rng.choice([1, 1, 2, 5])):  # versions of one candle come in runs
+            assert fast.observe(c) == reference.observe(c)
+    assert fast.mismatches() == reference.mismatches()
