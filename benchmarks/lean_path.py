@@ -171,14 +171,14 @@ async def bench(contestants: Sequence[Contestant], args: argparse.Namespace) -> 
     return rounds
 
 
-HEADER = f"{'contestant':<28} {'CPU us/frame':>12} {'x minimal':>9} {'frames/s':>9} {'VmHWM MB':>9} {'x minimal':>9} {'start s':>8} {'REST':>5}"  # noqa: E501
+HEADER = f"{'contestant':<40} {'CPU us/frame':>12} {'x minimal':>9} {'frames/s':>9} {'VmHWM MB':>9} {'x minimal':>9} {'start s':>8} {'REST':>5}"  # noqa: E501
 
 
 def row(f: Figures, base: Figures | None) -> str:
     cpu_ratio = f"{f.cpu_us_per_frame / base.cpu_us_per_frame:.2f}" if base else "-"
     mem_ratio = f"{f.vm_hwm / base.vm_hwm:.2f}" if base else "-"
     return (
-        f"{f.name:<28} {f.cpu_us_per_frame:>12.1f} {cpu_ratio:>9} {f.frames_per_second:>9.0f} "
+        f"{f.name:<40} {f.cpu_us_per_frame:>12.1f} {cpu_ratio:>9} {f.frames_per_second:>9.0f} "
         f"{f.vm_hwm / MiB:>9.1f} {mem_ratio:>9} {f.start_s:>8.2f} {f.rest:>5}"
     )
 
@@ -201,12 +201,12 @@ def medians(rounds: list[list[Figures]]) -> list[Figures]:
 
 
 def help_times(installations: dict[str, str], runs: int) -> None:
-    print(f"\n{'--help wall time':<28} {'median ms':>10}")
+    print(f"\n{'--help wall time':<40} {'median ms':>10}")
     base = statistics.median(timed([sys.executable, "-c", "pass"], runs))
-    print(f"{'python -c pass':<28} {base * 1000:>10.1f}")
+    print(f"{'python -c pass':<40} {base * 1000:>10.1f}")
     for name, exe in installations.items():
         python = str(Path(exe).parent / "python")
-        print(f"{name:<28} {statistics.median(timed([python, '-m', 'candlewick', '--help'], runs)) * 1000:>10.1f}")
+        print(f"{name:<40} {statistics.median(timed([python, '-m', 'candlewick', '--help'], runs)) * 1000:>10.1f}")
 
 
 def main() -> None:
