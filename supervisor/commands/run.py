@@ -55,7 +55,8 @@ def _leave_out_unused(backend: str) -> None:
 
     if "httpcore" in sys.modules:
         return
-    absent = [name for name in ("h2", "trio" if backend == "asyncio" else "") if name and name not in sys.modules]
+    unused = ("h2", "trio") if backend == "asyncio" else ("h2",)
+    absent = [name for name in unused if name not in sys.modules]
     for name in absent:
         sys.modules[name] = None  # type: ignore[assignment]
     try:
