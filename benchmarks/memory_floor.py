@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lean_path import COINS, vm_hwm, write_config
+from lean_path import COINS, stop, vm_hwm, write_config
 from soak_support import MiB
 
 from candlewick.testing import FakeExchange
@@ -86,9 +85,7 @@ async def daemon_modules(backend: str, warmup: float) -> tuple[list[str], int]:
                 proc = await anyio.open_process(argv, stdout=subprocess.DEVNULL, stderr=err)
                 await anyio.sleep(warmup)
                 peak = vm_hwm(proc.pid)
-                proc.send_signal(signal.SIGTERM)
-                with anyio.fail_after(30):
-                    await proc.wait()
+                await stop(proc)
             names = []
             for line in (workdir / "stderr").read_text().splitlines():
                 if line.startswith("import time:") and "|" in line and "cumulative" not in line:
