@@ -16,6 +16,7 @@ from candlewick.pluginmanager import build_plugin_manager
 from candlewick.runtime.blockwatch import BlockWatch, find_culprit
 from candlewick.runtime.daemon import Daemon
 from candlewick.testing import MemorySink, PassThroughBuffer
+from candlewick.testing.daemon import running_daemon
 
 pytestmark = pytest.mark.anyio
 
@@ -95,12 +96,10 @@ async def test_the_daemon_names_a_plugin_that_blocks_its_loop(tmp_path: Path, ca
     daemon.build()
     assert daemon.blockwatch is not None
     with caplog.at_level(logging.WARNING, logger="candlewick.runtime.blockwatch"):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: daemon.run(signals=False))
+        async with running_daemon(daemon):
             with anyio.fail_after(10):
                 while not daemon.blockwatch.stalls:
                     await anyio.sleep(0.05)
-            daemon.request_shutdown("test")
     warnings = [r.getMessage() for r in caplog.records if "slowpoke" in r.getMessage()]
     assert len(warnings) == 1, warnings
     assert "by plugin 'slowpoke' in " in warnings[0]
