@@ -101,14 +101,14 @@ class CandleOutlet:
     async def send(self, candle: Candle) -> None:
         """Hand one candle to the buffer, waiting while it is full."""
         await self._stream.send(candle)
-        if self._live is not None and len(self._live):
-            self._live.offer(candle)
+        if (offer := self._live_offer()) is not None:
+            offer(candle)
 
     def send_nowait(self, candle: Candle) -> None:
         """Hand one candle over now; raises ``anyio.WouldBlock`` when the buffer is full."""
         self._stream.send_nowait(candle)
-        if self._live is not None and len(self._live):
-            self._live.offer(candle)
+        if (offer := self._live_offer()) is not None:
+            offer(candle)
 
     async def send_many(self, candles: Iterable[Candle]) -> None:
         """Hand candles over in order, waiting only while the buffer is full.
@@ -116,18 +116,21 @@ class CandleOutlet:
         ``send`` passes through the event loop for every candle; this does so only when the
         buffer is full: the hot path's way to hand over a socket read's worth of candles.
         """
-        stream, live = self._stream, self._live
-        send_nowait = stream.send_nowait
-        listening = live is not None and len(live) > 0
+        stream, send_nowait = self._stream, self._stream.send_nowait
+        offer = self._live_offer()
         for candle in candles:
             try:
                 send_nowait(candle)
             except anyio.WouldBlock:
                 await stream.send(candle)
-                listening = live is not None and len(live) > 0  # a listener may have come meanwhile
-            if listening:
-                assert live is not None
-                live.offer(candle)
+                offer = self._live_offer()  # a listener may have come meanwhile
+            if offer is not None:
+                offer(candle)
+
+    def _live_offer(self) -> Callable[[Candle], None] | None:
+        """The live feed's ``offer`` while anyone listens, else ``None``."""
+        live = self._live
+        return live.offer if live is not None and len(live) else None
 
     @property
     def pending(self) -> int:
